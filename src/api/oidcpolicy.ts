@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { API_VERSION, Duration, HeaderName, ObjectMeta, ObjectName, SecretKeyReference, Status } from './common.ts';
+
+export const PROVIDERS = ['Auto', 'Cognito', 'Generic'] as const;
+export const TOKEN_USES = ['access', 'id', 'any'] as const;
+export const UNAUTHENTICATED_ACTIONS = ['Redirect', 'Deny', 'Allow'] as const;
+export const SAME_SITE = ['Lax', 'Strict', 'None'] as const;
+export const SESSION_STORES = ['Cookie', 'Redis'] as const;
+
+const HttpUrl = z.string().max(2048).regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');
+const AbsolutePath = z.string().min(1).max(1024).regex(/^\/[^\s?#]*$/, 'must be an absolute path without a query');
+
+export const Session = z
+  .strictObject({
+    secretRef: SecretKeyReference.optional(),
+    cookieName: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"').optional(),
+    cookieDomain: z.string().max(253).optional(),
+    sameSite: z.enum(SAME_SITE).optional(),
+    secure: z.boolean().optional(),
+    idleTimeout: Duration.optional(),
+    absoluteTimeout: Duration.optional(),
+    store: z.enum(SESSION_STORES).optional(),
+    redis: z
+      .strictObject({
+        address: z.string().min(1).max(1024),
+        passwordSecretRef: SecretKeyReference.optional(),
+        keyPrefix: z.string().max(64).optional(),
+      })
+      .optional(),
+  })
+  .refine((s) => s.store !== 'Redis' || s.redis !== undefined, { message: 'store Redis requires redis.address', path: ['redis'] });
+
+export const Browser = z.strictObject({
+  enabled: z.boolean().optional(),
+  callbackPath: AbsolutePath.optional(),
+  logoutPath: AbsolutePath.optional(),
+  postLogoutRedirectURL: z.string().max(2048).optional(),
+  authorizationParams: z.record(z.string().min(1).max(128), z.string().max(1024)).optional(),
+  refresh: z.boolean().optional(),
+  session: Session.optional(),
+});
+
+export const Bearer = z.strictObject({
+  enabled: z.boolean().optional(),
+  tokenUse: z.enum(TOKEN_USES).optional(),
+  allowedClientIDs: z.array(z.string().min(1).max(256)).max(64).optional(),
+  audiences: z.array(z.string().min(1).max(1024)).max(64).optional(),
+});
+
+export const ClaimRule = z.strictObject({
+  claim: z.string().min(1).max(256),
+  values: z.array(z.string().max(1024)).min(1).max(64),
+});
+
+export const OIDCPolicySpec = z
+  .strictObject({
+    className: z.string().max(253).optional(),
+    issuer: HttpUrl,
+    discoveryURL: HttpUrl.optional(),
+    provider: z.enum(PROVIDERS).default('Auto'),
+    caBundleRef: z
+      .strictObject({ kind: z.enum(['Secret', 'ConfigMap']).default('Secret'), name: ObjectName, key: z.string().min(1).max(253).default('ca.crt') })
+      .optional(),
+    clientID: z.string().min(1).max(256),
+    clientSecretRef: SecretKeyReference.optional(),
+    scopes: z.array(z.string().min(1).max(256)).max(32).optional(),
+    browser: Browser.optional(),
+    bearer: Bearer.optional(),
+    unauthenticated: z.enum(UNAUTHENTICATED_ACTIONS).optional(),
+    authorization: z
+      .strictObject({
+        requiredScopes: z.array(z.string().min(1).max(256)).max(32).optional(),
+        groups: z.array(z.string().min(1).max(256)).max(64).optional(),
+        claims: z.array(ClaimRule).max(16).optional(),
+      })
+      .optional(),
+    forward: z
+      .strictObject({
+        headers: z.record(HeaderName, z.string().min(1).max(256)).optional(),
+        accessToken: z.boolean().optional(),
+        idToken: z.boolean().optional(),
+      })
+      .optional(),
+    cors: z.strictObject({ allowPreflight: z.boolean().optional() }).optional(),
+    clockSkew: Duration.optional(),
+  })
+  .refine((s) => s.unauthenticated !== 'Redirect' || (s.browser !== undefined && s.browser.enabled !== false), {
+    message: 'unauthenticated: Redirect requires the browser flow',
+    path: ['unauthenticated'],
+  });
+
+export const OIDCPolicy = z.looseObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('OIDCPolicy'),
+  metadata: ObjectMeta,
+  spec: OIDCPolicySpec,
+  status: Status.optional(),
+});
+
+export type OIDCPolicySpec = z.infer<typeof OIDCPolicySpec>;
+export type OIDCPolicy = z.infer<typeof OIDCPolicy>;

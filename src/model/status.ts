@@ -1,0 +1,47 @@
+// Status is output data: compile() produces it, one writer publishes it.
+
+export const CONDITION_REASONS = [
+  // Accepted
+  'Accepted',
+  'Invalid',
+  'Conflicted',
+  'UnsupportedValue',
+  // ResolvedRefs
+  'ResolvedRefs',
+  'PolicyNotFound',
+  'PolicyNotAccepted',
+  'BackendNotFound',
+  'SecretNotFound',
+  'SecretKeyNotFound',
+  'ConfigMapNotFound',
+  'InvalidBackend',
+  'InvalidSessionKey',
+  // Programmed
+  'Programmed',
+  'NoRules',
+  // Ready (set at run time)
+  'Ready',
+  'Pending',
+  'DiscoveryFailed',
+  'JWKSFailed',
+] as const;
+
+export type ConditionReason = (typeof CONDITION_REASONS)[number];
+export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Programmed' | 'Ready';
+
+export interface StatusCondition {
+  readonly type: ConditionType;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason: ConditionReason;
+  /** A sentence naming the offending field, e.g. `spec.rules[0].policyRef: OIDCPolicy default/p does not exist.` */
+  readonly message: string;
+  readonly observedGeneration?: number;
+}
+
+export interface ObjectStatus {
+  readonly kind: 'Route' | 'OIDCPolicy';
+  readonly namespace: string;
+  readonly name: string;
+  readonly generation: number | null;
+  readonly conditions: readonly StatusCondition[];
+}

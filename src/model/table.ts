@@ -1,0 +1,96 @@
+// The compiled, read-only routing table. Built by compile/, read by the proxy on every request.
+import type { HttpMethod } from '../api/route.ts';
+import type { AuthPolicy } from './policy.ts';
+
+export type PathType = 'Exact' | 'PathPrefix' | 'RegularExpression';
+
+/** Answers that a rule gives by itself, without an upstream (fail closed). */
+export type RuleErrorCode = 'POLICY_NOT_FOUND' | 'POLICY_INVALID' | 'BACKEND_NOT_FOUND' | 'NO_BACKENDS';
+
+export interface Endpoint {
+  /** `http://10.0.0.7:8080` — scheme, host and port only. */
+  readonly origin: string;
+}
+
+export interface Upstream {
+  /** Where it came from: `url:https://httpbin.org` or `service:default/echo:80`. */
+  readonly key: string;
+  readonly weight: number;
+  readonly endpoints: readonly Endpoint[];
+}
+
+export interface Rewrite {
+  readonly path: { readonly type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; readonly value: string } | null;
+  readonly hostname: string | null;
+}
+
+export interface ForwardAction {
+  readonly kind: 'forward';
+  /** Backends with a weight above zero; at least one. */
+  readonly upstreams: readonly Upstream[];
+  /** The policy protecting the rule; null only for a public rule. */
+  readonly policy: AuthPolicy | null;
+  readonly timeouts: { readonly requestMs: number | null; readonly backendRequestMs: number | null };
+  readonly rewrite: Rewrite | null;
+}
+
+export interface RespondAction {
+  readonly kind: 'respond';
+  readonly status: 503;
+  readonly code: RuleErrorCode;
+  readonly message: string;
+}
+
+export interface RouteRef {
+  readonly namespace: string;
+  readonly name: string;
+  /** Milliseconds since the epoch; null when unknown (standalone mode). */
+  readonly createdAt: number | null;
+}
+
+export interface ValueMatch {
+  /** Lower-case header name, or the query parameter's name as written. */
+  readonly name: string;
+  readonly type: 'Exact' | 'RegularExpression';
+  readonly value: string;
+}
+
+/** One match of one rule of one Route: the unit the matcher orders and tests. */
+export interface CompiledRule {
+  /** `namespace/name/rules[i]/matches[j]`: stable, for logs and tests. */
+  readonly id: string;
+  readonly route: RouteRef;
+  readonly ruleIndex: number;
+  readonly matchIndex: number;
+  /** Normalised hostnames this rule answers for; empty for any host. */
+  readonly hostnames: readonly string[];
+  readonly path: { readonly type: PathType; readonly value: string };
+  readonly method: HttpMethod | null;
+  readonly headers: readonly ValueMatch[];
+  readonly queryParams: readonly ValueMatch[];
+  readonly action: ForwardAction | RespondAction;
+}
+
+export interface MatchRequest {
+  /** Normalised host: lower case, no port, no trailing dot. */
+  readonly host: string;
+  /** Normalised path, without the query. */
+  readonly path: string;
+  readonly method: string;
+  /** Node's header object: lower-case names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The raw query string, without `?`; parsed only when a rule needs it. */
+  readonly query: string;
+}
+
+export interface Matcher {
+  match(request: MatchRequest): CompiledRule | null;
+}
+
+export interface RouteTable {
+  /** Every compiled rule, in precedence order within each host group. */
+  readonly rules: readonly CompiledRule[];
+  /** Compiled policies by `namespace/name`; only those that compiled. */
+  readonly policies: ReadonlyMap<string, AuthPolicy>;
+  readonly matcher: Matcher;
+}
