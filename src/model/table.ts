@@ -5,7 +5,7 @@ import type { AuthPolicy } from './policy.ts';
 export type PathType = 'Exact' | 'PathPrefix' | 'RegularExpression';
 
 /** Answers that a rule gives by itself, without an upstream (fail closed). */
-export type RuleErrorCode = 'POLICY_NOT_FOUND' | 'POLICY_INVALID' | 'BACKEND_NOT_FOUND' | 'NO_BACKENDS';
+export type RuleErrorCode = 'POLICY_NOT_FOUND' | 'POLICY_INVALID' | 'BACKEND_UNRESOLVED' | 'NO_BACKENDS' | 'RULE_INVALID';
 
 export interface Endpoint {
   /** `http://10.0.0.7:8080` — scheme, host and port only. */
@@ -48,11 +48,18 @@ export interface RouteRef {
   readonly createdAt: number | null;
 }
 
+/** A compiled regular expression that must match the whole input (RE2: linear time). */
+export interface Pattern {
+  test(input: string): boolean;
+}
+
 export interface ValueMatch {
   /** Lower-case header name, or the query parameter's name as written. */
   readonly name: string;
   readonly type: 'Exact' | 'RegularExpression';
   readonly value: string;
+  /** Set for RegularExpression matches. */
+  readonly pattern: Pattern | null;
 }
 
 /** One match of one rule of one Route: the unit the matcher orders and tests. */
@@ -64,7 +71,7 @@ export interface CompiledRule {
   readonly matchIndex: number;
   /** Normalised hostnames this rule answers for; empty for any host. */
   readonly hostnames: readonly string[];
-  readonly path: { readonly type: PathType; readonly value: string };
+  readonly path: { readonly type: PathType; readonly value: string; readonly pattern: Pattern | null };
   readonly method: HttpMethod | null;
   readonly headers: readonly ValueMatch[];
   readonly queryParams: readonly ValueMatch[];

@@ -1,0 +1,73 @@
+// compile(): manifests in, routing table and statuses out. Pure: no client, logger, clock or
+// network. Everything else is a thin shell around it.
+import { buildMatcher } from '../match/matcher.ts';
+import { comparePrecedence } from '../match/precedence.ts';
+import type { ObjectStatus } from '../model/status.ts';
+import type { RouteTable } from '../model/table.ts';
+import { condition, finding, objectStatus } from './conditions.ts';
+import { resolveConflicts } from './conflicts.ts';
+import { compilePolicies } from './policies.ts';
+import { compileRoute } from './routes.ts';
+import { indexSnapshot, type CompileOptions, type RejectedObject, type Snapshot } from './snapshot.ts';
+
+export interface CompileResult {
+  readonly table: RouteTable;
+  readonly statuses: readonly ObjectStatus[];
+}
+
+export function compile(snapshot: Snapshot, options: CompileOptions): CompileResult {
+  const index = indexSnapshot(snapshot, options);
+
+  // 1. Policies: defaults, Secrets, mode rules.
+  const policies = compilePolicies(sortByName(snapshot.policies, index.namespaceOf), index, options);
+
+  // 2. Routes: one rule per match, each with its policy and upstreams (or a 503 answer).
+  const routes = sortByName(snapshot.routes, index.namespaceOf).map((route) => compileRoute(route, policies, index, options));
+
+  // 3. Cross-namespace claims of one host and match: the older Route keeps it.
+  const conflicts = resolveConflicts(routes.flatMap((route) => route.rules));
+
+  // 4. Precedence order, so the output is deterministic and the matcher's lists start sorted.
+  const rules = [...conflicts.rules].sort(comparePrecedence);
+
+  // 5. Statuses: Routes, policies, and the objects whose manifests were refused.
+  const programmed = new Set(rules.map((rule) => `${rule.route.namespace}/${rule.route.name}`));
+  const statuses: ObjectStatus[] = [...policies.statuses];
+  for (const route of routes) {
+    const key = `${route.namespace}/${route.name}`;
+    const findings = [...route.findings, ...(conflicts.findings.get(key) ?? [])];
+    if (!programmed.has(key)) findings.push(finding('Programmed', 'NoRules', 'spec.rules', 'No rule of this Route could be programmed.'));
+    statuses.push(objectStatus('Route', route.namespace, route.name, route.generation, ['Accepted', 'ResolvedRefs', 'Programmed'], findings));
+  }
+  for (const rejected of snapshot.rejected) statuses.push(rejectedStatus(rejected));
+  statuses.sort((a, b) => compareKeys([a.kind, a.namespace, a.name], [b.kind, b.namespace, b.name]));
+
+  return { table: { rules, policies: policies.ready, matcher: buildMatcher(rules) }, statuses };
+}
+
+/** A manifest its schema refused: not compiled, so its references were never looked at. */
+function rejectedStatus(rejected: RejectedObject): ObjectStatus {
+  const generation = rejected.generation;
+  const base = generation === null ? {} : { observedGeneration: generation };
+  const accepted = condition('Accepted', rejected.issues.map((issue) => finding('Accepted', 'Invalid', issue.field, issue.message)), generation);
+  const notChecked = { status: 'Unknown', reason: 'Invalid', message: 'Not checked: the object is not valid.', ...base } as const;
+  const conditions = [accepted, { type: 'ResolvedRefs', ...notChecked } as const];
+  if (rejected.kind === 'Route') conditions.push({ type: 'Programmed', status: 'False', reason: 'Invalid', message: 'The Route is not valid.', ...base });
+  return { kind: rejected.kind, namespace: rejected.namespace, name: rejected.name, generation, conditions };
+}
+
+function sortByName<T extends { metadata: { name: string; namespace?: string | undefined } }>(
+  items: readonly T[],
+  namespaceOf: (meta: { namespace?: string | undefined }) => string,
+): T[] {
+  return [...items].sort((a, b) => compareKeys([namespaceOf(a.metadata), a.metadata.name], [namespaceOf(b.metadata), b.metadata.name]));
+}
+
+function compareKeys(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]! < b[i]!) return -1;
+    if (a[i]! > b[i]!) return 1;
+  }
+  return 0;
+}
+

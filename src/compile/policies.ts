@@ -1,0 +1,234 @@
+// OIDCPolicy → AuthPolicy: defaults applied, Secrets resolved, mode rules enforced.
+import { createHash } from 'node:crypto';
+import { durationToMs } from '../api/common.ts';
+import { secretValue } from '../api/core.ts';
+import type { OIDCPolicy } from '../api/oidcpolicy.ts';
+import type { AuthPolicy, BearerSettings, BrowserSettings, Provider, SessionSettings } from '../model/policy.ts';
+import type { ObjectStatus } from '../model/status.ts';
+import { finding, objectStatus, type Finding } from './conditions.ts';
+import type { CompileOptions, SnapshotIndex } from './snapshot.ts';
+
+export const POLICY_DEFAULTS = {
+  scopes: ['openid'],
+  callbackPath: '/oauth2/callback',
+  logoutPath: '/oauth2/logout',
+  cookieName: '_portcullis',
+  idleTimeout: '8h',
+  absoluteTimeout: '24h',
+  clockSkew: '60s',
+  redisKeyPrefix: 'portcullis:session:',
+} as const;
+
+/** The shortest session key accepted, in characters of the Secret's line. */
+export const MIN_SESSION_KEY_LENGTH = 32;
+
+const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9-]+_[A-Za-z0-9]+$/;
+
+/** Headers a policy may not set from claims: the proxy or HTTP itself owns them. */
+const FORBIDDEN_FORWARD_HEADERS = new Set([
+  'host', 'authorization', 'cookie', 'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'forwarded', 'x-forwarded-for', 'x-forwarded-host',
+  'x-forwarded-proto',
+]);
+
+export interface CompiledPolicies {
+  /** Policies that compiled, by `namespace/name`. */
+  readonly ready: Map<string, AuthPolicy>;
+  /** Policies that exist but did not compile, by `namespace/name`, with why. */
+  readonly broken: Map<string, string>;
+  readonly statuses: ObjectStatus[];
+}
+
+export function compilePolicies(policies: readonly OIDCPolicy[], index: SnapshotIndex, options: CompileOptions): CompiledPolicies {
+  const result: CompiledPolicies = { ready: new Map(), broken: new Map(), statuses: [] };
+  for (const policy of policies) {
+    const namespace = index.namespaceOf(policy.metadata);
+    const key = `${namespace}/${policy.metadata.name}`;
+    const findings: Finding[] = [];
+    const compiled = compilePolicy(policy, namespace, index, options, findings);
+    if (compiled !== null && findings.length === 0) result.ready.set(key, compiled);
+    else result.broken.set(key, findings[0] ? `${findings[0].field}: ${findings[0].message}` : 'The policy did not compile.');
+    result.statuses.push(objectStatus('OIDCPolicy', namespace, policy.metadata.name, policy.metadata.generation ?? null, ['Accepted', 'ResolvedRefs'], findings));
+  }
+  return result;
+}
+
+function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotIndex, options: CompileOptions, findings: Finding[]): AuthPolicy | null {
+  const spec = policy.spec;
+  const invalid = (field: string, message: string) => findings.push(finding('Accepted', 'Invalid', field, message));
+
+  const issuer = spec.issuer.replace(/\/+$/, '');
+  checkProviderURL(issuer, 'spec.issuer', options, invalid);
+  const discoveryURL = spec.discoveryURL ?? `${issuer}/.well-known/openid-configuration`;
+  if (spec.discoveryURL !== undefined) checkProviderURL(discoveryURL, 'spec.discoveryURL', options, invalid);
+
+  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(issuer) ? 'Cognito' : 'Generic') : spec.provider;
+  const clientSecret = spec.clientSecretRef ? readSecret(index, namespace, spec.clientSecretRef, 'spec.clientSecretRef', findings) : null;
+
+  let caBundle: string | null = null;
+  if (spec.caBundleRef) {
+    const ref = spec.caBundleRef;
+    const field = 'spec.caBundleRef';
+    if (ref.kind === 'ConfigMap') {
+      const configMap = index.configMap(namespace, ref.name);
+      caBundle = configMap?.data?.[ref.key] ?? null;
+      if (configMap === undefined) findings.push(finding('ResolvedRefs', 'ConfigMapNotFound', field, `ConfigMap ${namespace}/${ref.name} does not exist.`));
+      else if (caBundle === null) findings.push(finding('ResolvedRefs', 'SecretKeyNotFound', field, `ConfigMap ${namespace}/${ref.name} has no key ${JSON.stringify(ref.key)}.`));
+    } else {
+      caBundle = readSecret(index, namespace, { name: ref.name, key: ref.key }, field, findings);
+    }
+    if (caBundle !== null && !caBundle.includes('-----BEGIN CERTIFICATE-----')) invalid(field, 'The referenced value holds no PEM certificate.');
+  }
+
+  const browserOn = spec.browser !== undefined && spec.browser.enabled !== false;
+  const bearerOn = spec.bearer?.enabled ?? (spec.bearer !== undefined || !browserOn);
+  if (!browserOn && !bearerOn) invalid('spec', 'Enable the browser flow, bearer tokens, or both.');
+
+  const browser = browserOn ? compileBrowser(policy, namespace, index, options, findings) : null;
+  const bearer = bearerOn ? compileBearer(policy, invalid) : null;
+
+  const unauthenticated = spec.unauthenticated ?? (browserOn ? 'Redirect' : 'Deny');
+  if (unauthenticated === 'Redirect' && !browserOn) invalid('spec.unauthenticated', 'Redirect needs the browser flow (spec.browser).');
+
+  const headers: [string, string][] = [];
+  for (const [header, claim] of Object.entries(spec.forward?.headers ?? {})) {
+    const name = header.toLowerCase();
+    if (FORBIDDEN_FORWARD_HEADERS.has(name.replaceAll('_', '-'))) invalid(`spec.forward.headers.${header}`, `The header ${header} cannot carry a claim.`);
+    else headers.push([name, claim]);
+  }
+  headers.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+
+  if (findings.length > 0) return null;
+  const compiled: Omit<AuthPolicy, 'fingerprint'> = {
+    key: `${namespace}/${policy.metadata.name}`,
+    namespace,
+    name: policy.metadata.name,
+    issuer,
+    discoveryURL,
+    provider,
+    clientID: spec.clientID,
+    clientSecret,
+    caBundle,
+    scopes: spec.scopes ?? [...POLICY_DEFAULTS.scopes],
+    browser,
+    bearer,
+    unauthenticated,
+    authorization: {
+      requiredScopes: spec.authorization?.requiredScopes ?? [],
+      groups: spec.authorization?.groups ?? [],
+      claims: spec.authorization?.claims ?? [],
+    },
+    forward: { headers, accessToken: spec.forward?.accessToken ?? false, idToken: spec.forward?.idToken ?? false },
+    allowPreflight: spec.cors?.allowPreflight ?? false,
+    clockSkewMs: durationToMs(spec.clockSkew ?? POLICY_DEFAULTS.clockSkew),
+  };
+  return { ...compiled, fingerprint: createHash('sha256').update(JSON.stringify(compiled)).digest('base64url').slice(0, 16) };
+}
+
+function compileBrowser(policy: OIDCPolicy, namespace: string, index: SnapshotIndex, options: CompileOptions, findings: Finding[]): BrowserSettings | null {
+  const browser = policy.spec.browser!;
+  const session = browser.session ?? {};
+  const invalid = (field: string, message: string) => findings.push(finding('Accepted', 'Invalid', field, message));
+
+  let keys: string[] = [];
+  let generatedKey = false;
+  if (session.secretRef) {
+    const value = readSecret(index, namespace, session.secretRef, 'spec.browser.session.secretRef', findings);
+    if (value !== null) {
+      keys = value.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
+      if (keys.length === 0 || keys.some((key) => key.length < MIN_SESSION_KEY_LENGTH)) {
+        findings.push(finding('ResolvedRefs', 'InvalidSessionKey', 'spec.browser.session.secretRef', `Each line must be a key of at least ${MIN_SESSION_KEY_LENGTH} characters.`));
+      }
+    }
+  } else if (options.mode === 'controller' || options.generatedSessionKey === null) {
+    invalid('spec.browser.session.secretRef', 'Required in controller mode, so that every replica shares the session key.');
+  } else {
+    keys = [options.generatedSessionKey];
+    generatedKey = true;
+  }
+
+  const sameSite = session.sameSite ?? 'Lax';
+  if (sameSite === 'None' && session.secure === false) invalid('spec.browser.session.sameSite', 'SameSite=None requires Secure cookies.');
+  const idleTimeoutMs = durationToMs(session.idleTimeout ?? POLICY_DEFAULTS.idleTimeout);
+  const absoluteTimeoutMs = durationToMs(session.absoluteTimeout ?? POLICY_DEFAULTS.absoluteTimeout);
+  if (idleTimeoutMs > absoluteTimeoutMs) invalid('spec.browser.session.idleTimeout', 'Must not be longer than absoluteTimeout.');
+
+  let store: SessionSettings['store'] = { kind: 'Cookie' };
+  if (session.store === 'Redis' && session.redis) {
+    const password = session.redis.passwordSecretRef
+      ? readSecret(index, namespace, session.redis.passwordSecretRef, 'spec.browser.session.redis.passwordSecretRef', findings)
+      : null;
+    store = { kind: 'Redis', address: session.redis.address, password, keyPrefix: session.redis.keyPrefix ?? POLICY_DEFAULTS.redisKeyPrefix };
+  }
+
+  const callbackPath = browser.callbackPath ?? POLICY_DEFAULTS.callbackPath;
+  const logoutPath = browser.logoutPath ?? POLICY_DEFAULTS.logoutPath;
+  if (callbackPath === logoutPath) invalid('spec.browser.logoutPath', 'Must differ from callbackPath.');
+  const postLogoutRedirectURL = browser.postLogoutRedirectURL ?? null;
+  if (postLogoutRedirectURL !== null && !/^(https?:\/\/[^\s]+|\/[^/\\\s][^\s]*|\/)$/.test(postLogoutRedirectURL)) {
+    invalid('spec.browser.postLogoutRedirectURL', 'Must be an http(s) URL or an absolute path.');
+  }
+
+  return {
+    callbackPath,
+    logoutPath,
+    postLogoutRedirectURL,
+    authorizationParams: browser.authorizationParams ?? {},
+    refresh: browser.refresh ?? true,
+    session: {
+      keys,
+      generatedKey,
+      cookieName: session.cookieName ?? POLICY_DEFAULTS.cookieName,
+      cookieDomain: session.cookieDomain ?? null,
+      sameSite,
+      secure: session.secure ?? null,
+      idleTimeoutMs,
+      absoluteTimeoutMs,
+      store,
+    },
+  };
+}
+
+function compileBearer(policy: OIDCPolicy, invalid: (field: string, message: string) => void): BearerSettings {
+  const bearer = policy.spec.bearer ?? {};
+  const allowedClientIDs = bearer.allowedClientIDs ?? [policy.spec.clientID];
+  const audiences = bearer.audiences ?? [policy.spec.clientID];
+  // An empty list would mean "accept any client": never.
+  if (allowedClientIDs.length === 0) invalid('spec.bearer.allowedClientIDs', 'Must name at least one client ID.');
+  if (audiences.length === 0) invalid('spec.bearer.audiences', 'Must name at least one audience.');
+  return { tokenUse: bearer.tokenUse ?? 'access', allowedClientIDs, audiences };
+}
+
+function readSecret(index: SnapshotIndex, namespace: string, ref: { name: string; key: string }, field: string, findings: Finding[]): string | null {
+  const secret = index.secret(namespace, ref.name);
+  if (secret === undefined) {
+    findings.push(finding('ResolvedRefs', 'SecretNotFound', field, `Secret ${namespace}/${ref.name} does not exist.`));
+    return null;
+  }
+  const value = secretValue(secret, ref.key);
+  if (value === undefined) {
+    findings.push(finding('ResolvedRefs', 'SecretKeyNotFound', field, `Secret ${namespace}/${ref.name} has no key ${JSON.stringify(ref.key)}.`));
+    return null;
+  }
+  return value;
+}
+
+/** https everywhere; http only for a loopback provider, and only outside a cluster. */
+function checkProviderURL(raw: string, field: string, options: CompileOptions, invalid: (field: string, message: string) => void): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    invalid(field, `${JSON.stringify(raw)} is not a URL.`);
+    return;
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol !== 'http:') invalid(field, 'Must be an https URL.');
+  else if (options.mode === 'controller') invalid(field, 'Must be an https URL; http is refused in controller mode.');
+  else if (!isLoopbackHost(url.hostname)) invalid(field, 'Must be an https URL; http is accepted only for a loopback provider.');
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

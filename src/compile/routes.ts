@@ -1,0 +1,177 @@
+// Route → CompiledRules: one per match of each rule, with its policy and upstreams resolved.
+// A rule that cannot forward safely still compiles, to a 503 answer: it never drops out and
+// lets a less specific rule answer in its place (fail closed).
+import { durationToMs } from '../api/common.ts';
+import type { Route, RouteMatch, RouteRule } from '../api/route.ts';
+import { compileFullMatch } from '../match/regex.ts';
+import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, Upstream, ValueMatch } from '../model/table.ts';
+import { resolveBackend } from './backends.ts';
+import { finding, type Finding } from './conditions.ts';
+import type { CompiledPolicies } from './policies.ts';
+import type { CompileOptions, SnapshotIndex } from './snapshot.ts';
+
+export interface CompiledRoute {
+  readonly namespace: string;
+  readonly name: string;
+  readonly generation: number | null;
+  readonly rules: CompiledRule[];
+  readonly findings: Finding[];
+}
+
+export function compileRoute(route: Route, policies: CompiledPolicies, index: SnapshotIndex, options: CompileOptions): CompiledRoute {
+  const namespace = index.namespaceOf(route.metadata);
+  const findings: Finding[] = [];
+  const createdAt = parseTime(route.metadata.creationTimestamp);
+  const ref = { namespace, name: route.metadata.name, createdAt };
+  const hostnames = [...new Set(route.spec.hostnames ?? [])].sort();
+
+  if (route.spec.policyRef) lookupPolicy(route.spec.policyRef.name, 'spec.policyRef', namespace, policies, findings);
+
+  const rules: CompiledRule[] = [];
+  route.spec.rules.forEach((rule, ruleIndex) => {
+    const field = `spec.rules[${ruleIndex}]`;
+    const action = compileAction(route, rule, field, namespace, policies, index, options, findings);
+    const matches: RouteMatch[] = rule.matches?.length ? rule.matches : [{}];
+    matches.forEach((match, matchIndex) => {
+      const compiled = compileMatch(match, `${field}.matches[${matchIndex}]`, findings);
+      if (compiled === null) return;
+      let matchAction = action;
+      if (rule.rewrite?.path?.type === 'ReplacePrefixMatch' && compiled.path.type !== 'PathPrefix') {
+        findings.push(finding('Accepted', 'Invalid', `${field}.rewrite.path`, `ReplacePrefixMatch needs PathPrefix matches; matches[${matchIndex}] is ${compiled.path.type}.`));
+        matchAction = { kind: 'respond', status: 503, code: 'RULE_INVALID', message: 'This route is not valid.' };
+      }
+      const id = `${namespace}/${ref.name}/rules[${ruleIndex}]/matches[${matchIndex}]`;
+      rules.push({ id, route: ref, ruleIndex, matchIndex, hostnames, ...compiled, action: matchAction });
+    });
+  });
+  return { namespace, name: route.metadata.name, generation: route.metadata.generation ?? null, rules, findings };
+}
+
+function compileAction(
+  route: Route,
+  rule: RouteRule,
+  field: string,
+  namespace: string,
+  policies: CompiledPolicies,
+  index: SnapshotIndex,
+  options: CompileOptions,
+  findings: Finding[],
+): ForwardAction | RespondAction {
+  const respond = (code: RuleErrorCode, message: string): RespondAction => ({ kind: 'respond', status: 503, code, message });
+
+  // The policy first: a protected rule that cannot be protected answers 503 whatever its backends.
+  let policy = null;
+  if (rule.public !== true) {
+    const policyRef = rule.policyRef ?? route.spec.policyRef;
+    if (policyRef !== undefined) {
+      const refField = rule.policyRef ? `${field}.policyRef` : 'spec.policyRef';
+      // The route-level reference was already checked once for the whole Route.
+      const lookup = lookupPolicy(policyRef.name, refField, namespace, policies, rule.policyRef ? findings : []);
+      if (lookup.kind === 'missing') return respond('POLICY_NOT_FOUND', 'The policy protecting this route does not exist.');
+      if (lookup.kind === 'broken') return respond('POLICY_INVALID', 'The policy protecting this route is not valid.');
+      policy = lookup.policy;
+    }
+  }
+
+  const timeouts = { requestMs: msOrNull(rule.timeouts?.request), backendRequestMs: msOrNull(rule.timeouts?.backendRequest) };
+  if (timeouts.requestMs !== null && timeouts.backendRequestMs !== null && timeouts.backendRequestMs > timeouts.requestMs) {
+    findings.push(finding('Accepted', 'Invalid', `${field}.timeouts.backendRequest`, 'Must not be longer than timeouts.request.'));
+    return respond('RULE_INVALID', 'This route is not valid.');
+  }
+
+  const backends = rule.backends ?? [];
+  if (backends.length === 0) {
+    findings.push(finding('Accepted', 'Invalid', `${field}.backends`, 'At least one backend is required.'));
+    return respond('NO_BACKENDS', 'This route has no backend.');
+  }
+  const upstreams: Upstream[] = [];
+  let unresolved = 0;
+  backends.forEach((backend, i) => {
+    const upstream = resolveBackend(backend, `${field}.backends[${i}]`, namespace, index, options, findings);
+    if (upstream === null) unresolved++;
+    else if (upstream.weight > 0) upstreams.push(upstream);
+  });
+  if (upstreams.length === 0) {
+    return unresolved > 0
+      ? respond('BACKEND_UNRESOLVED', 'No backend of this route could be resolved.')
+      : respond('NO_BACKENDS', 'Every backend of this route has weight 0.');
+  }
+  const rewrite = rule.rewrite ? { path: rule.rewrite.path ?? null, hostname: rule.rewrite.hostname ?? null } : null;
+  return { kind: 'forward', upstreams, policy, timeouts, rewrite };
+}
+
+type PolicyLookup = { kind: 'ok'; policy: NonNullable<ReturnType<CompiledPolicies['ready']['get']>> } | { kind: 'missing' } | { kind: 'broken' };
+
+function lookupPolicy(name: string, field: string, namespace: string, policies: CompiledPolicies, findings: Finding[]): PolicyLookup {
+  const key = `${namespace}/${name}`;
+  const policy = policies.ready.get(key);
+  if (policy !== undefined) return { kind: 'ok', policy };
+  const broken = policies.broken.get(key);
+  if (broken !== undefined) {
+    findings.push(finding('ResolvedRefs', 'PolicyNotAccepted', field, `OIDCPolicy ${key} is not valid (${broken.replace(/\.$/, '')}).`));
+    return { kind: 'broken' };
+  }
+  findings.push(finding('ResolvedRefs', 'PolicyNotFound', field, `OIDCPolicy ${key} does not exist.`));
+  return { kind: 'missing' };
+}
+
+function compileMatch(match: RouteMatch, field: string, findings: Finding[]): Pick<CompiledRule, 'path' | 'method' | 'headers' | 'queryParams'> | null {
+  const type = match.path?.type ?? 'PathPrefix';
+  const raw = match.path?.value ?? '/';
+  let path: CompiledRule['path'];
+  if (type === 'RegularExpression') {
+    const compiled = compileFullMatch(raw);
+    if (!compiled.ok) {
+      findings.push(finding('Accepted', 'Invalid', `${field}.path.value`, compiled.message));
+      return null;
+    }
+    path = { type, value: raw, pattern: compiled.pattern };
+  } else {
+    const value = normalizeConfigPath(raw);
+    path = { type, value: type === 'PathPrefix' && value.length > 1 ? value.replace(/\/+$/, '') : value, pattern: null };
+  }
+  const headers = compileValueMatches(match.headers ?? [], `${field}.headers`, true, findings);
+  const queryParams = compileValueMatches(match.queryParams ?? [], `${field}.queryParams`, false, findings);
+  if (headers === null || queryParams === null) return null;
+  return { path, method: match.method ?? null, headers, queryParams };
+}
+
+function compileValueMatches(
+  matches: readonly { name: string; type: 'Exact' | 'RegularExpression'; value: string }[],
+  field: string,
+  lowerCaseNames: boolean,
+  findings: Finding[],
+): ValueMatch[] | null {
+  const out: ValueMatch[] = [];
+  for (const [i, m] of matches.entries()) {
+    let pattern = null;
+    if (m.type === 'RegularExpression') {
+      const compiled = compileFullMatch(m.value);
+      if (!compiled.ok) {
+        findings.push(finding('Accepted', 'Invalid', `${field}[${i}].value`, compiled.message));
+        return null;
+      }
+      pattern = compiled.pattern;
+    }
+    out.push({ name: lowerCaseNames ? m.name.toLowerCase() : m.name, type: m.type, value: m.value, pattern });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Configured paths are compared with normalised request paths: decode unreserved escapes, upper-case the rest. */
+export function normalizeConfigPath(path: string): string {
+  return path.replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape.toUpperCase();
+  });
+}
+
+function msOrNull(duration: string | undefined): number | null {
+  return duration === undefined ? null : durationToMs(duration);
+}
+
+function parseTime(value: string | Date | undefined): number | null {
+  if (value === undefined) return null;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}

@@ -1,0 +1,53 @@
+// A readable, secret-free rendering of a compile result, for golden files.
+import type { CompileResult } from '../../src/compile/compile.ts';
+import type { AuthPolicy } from '../../src/model/policy.ts';
+import type { CompiledRule } from '../../src/model/table.ts';
+
+export function describeTable(result: CompileResult): unknown {
+  return {
+    rules: result.table.rules.map(describeRule),
+    policies: Object.fromEntries([...result.table.policies].map(([key, policy]) => [key, describePolicy(policy)])),
+    statuses: result.statuses.map((s) => ({ object: `${s.kind} ${s.namespace}/${s.name}`, conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`) })),
+  };
+}
+
+function describeRule(rule: CompiledRule): unknown {
+  const match = [
+    `${rule.path.type} ${rule.path.value}`,
+    rule.method,
+    ...rule.headers.map((h) => `header ${h.name} ${h.type} ${h.value}`),
+    ...rule.queryParams.map((q) => `query ${q.name} ${q.type} ${q.value}`),
+  ].filter((part) => part !== null);
+  const action = rule.action;
+  return {
+    id: rule.id,
+    hosts: rule.hostnames.length ? rule.hostnames.join(' ') : '*any*',
+    match: match.join(', '),
+    ...(action.kind === 'respond'
+      ? { respond: `${action.status} ${action.code}` }
+      : {
+          policy: action.policy?.key ?? 'public',
+          upstreams: action.upstreams.map((u) => `${u.key} weight=${u.weight} endpoints=[${u.endpoints.map((e) => e.origin).join(' ')}]`),
+          ...(action.timeouts.requestMs !== null || action.timeouts.backendRequestMs !== null ? { timeouts: action.timeouts } : {}),
+          ...(action.rewrite ? { rewrite: action.rewrite } : {}),
+        }),
+  };
+}
+
+function describePolicy(policy: AuthPolicy): unknown {
+  const redact = (value: string | null) => (value === null ? null : '<redacted>');
+  return {
+    ...policy,
+    fingerprint: undefined,
+    clientSecret: redact(policy.clientSecret),
+    caBundle: policy.caBundle === null ? null : '<pem>',
+    browser: policy.browser && {
+      ...policy.browser,
+      session: {
+        ...policy.browser.session,
+        keys: policy.browser.session.keys.map(() => '<redacted>'),
+        store: policy.browser.session.store.kind === 'Redis' ? { ...policy.browser.session.store, password: redact(policy.browser.session.store.password) } : policy.browser.session.store,
+      },
+    },
+  };
+}
