@@ -1,0 +1,55 @@
+// The composition root: parses the command line and builds each mode from its parts.
+import { parseArgs } from 'node:util';
+import { validate } from './validate.ts';
+
+const USAGE = `Usage:
+  portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--ops-listen host:port]
+  portcullis validate -f <file|dir> [-f …] [--mode standalone|controller]
+  portcullis demo
+  portcullis controller [--kubeconfig path] [--namespace ns …] [--class name]
+`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'validate': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: { file: { type: 'string', short: 'f', multiple: true }, mode: { type: 'string', default: 'standalone' } },
+        strict: true,
+      });
+      if (!values.file?.length) throw new UsageError('validate needs at least one -f <file|dir>.');
+      if (values.mode !== 'standalone' && values.mode !== 'controller') throw new UsageError('--mode is standalone or controller.');
+      const report = await validate(values.file, values.mode);
+      process.stdout.write(`${report.text}\n`);
+      return report.ok ? 0 : 1;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
+  }
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const err = error as NodeJS.ErrnoException;
+  if (error instanceof UsageError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    process.stderr.write(`portcullis: ${err.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else if (err.code === 'ENOENT') {
+    process.stderr.write(`portcullis: ${err.path ?? err.message}: no such file or directory\n`);
+    process.exitCode = 2;
+  } else {
+    throw error;
+  }
+}
