@@ -1,4 +1,4 @@
-import { compileFullMatch } from '../../src/match/regex.ts';
+import { compileFullMatch, literalPrefix } from '../../src/match/regex.ts';
 
 describe('compileFullMatch', () => {
   it('matches the whole input only', () => {
@@ -34,5 +34,31 @@ describe('compileFullMatch', () => {
     expect(result.pattern.test(input)).toBe(false);
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
     expect(elapsedMs).toBeLessThan(250);
+  });
+});
+
+describe('literalPrefix', () => {
+  it.each([
+    ['/items/[0-9]+', '/items/'],
+    ['/ab?c', '/a'],
+    ['/ab*', '/a'],
+    ['/ab{2}', '/a'],
+    ['/a|/b', ''],
+    ['(?i)/admin', ''],
+    ['/v[0-9]/.*', '/v'],
+    ['/exact', '/exact'],
+    ['/a\\.b', '/a'],
+    ['.*', ''],
+  ])('%s starts with %j', (source, prefix) => {
+    expect(literalPrefix(source)).toBe(prefix);
+  });
+
+  it('does not change what a pattern matches', () => {
+    const inputs = ['/items/1', '/items/', '/itemsx/1', '/ac', '/abc', '/abbc', '/a', '/b', '/ADMIN', '/admin'];
+    for (const source of ['/items/[0-9]+', '/ab?c', '/ab*c', '/a|/b', '(?i)/admin']) {
+      const result = compileFullMatch(source);
+      if (!result.ok) throw new Error(result.message);
+      for (const input of inputs) expect([source, input, result.pattern.test(input)]).toEqual([source, input, new RegExp(`^(?:${source.replace('(?i)', '')})$`, source.startsWith('(?i)') ? 'i' : '').test(input)]);
+    }
   });
 });
