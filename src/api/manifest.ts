@@ -34,7 +34,23 @@ export function parseManifest(doc: unknown): ParseResult {
   }
   const result = KINDS[kind as Kind].safeParse(doc);
   if (result.success) return { ok: true, object: result.data as Manifest };
-  return { ok: false, kind, name, issues: result.error.issues.map((i) => ({ field: fieldPath(i.path), message: sentence(i.message) })) };
+  return { ok: false, kind, name, issues: result.error.issues.flatMap(fieldIssues) };
+}
+
+/**
+ * One issue per wrong field, named as the API server names it: an unknown field by its own
+ * path (`spec.foo`, as kubectl's strict field validation says), a bad map key by the map.
+ */
+function fieldIssues(issue: z.core.$ZodIssue): FieldIssue[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ field: fieldPath([...issue.path, key]), message: 'Unknown field.' }));
+  }
+  if (issue.code === 'invalid_key') {
+    const key = issue.path.at(-1);
+    const why = issue.issues[0]?.message ?? issue.message;
+    return [{ field: fieldPath(issue.path.slice(0, -1)), message: sentence(`key ${JSON.stringify(String(key))}: ${why.charAt(0).toLowerCase()}${why.slice(1)}`) }];
+  }
+  return [{ field: fieldPath(issue.path), message: sentence(issue.message) }];
 }
 
 export function fieldPath(path: readonly PropertyKey[]): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_VERSION, Duration, HeaderName, ObjectMeta, ObjectName, SecretKeyReference, Status } from './common.ts';
+import { API_VERSION, boundedRecord, DataKey, Duration, HeaderName, HttpUrl, ObjectMeta, ObjectName, SecretKeyReference, Status } from './common.ts';
 
 export const PROVIDERS = ['Auto', 'Cognito', 'Generic'] as const;
 export const TOKEN_USES = ['access', 'id', 'any'] as const;
@@ -7,13 +7,15 @@ export const UNAUTHENTICATED_ACTIONS = ['Redirect', 'Deny', 'Allow'] as const;
 export const SAME_SITE = ['Lax', 'Strict', 'None'] as const;
 export const SESSION_STORES = ['Cookie', 'Redis'] as const;
 
-const HttpUrl = z.string().max(2048).regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');
-const AbsolutePath = z.string().min(1).max(1024).regex(/^\/[^\s?#]*$/, 'must be an absolute path without a query');
+/** "/" then printable ASCII except "?" and "#" (the ranges skip 0x23 "#" and 0x3F "?"); no spaces. */
+export const ABSOLUTE_PATH_PATTERN = '^/[!-"$->@-~]*$';
+const AbsolutePath = z.string().min(1).max(1024).regex(new RegExp(ABSOLUTE_PATH_PATTERN), 'must be an absolute path without a query');
+export const COOKIE_NAME_PATTERN = '^[A-Za-z0-9_-]+$';
 
 export const Session = z
   .strictObject({
     secretRef: SecretKeyReference.optional(),
-    cookieName: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"').optional(),
+    cookieName: z.string().min(1).max(64).regex(new RegExp(COOKIE_NAME_PATTERN), 'must be letters, digits, "_" or "-"').optional(),
     cookieDomain: z.string().max(253).optional(),
     sameSite: z.enum(SAME_SITE).optional(),
     secure: z.boolean().optional(),
@@ -28,14 +30,14 @@ export const Session = z
       })
       .optional(),
   })
-  .refine((s) => s.store !== 'Redis' || s.redis !== undefined, { message: 'store Redis requires redis.address', path: ['redis'] });
+  .refine((s) => s.store !== 'Redis' || s.redis !== undefined, { message: 'store Redis needs the address of a Redis server', path: ['redis'] });
 
 export const Browser = z.strictObject({
   enabled: z.boolean().optional(),
   callbackPath: AbsolutePath.optional(),
   logoutPath: AbsolutePath.optional(),
   postLogoutRedirectURL: z.string().max(2048).optional(),
-  authorizationParams: z.record(z.string().min(1).max(128), z.string().max(1024)).optional(),
+  authorizationParams: boundedRecord(z.string().min(1).max(128), z.string().max(1024), 32).optional(),
   refresh: z.boolean().optional(),
   session: Session.optional(),
 });
@@ -59,7 +61,7 @@ export const OIDCPolicySpec = z
     discoveryURL: HttpUrl.optional(),
     provider: z.enum(PROVIDERS).default('Auto'),
     caBundleRef: z
-      .strictObject({ kind: z.enum(['Secret', 'ConfigMap']).default('Secret'), name: ObjectName, key: z.string().min(1).max(253).default('ca.crt') })
+      .strictObject({ kind: z.enum(['Secret', 'ConfigMap']).default('Secret'), name: ObjectName, key: DataKey.default('ca.crt') })
       .optional(),
     clientID: z.string().min(1).max(256),
     clientSecretRef: SecretKeyReference.optional(),
@@ -76,7 +78,7 @@ export const OIDCPolicySpec = z
       .optional(),
     forward: z
       .strictObject({
-        headers: z.record(HeaderName, z.string().min(1).max(256)).optional(),
+        headers: boundedRecord(HeaderName, z.string().min(1).max(256), 64).optional(),
         accessToken: z.boolean().optional(),
         idToken: z.boolean().optional(),
       })
@@ -85,7 +87,7 @@ export const OIDCPolicySpec = z
     clockSkew: Duration.optional(),
   })
   .refine((s) => s.unauthenticated !== 'Redirect' || (s.browser !== undefined && s.browser.enabled !== false), {
-    message: 'unauthenticated: Redirect requires the browser flow',
+    message: 'Redirect requires the browser flow (set spec.browser, and do not disable it)',
     path: ['unauthenticated'],
   });
 

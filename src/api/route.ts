@@ -5,6 +5,10 @@ export const PATH_TYPES = ['Exact', 'PathPrefix', 'RegularExpression'] as const;
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 export const VALUE_MATCH_TYPES = ['Exact', 'RegularExpression'] as const;
 
+/** What a normalised Exact or PathPrefix value never contains: "//", a "." or ".." segment, an encoded "/", "#" or "?". */
+export const UNNORMALISED_PATH_PATTERN = '//|/\\.\\.?(/|$)|%2[fF]|#|\\?';
+const UNNORMALISED_PATH = new RegExp(UNNORMALISED_PATH_PATTERN);
+
 export const PathMatch = z
   .strictObject({
     type: z.enum(PATH_TYPES).default('PathPrefix'),
@@ -14,7 +18,7 @@ export const PathMatch = z
     message: 'must be an absolute path (start with "/") for Exact and PathPrefix',
     path: ['value'],
   })
-  .refine((p) => p.type === 'RegularExpression' || !/\/\/|\/\.\.?(\/|$)|%2f|%2F|#|\?/.test(p.value), {
+  .refine((p) => p.type === 'RegularExpression' || !UNNORMALISED_PATH.test(p.value), {
     message: 'must be a normalised path without "//", "/./", "/../", "%2F", "#" or "?"',
     path: ['value'],
   });
@@ -32,7 +36,8 @@ export const RouteMatch = z.strictObject({
   queryParams: z.array(ValueMatch).max(16).optional(),
 });
 
-export const BACKEND_URL_PATTERN = '^https?://[^/?#\\s]+/?$';
+/** http(s)://host[:port] and at most a "/": the URI authority's characters (RFC 3986), no path, query or fragment. */
+export const BACKEND_URL_PATTERN = "^https?://[-A-Za-z0-9._~%!$&'()*+,;=:@\\[\\]]+/?$";
 
 export const Backend = z
   .strictObject({
@@ -56,13 +61,13 @@ export const RouteRule = z
     timeouts: z.strictObject({ request: Duration.optional(), backendRequest: Duration.optional() }).optional(),
     rewrite: z
       .strictObject({
-        path: z.strictObject({ type: z.enum(REWRITE_PATH_TYPES), value: z.string().min(1).max(1024).startsWith('/') }).optional(),
+        path: z.strictObject({ type: z.enum(REWRITE_PATH_TYPES), value: z.string().min(1).max(1024).regex(/^\//, 'must be an absolute path (start with "/")') }).optional(),
         hostname: Hostname.optional(),
       })
       .optional(),
   })
   .refine((r) => !(r.public === true && r.policyRef !== undefined), {
-    message: 'public and policyRef cannot both be set on a rule',
+    message: 'a rule cannot set both public and policyRef',
   });
 
 export const RouteSpec = z.strictObject({
