@@ -1,5 +1,8 @@
 // The composition root: parses the command line and builds each mode from its parts.
 import { parseArgs } from 'node:util';
+import { createLogger } from '../observability/logger.ts';
+import { parseListen } from './listen.ts';
+import { runStandalone } from './standalone.ts';
 import { validate } from './validate.ts';
 
 const USAGE = `Usage:
@@ -24,6 +27,33 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${report.text}\n`);
       return report.ok ? 0 : 1;
     }
+    case 'standalone': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: {
+          file: { type: 'string', short: 'f', multiple: true },
+          listen: { type: 'string', default: ':8080' },
+          'ops-listen': { type: 'string', default: ':8081' },
+          'trust-proxy': { type: 'string', multiple: true, default: [] },
+          'log-level': { type: 'string', default: 'info' },
+        },
+        strict: true,
+      });
+      if (!values.file?.length) throw new UsageError('standalone needs at least one -f <file|dir>.');
+      const logger = createLogger({ level: values['log-level'] });
+      const running = await runStandalone({
+        paths: values.file,
+        listen: parseListen(values.listen, '--listen'),
+        opsListen: parseListen(values['ops-listen'], '--ops-listen'),
+        trustedProxies: values['trust-proxy'],
+        logger,
+      });
+      await untilSignal();
+      logger.info('stopping');
+      await running.close();
+      logger.flush();
+      return 0;
+    }
     case undefined:
     case '-h':
     case '--help':
@@ -35,6 +65,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+  });
+}
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -43,7 +79,7 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   const err = error as NodeJS.ErrnoException;
-  if (error instanceof UsageError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+  if (error instanceof UsageError || error instanceof TypeError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     process.stderr.write(`portcullis: ${err.message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else if (err.code === 'ENOENT') {

@@ -1,6 +1,7 @@
 // compile(): manifests in, routing table and statuses out. Pure: no client, logger, clock or
 // network. Everything else is a thin shell around it.
 import { buildMatcher } from '../match/matcher.ts';
+import { identityHeaderKey } from '../model/headers.ts';
 import { comparePrecedence } from '../match/precedence.ts';
 import type { ObjectStatus } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
@@ -42,7 +43,10 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   for (const rejected of snapshot.rejected) statuses.push(rejectedStatus(rejected));
   statuses.sort((a, b) => compareKeys([a.kind, a.namespace, a.name], [b.kind, b.namespace, b.name]));
 
-  return { table: { rules, policies: policies.ready, matcher: buildMatcher(rules) }, statuses };
+  // 6. The identity headers of every policy, broken ones included: clients never get to set them.
+  const identityHeaders = new Set(snapshot.policies.flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey)));
+
+  return { table: { rules, policies: policies.ready, identityHeaders, matcher: buildMatcher(rules) }, statuses };
 }
 
 /** A manifest its schema refused: not compiled, so its references were never looked at. */

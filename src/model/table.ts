@@ -99,5 +99,10 @@ export interface RouteTable {
   readonly rules: readonly CompiledRule[];
   /** Compiled policies by `namespace/name`; only those that compiled. */
   readonly policies: ReadonlyMap<string, AuthPolicy>;
+  /**
+   * Every header name that any policy maps a claim to (lower case, `_` read as `-`), whether
+   * or not the policy compiled: stripped from every incoming request on every route.
+   */
+  readonly identityHeaders: ReadonlySet<string>;
   readonly matcher: Matcher;
 }

@@ -14,23 +14,24 @@ export async function listManifestFiles(paths: readonly string[]): Promise<strin
     if (info.isFile()) files.push(path);
     else if (info.isDirectory()) {
       for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
-        if (entry.isFile() && MANIFEST_FILE.test(entry.name)) files.push(join(entry.parentPath, entry.name));
+        if (entry.isFile() && MANIFEST_FILE.test(entry.name) && !entry.name.startsWith('.')) files.push(join(entry.parentPath, entry.name));
       }
     }
   }
   return [...new Set(files)].sort();
 }
 
-/** Loads every manifest file; a second object of the same kind, namespace and name is a problem. */
-export async function loadManifestFiles(paths: readonly string[], defaultNamespace: string): Promise<LoadedManifests & { files: string[] }> {
-  const files = await listManifestFiles(paths);
+export async function readManifestFile(file: string): Promise<LoadedManifests> {
+  return parseManifestText(await readFile(file, 'utf8'), file);
+}
+
+/** Joins the objects of several files; a second object of the same kind, namespace and name is a problem. */
+export function mergeFiles(files: ReadonlyMap<string, readonly Manifest[]>, defaultNamespace: string): LoadedManifests {
   const objects: Manifest[] = [];
   const problems: ManifestProblem[] = [];
   const seen = new Map<string, string>();
-  for (const file of files) {
-    const loaded = parseManifestText(await readFile(file, 'utf8'), file);
-    problems.push(...loaded.problems);
-    for (const object of loaded.objects) {
+  for (const [file, fileObjects] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const object of fileObjects) {
       const namespace = object.metadata.namespace ?? defaultNamespace;
       const key = `${object.kind} ${namespace}/${object.metadata.name}`;
       const first = seen.get(key);
@@ -42,5 +43,19 @@ export async function loadManifestFiles(paths: readonly string[], defaultNamespa
       objects.push(object);
     }
   }
-  return { files, objects, problems };
+  return { objects, problems };
+}
+
+/** Loads every manifest file under the paths, as `validate` reads them. */
+export async function loadManifestFiles(paths: readonly string[], defaultNamespace: string): Promise<LoadedManifests & { files: string[] }> {
+  const files = await listManifestFiles(paths);
+  const perFile = new Map<string, Manifest[]>();
+  const problems: ManifestProblem[] = [];
+  for (const file of files) {
+    const loaded = await readManifestFile(file);
+    perFile.set(file, loaded.objects);
+    problems.push(...loaded.problems);
+  }
+  const merged = mergeFiles(perFile, defaultNamespace);
+  return { files, objects: merged.objects, problems: [...problems, ...merged.problems] };
 }

@@ -6,6 +6,7 @@ import type { CompiledRule } from '../../src/model/table.ts';
 export function describeTable(result: CompileResult): unknown {
   return {
     rules: result.table.rules.map(describeRule),
+    identityHeaders: [...result.table.identityHeaders].sort(),
     policies: Object.fromEntries([...result.table.policies].map(([key, policy]) => [key, describePolicy(policy)])),
     statuses: result.statuses.map((s) => ({ object: `${s.kind} ${s.namespace}/${s.name}`, conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`) })),
   };

@@ -1,0 +1,57 @@
+// The policy gate between matching and forwarding. The auth runtime implements it; the
+// pipeline only knows this contract.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthPolicy } from '../model/policy.ts';
+import type { ErrorAnswer } from './errors.ts';
+
+export interface GuardContext {
+  readonly requestId: string;
+  /** The scheme the client used (ours, or a trusted proxy's). */
+  readonly scheme: 'http' | 'https';
+  /** The Host header as the client sent it (with port). */
+  readonly host: string;
+  /** The normalised path and query the client asked for. */
+  readonly path: string;
+  readonly query: string;
+  /** True for a WebSocket handshake: no redirects, no cookies can be set. */
+  readonly upgrade: boolean;
+}
+
+/** What the access log records of a decision; never a token or a secret. */
+export interface DecisionLog {
+  readonly policy: string;
+  readonly decision: 'allow' | 'deny' | 'redirect' | 'handled';
+  readonly reason: string;
+  readonly sub?: string;
+  readonly clientId?: string;
+}
+
+export type GuardDecision =
+  | {
+      readonly kind: 'allow';
+      /** Identity headers to set upstream (lower-case names), after the client's were stripped. */
+      readonly identity: Readonly<Record<string, string>>;
+      /** The Authorization header to send upstream, or null to send none. */
+      readonly authorization: string | null;
+      /** Response headers to add (a refreshed session's cookies). */
+      readonly responseHeaders: Readonly<Record<string, string | string[]>>;
+      readonly log: DecisionLog;
+    }
+  | { readonly kind: 'answer'; readonly answer: ErrorAnswer; readonly log: DecisionLog }
+  /** The guard wrote the response itself (a redirect to sign in, the callback, logout). */
+  | { readonly kind: 'handled'; readonly status: number; readonly log: DecisionLog };
+
+export interface Guard {
+  check(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision>;
+}
+
+/** Until a policy can be enforced, its rules answer 503: fail closed. */
+export const failClosedGuard: Guard = {
+  async check(_req, _res, policy) {
+    return {
+      kind: 'answer',
+      answer: { status: 503, code: 'POLICY_NOT_READY', message: 'The policy protecting this route is not ready.' },
+      log: { policy: policy.key, decision: 'deny', reason: 'POLICY_NOT_READY' },
+    };
+  },
+};
