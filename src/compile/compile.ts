@@ -7,7 +7,7 @@ import type { ObjectStatus } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
 import { condition, finding, objectStatus } from './conditions.ts';
 import { resolveConflicts } from './conflicts.ts';
-import { compilePolicies } from './policies.ts';
+import { compilePolicies, FORBIDDEN_FORWARD_HEADERS } from './policies.ts';
 import { compileRoute } from './routes.ts';
 import { indexSnapshot, type CompileOptions, type RejectedObject, type Snapshot } from './snapshot.ts';
 
@@ -44,7 +44,10 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   statuses.sort((a, b) => compareKeys([a.kind, a.namespace, a.name], [b.kind, b.namespace, b.name]));
 
   // 6. The identity headers of every policy, broken ones included: clients never get to set them.
-  const identityHeaders = new Set(snapshot.policies.flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey)));
+  // Headers no policy may claim (Authorization, Cookie, …) are refused there, never stripped here.
+  const identityHeaders = new Set(
+    snapshot.policies.flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey)).filter((name) => !FORBIDDEN_FORWARD_HEADERS.has(name)),
+  );
 
   return { table: { rules, policies: policies.ready, identityHeaders, matcher: buildMatcher(rules) }, statuses };
 }

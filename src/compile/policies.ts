@@ -25,7 +25,7 @@ export const MIN_SESSION_KEY_LENGTH = 32;
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9-]+_[A-Za-z0-9]+$/;
 
 /** Headers a policy may not set from claims: the proxy or HTTP itself owns them. */
-const FORBIDDEN_FORWARD_HEADERS = new Set([
+export const FORBIDDEN_FORWARD_HEADERS: ReadonlySet<string> = new Set([
   'host', 'authorization', 'cookie', 'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'forwarded', 'x-forwarded-for', 'x-forwarded-host',
   'x-forwarded-proto',
