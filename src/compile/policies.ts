@@ -31,6 +31,9 @@ export const FORBIDDEN_FORWARD_HEADERS: ReadonlySet<string> = new Set([
   'x-forwarded-proto',
 ]);
 
+/** Authorization request parameters that the flow itself owns. */
+const PROTOCOL_PARAMS = new Set(['response_type', 'client_id', 'redirect_uri', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'scope', 'response_mode', 'request', 'request_uri', 'client_secret']);
+
 export interface CompiledPolicies {
   /** Policies that compiled, by `namespace/name`. */
   readonly ready: Map<string, AuthPolicy>;
@@ -57,9 +60,10 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   const spec = policy.spec;
   const invalid = (field: string, message: string) => findings.push(finding('Accepted', 'Invalid', field, message));
 
-  const issuer = spec.issuer.replace(/\/+$/, '');
+  // The issuer is compared with `iss` exactly, so it is kept as written (some end in "/").
+  const issuer = spec.issuer;
   checkProviderURL(issuer, 'spec.issuer', options, invalid);
-  const discoveryURL = spec.discoveryURL ?? `${issuer}/.well-known/openid-configuration`;
+  const discoveryURL = spec.discoveryURL ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   if (spec.discoveryURL !== undefined) checkProviderURL(discoveryURL, 'spec.discoveryURL', options, invalid);
 
   const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(issuer) ? 'Cognito' : 'Generic') : spec.provider;
@@ -93,7 +97,8 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   const headers: [string, string][] = [];
   for (const [header, claim] of Object.entries(spec.forward?.headers ?? {})) {
     const name = header.toLowerCase();
-    if (FORBIDDEN_FORWARD_HEADERS.has(name.replaceAll('_', '-'))) invalid(`spec.forward.headers.${header}`, `The header ${header} cannot carry a claim.`);
+    const key = name.replaceAll('_', '-');
+    if (FORBIDDEN_FORWARD_HEADERS.has(key) || key.startsWith('x-portcullis-')) invalid(`spec.forward.headers.${header}`, `The header ${header} cannot carry a claim.`);
     else headers.push([name, claim]);
   }
   headers.sort((a, b) => (a[0] < b[0] ? -1 : 1));
@@ -167,6 +172,10 @@ function compileBrowser(policy: OIDCPolicy, namespace: string, index: SnapshotIn
   const postLogoutRedirectURL = browser.postLogoutRedirectURL ?? null;
   if (postLogoutRedirectURL !== null && !/^(https?:\/\/[^\s]+|\/[^/\\\s][^\s]*|\/)$/.test(postLogoutRedirectURL)) {
     invalid('spec.browser.postLogoutRedirectURL', 'Must be an http(s) URL or an absolute path.');
+  }
+
+  for (const name of Object.keys(browser.authorizationParams ?? {})) {
+    if (PROTOCOL_PARAMS.has(name)) invalid(`spec.browser.authorizationParams.${name}`, `${name} is set by Portcullis for every sign-in and cannot be overridden.`);
   }
 
   return {
