@@ -1,0 +1,105 @@
+// Hop-by-hop headers describe one connection, not the message (RFC 9110 §7.6.1): they are
+// removed in both directions, together with every header the sender named in `Connection`.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { UpstreamHeaders } from './types.ts';
+
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Lower-case names listed in `Connection` values (less `close` and `keep-alive`); null when none. */
+export function connectionTokens(values: string | readonly string[] | undefined): Set<string> | null {
+  if (values === undefined) return null;
+  let tokens: Set<string> | null = null;
+  for (const value of typeof values === 'string' ? [values] : values) {
+    for (const raw of value.split(',')) {
+      const token = raw.trim().toLowerCase();
+      if (token === '' || token === 'close' || token === 'keep-alive') continue;
+      (tokens ??= new Set()).add(token);
+    }
+  }
+  return tokens;
+}
+
+export function isHopByHop(lowerCaseName: string, named: ReadonlySet<string> | null): boolean {
+  return HOP_BY_HOP.has(lowerCaseName) || (named !== null && named.has(lowerCaseName));
+}
+
+/**
+ * Where the caller starts preparing upstream headers: a copy of the client's headers without
+ * hop-by-hop headers and without those the client named in `Connection`.
+ *
+ * Security: apply this *before* setting identity headers. The forwarder removes what the
+ * prepared `Connection` names, so a client sending `Connection: x-user-email` would otherwise
+ * get the identity header we set removed on the way out.
+ */
+export function headersFromClient(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const named = connectionTokens(headers.connection);
+  const copy: Record<string, string | string[]> = {};
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || isHopByHop(name, named)) continue;
+    copy[name] = value;
+  }
+  return copy;
+}
+
+/**
+ * The prepared request headers as a flat `[name, value, …]` list for undici, without
+ * hop-by-hop headers, without those named in the prepared `Connection`, and without `Expect`
+ * (Node's server already answered `100 Continue`, and undici refuses the header).
+ */
+export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
+  const named = connectionTokens(headerValue(headers, 'connection'));
+  const flat: string[] = [];
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'expect' || isHopByHop(lower, named)) continue;
+    if (typeof value === 'string') flat.push(name, value);
+    else for (const item of value) flat.push(name, item);
+  }
+  return flat;
+}
+
+/**
+ * The upstream's raw response headers (`[name, value, …]`, as undici read them) without
+ * hop-by-hop headers, as a flat list for `res.writeHead`: repeated headers (Set-Cookie)
+ * stay separate, names keep their case, values their bytes (latin1).
+ */
+export function downstreamResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+  let named: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = latin1(raw[i]);
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const tokens = connectionTokens(latin1(raw[i + 1]));
+      if (tokens !== null) named = named === null ? tokens : new Set([...named, ...tokens]);
+    }
+  }
+  const flat: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = latin1(raw[i]);
+    if (isHopByHop(name.toLowerCase(), named)) continue;
+    flat.push(name, latin1(raw[i + 1]));
+  }
+  return flat;
+}
+
+function latin1(value: Buffer | string | undefined): string {
+  if (value === undefined) return '';
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
+function headerValue(headers: UpstreamHeaders, lowerCaseName: string): string | readonly string[] | undefined {
+  const direct = headers[lowerCaseName];
+  if (direct !== undefined) return direct;
+  for (const name of Object.keys(headers)) if (name.toLowerCase() === lowerCaseName) return headers[name];
+  return undefined;
+}

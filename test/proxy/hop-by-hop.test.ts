@@ -1,0 +1,36 @@
+import { connectionTokens, downstreamResponseHeaders, headersFromClient, upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
+
+describe('hop-by-hop headers', () => {
+  it('reads Connection tokens, case-insensitively, across repeated headers', () => {
+    expect(connectionTokens(undefined)).toBeNull();
+    expect(connectionTokens('close')).toBeNull();
+    expect(connectionTokens(['Keep-Alive, X-A', ' x-b ,,X-A'])).toEqual(new Set(['x-a', 'x-b']));
+  });
+
+  it('copies the client headers without hop-by-hop ones and those the client named', () => {
+    expect(headersFromClient({
+      host: 'a.example', connection: 'keep-alive, x-secret', 'x-secret': '1', te: 'trailers', upgrade: 'h2c',
+      'keep-alive': 'timeout=5', 'proxy-connection': 'x', trailer: 'x', 'transfer-encoding': 'chunked', 'x-kept': 'yes',
+      'set-cookie': ['a', 'b'],
+    })).toEqual({ host: 'a.example', 'x-kept': 'yes', 'set-cookie': ['a', 'b'] });
+  });
+
+  it('keeps identity headers set after headersFromClient, whatever the client named in Connection', () => {
+    const prepared = { ...headersFromClient({ connection: 'x-user-email', 'x-user-email': 'forged' }), 'x-user-email': 'real@example.com' };
+    expect(upstreamRequestHeaders(prepared)).toEqual(['x-user-email', 'real@example.com']);
+  });
+
+  it('flattens prepared headers for undici, dropping hop-by-hop ones, named ones and Expect', () => {
+    expect(upstreamRequestHeaders({
+      Host: 'a.example', Connection: 'X-Named', 'x-named': '1', Expect: '100-continue', 'X-Multi': ['1', '2'], 'x-none': undefined, TE: 'trailers',
+    })).toEqual(['Host', 'a.example', 'X-Multi', '1', 'X-Multi', '2']);
+  });
+
+  it('filters raw response headers, keeping case, order and repeats', () => {
+    const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Hop', 'X-Hop', '1', 'Set-Cookie', 'a=1', 'Keep-Alive', 'timeout=5',
+      'Set-Cookie', 'b=2', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'Trailer', 'X-Sum', 'Proxy-Connection', 'x']
+      .map((value) => Buffer.from(value, 'latin1'));
+    expect(downstreamResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+    expect(downstreamResponseHeaders([Buffer.from('X-Latin'), Buffer.from([0xe9])])).toEqual(['X-Latin', 'é']);
+  });
+});
