@@ -1,8 +1,8 @@
 // Standalone mode's source: manifests from files and folders, watched. A file that fails to
 // parse or validate keeps its last good objects serving, and is reported.
 import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../api/manifest.ts';
 import { listManifestFiles, mergeFiles, readManifestFile } from './files.ts';
 import type { ManifestProblem } from './manifests.ts';
@@ -28,11 +28,15 @@ export interface ManifestWatcherOptions {
   readonly onError: (error: Error) => void;
   /** Changes closer together than this are read once. */
   readonly debounceMs?: number;
+  /** How often the files are compared with what was last read, in case a watch event was missed. */
+  readonly pollMs?: number;
 }
 
 export function watchManifests(options: ManifestWatcherOptions): ManifestWatcher {
   const lastGood = new Map<string, readonly Manifest[]>();
-  const watchers: FSWatcher[] = [];
+  const watchers = new Map<string, FSWatcher>();
+  let poller: ReturnType<typeof setInterval> | null = null;
+  let lastSignature = '';
   let timer: ReturnType<typeof setTimeout> | null = null;
   let reloading: Promise<void> | null = null;
   let again = false;
@@ -66,8 +70,11 @@ export function watchManifests(options: ManifestWatcherOptions): ManifestWatcher
         again = true;
         return;
       }
-      reloading = read()
-        .then(options.onChange, options.onError)
+      reloading = Promise.all([read(), signature(), watchFolders()])
+        .then(([state, current]) => {
+          lastSignature = current;
+          options.onChange(state);
+        }, options.onError)
         .finally(() => {
           reloading = null;
           if (again) {
@@ -78,25 +85,66 @@ export function watchManifests(options: ManifestWatcherOptions): ManifestWatcher
     }, options.debounceMs ?? 50);
   }
 
+  /** Watches every folder (not recursively: Node's recursive watch on Linux loses files replaced by rename). */
+  async function watchFolders(): Promise<void> {
+    const folders = new Set<string>();
+    for (const path of options.paths) {
+      const absolute = resolve(path);
+      const info = await stat(absolute).catch(() => null);
+      if (info === null) continue;
+      if (!info.isDirectory()) folders.add(dirname(absolute));
+      else {
+        folders.add(absolute);
+        for (const entry of await readdir(absolute, { recursive: true, withFileTypes: true })) {
+          if (entry.isDirectory()) folders.add(join(entry.parentPath, entry.name));
+        }
+      }
+    }
+    for (const [folder, watcher] of watchers) {
+      if (!folders.has(folder)) {
+        watcher.close();
+        watchers.delete(folder);
+      }
+    }
+    for (const folder of folders) {
+      if (watchers.has(folder)) continue;
+      try {
+        const watcher = watch(folder, () => schedule());
+        watcher.on('error', () => {
+          watcher.close();
+          watchers.delete(folder);
+        });
+        watchers.set(folder, watcher);
+      } catch {
+        // The folder went away; the poll below still notices changes.
+      }
+    }
+  }
+
+  /** What the files look like on disk; a change here that no watch event reported still reloads. */
+  async function signature(): Promise<string> {
+    const files = await listManifestFiles(options.paths).catch(() => []);
+    const parts = await Promise.all(files.map(async (file) => stat(file).then((info) => `${file}:${info.mtimeMs}:${info.size}`, () => file)));
+    return parts.join('\n');
+  }
+
   return {
     async load() {
-      for (const path of options.paths) {
-        const absolute = resolve(path);
-        const info = await stat(absolute);
-        // A single file is watched through its folder: editors replace files rather than write them.
-        const watched = info.isDirectory() ? watch(absolute, { recursive: true }) : watch(dirname(absolute));
-        watched.on('change', (_event, name) => {
-          if (info.isDirectory() || name === null || resolve(dirname(absolute), name.toString()) === absolute) schedule();
+      await watchFolders();
+      lastSignature = await signature();
+      poller = setInterval(() => {
+        void signature().then((current) => {
+          if (current !== lastSignature) schedule();
         });
-        watched.on('error', options.onError);
-        watchers.push(watched);
-      }
+      }, options.pollMs ?? 1000);
+      poller.unref();
       return read();
     },
     close() {
       closed = true;
       if (timer !== null) clearTimeout(timer);
-      for (const watcher of watchers) watcher.close();
+      if (poller !== null) clearInterval(poller);
+      for (const watcher of watchers.values()) watcher.close();
     },
   };
 }

@@ -18,7 +18,8 @@ export interface PortcullisProcess {
 }
 
 export async function startPortcullis(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<PortcullisProcess> {
-  const child = spawn(process.execPath, [CLI, ...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...(args.includes('--ops-listen') ? [] : ['--ops-listen', '127.0.0.1:0'])], {
+  // The CLI runs through its own shebang, with the Node.js flags it sets for itself.
+  const child = spawn(CLI, [...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...(args.includes('--ops-listen') ? [] : ['--ops-listen', '127.0.0.1:0'])], {
     cwd: REPO_ROOT,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
