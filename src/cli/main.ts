@@ -1,5 +1,6 @@
 // The composition root: parses the command line and builds each mode from its parts.
 import { parseArgs } from 'node:util';
+import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
 import { createLogger } from '../observability/logger.ts';
 import { parseListen } from './listen.ts';
 import { runStandalone } from './standalone.ts';
@@ -36,6 +37,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           'ops-listen': { type: 'string', default: ':8081' },
           'trust-proxy': { type: 'string', multiple: true, default: [] },
           'log-level': { type: 'string', default: 'info' },
+          'provider-refresh': { type: 'string', default: '10m' },
+          'signature-cache-size': { type: 'string', default: '10000' },
         },
         strict: true,
       });
@@ -47,6 +50,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         opsListen: parseListen(values['ops-listen'], '--ops-listen'),
         trustedProxies: values['trust-proxy'],
         logger,
+        providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
+        signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
       });
       await untilSignal();
       logger.info('stopping');
@@ -63,6 +68,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     default:
       throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
   }
+}
+
+function parseDuration(value: string, flag: string): number {
+  if (!new RegExp(DURATION_PATTERN).test(value)) throw new UsageError(`${flag} takes a duration such as 30s or 10m.`);
+  return durationToMs(value);
+}
+
+function parseCount(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number.`);
+  return n;
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {

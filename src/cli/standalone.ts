@@ -7,7 +7,7 @@ import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
 import { buildOps } from '../observability/ops.ts';
 import { createUndiciForwarder } from '../proxy/forward/index.ts';
-import { failClosedGuard, type Guard } from '../proxy/guard.ts';
+import { createAuthRuntime } from '../auth/runtime.ts';
 import { trustedPeers } from '../proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../proxy/pipeline.ts';
 import { buildProxy } from '../proxy/server.ts';
@@ -21,8 +21,10 @@ export interface StandaloneOptions {
   readonly opsListen: { host: string | undefined; port: number };
   readonly trustedProxies: readonly string[];
   readonly logger: Logger;
-  /** The policy gate; fail closed until one is given. */
-  readonly guard?: Guard;
+  /** How often provider discovery and keys are refetched (default 10 min). */
+  readonly providerRefreshMs?: number;
+  /** Verified signatures kept per policy; 0 turns the cache off. */
+  readonly signatureCacheSize?: number;
 }
 
 export interface RunningStandalone {
@@ -39,10 +41,12 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
   let loaded = false;
   let draining = false;
   let warnedGeneratedKey = false;
+  const auth = createAuthRuntime({ logger, refreshMs: options.providerRefreshMs, cacheSize: options.signatureCacheSize });
 
   const apply = (state: ManifestState) => {
     const started = performance.now();
     const result = compile(toSnapshot(state.objects, state.problems, compileOptions.defaultNamespace), compileOptions);
+    auth.sync(result.table); // providers and caches first, so the new table's policies are known when it serves
     table = result.table; // one assignment: requests in flight keep the table they started with
     loaded = true;
     for (const problem of state.problems) {
@@ -74,7 +78,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
   const pipeline = createPipeline({
     table: () => table,
     forwarder,
-    guard: options.guard ?? failClosedGuard,
+    guard: auth,
     logger,
     trustedPeers: trustedPeers(options.trustedProxies),
     scheme: 'http',
@@ -97,6 +101,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
       watcher.close();
       await Promise.all([proxy.close(), ops.close()]);
       await forwarder.close();
+      await auth.close();
     },
   };
 }

@@ -1,0 +1,199 @@
+// One OpenID provider as the proxy sees it: its discovery document and its signing keys, kept
+// fresh in the background. Keys already fetched keep verifying while the provider is down, for
+// as long as it is down (stale-if-error). An unknown `kid` triggers one deduplicated refetch,
+// then a cool-down during which unknown kids are refused without a fetch.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { FetchJSON } from './fetcher.ts';
+
+/** Signature algorithms Portcullis accepts at all: asymmetric only, never `none`, never HMAC. */
+export const ASYMMETRIC_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+export interface ProviderMetadata {
+  readonly issuer: string;
+  readonly jwks_uri: string;
+  readonly authorization_endpoint?: string;
+  readonly token_endpoint?: string;
+  readonly userinfo_endpoint?: string;
+  readonly revocation_endpoint?: string;
+  readonly end_session_endpoint?: string;
+  readonly id_token_signing_alg_values_supported?: readonly string[];
+  readonly token_endpoint_auth_methods_supported?: readonly string[];
+  readonly [key: string]: unknown;
+}
+
+export interface SigningKey {
+  readonly kid: string | undefined;
+  readonly key: KeyObject;
+  /** The JWK's `alg`, when it names one. */
+  readonly alg: string | undefined;
+  /** The JWK's `use`, when it says. */
+  readonly use: string | undefined;
+}
+
+export type ProviderReadiness =
+  | { readonly ready: true; readonly reason: 'Ready'; readonly message: string }
+  | { readonly ready: false; readonly reason: 'Pending' | 'DiscoveryFailed' | 'JWKSFailed'; readonly message: string };
+
+export interface ProviderOptions {
+  readonly issuer: string;
+  readonly discoveryURL: string;
+  readonly fetchJSON: FetchJSON;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+  /** How often discovery and keys are refetched while all is well. Default 10 min. */
+  readonly refreshMs?: number;
+  /** After an unknown-kid refetch, how long further unknown kids are refused without a fetch. Default 10 s. */
+  readonly kidCooldownMs?: number;
+  /** Back-off after a failed fetch: doubles from `retryMs` up to `maxRetryMs`. Defaults 1 s and 60 s. */
+  readonly retryMs?: number;
+  readonly maxRetryMs?: number;
+  /** Called when readiness or the key set changes. */
+  readonly onChange?: () => void;
+}
+
+export interface Provider {
+  readiness(): ProviderReadiness;
+  metadata(): ProviderMetadata | null;
+  /** Algorithms the provider signs with that Portcullis accepts. */
+  allowedAlgorithms(): ReadonlySet<string>;
+  /** The key for `kid`, refetching the key set once if it is unknown (outside the cool-down). */
+  key(kid: string | undefined): Promise<SigningKey | null>;
+  /** Fetches discovery and keys now; resolves when done (success or not). */
+  refresh(): Promise<void>;
+  /** How many times the key set was fetched. */
+  jwksFetches(): number;
+  close(): void;
+}
+
+export function createProvider(options: ProviderOptions): Provider {
+  const now = options.now ?? Date.now;
+  const refreshMs = options.refreshMs ?? 10 * 60_000;
+  const kidCooldownMs = options.kidCooldownMs ?? 10_000;
+  const retryMs = options.retryMs ?? 1_000;
+  const maxRetryMs = options.maxRetryMs ?? 60_000;
+
+  let metadata: ProviderMetadata | null = null;
+  let keys: readonly SigningKey[] = [];
+  let readiness: ProviderReadiness = { ready: false, reason: 'Pending', message: 'Fetching the discovery document and keys.' };
+  let algorithms: ReadonlySet<string> = new Set(['RS256']);
+  let inFlight: Promise<void> | null = null;
+  let lastKidRefetch = -Infinity;
+  let failures = 0;
+  let fetches = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let closed = false;
+
+  function setReadiness(next: ProviderReadiness): void {
+    const changed = next.ready !== readiness.ready || next.reason !== readiness.reason || next.message !== readiness.message;
+    readiness = next;
+    if (changed) options.onChange?.();
+  }
+
+  async function fetchAll(): Promise<void> {
+    let document: ProviderMetadata;
+    try {
+      document = parseMetadata(await options.fetchJSON(options.discoveryURL), options.issuer);
+    } catch (error) {
+      // Stale-if-error: a provider we already know keeps working on what we have.
+      if (keys.length === 0) setReadiness({ ready: false, reason: 'DiscoveryFailed', message: `Discovery at ${options.discoveryURL} failed: ${(error as Error).message}.` });
+      throw error;
+    }
+    let fetched: SigningKey[];
+    try {
+      fetches++;
+      fetched = parseKeySet(await options.fetchJSON(document.jwks_uri));
+    } catch (error) {
+      if (keys.length === 0) setReadiness({ ready: false, reason: 'JWKSFailed', message: `Fetching the keys at ${document.jwks_uri} failed: ${(error as Error).message}.` });
+      throw error;
+    }
+    metadata = document;
+    const advertised = document.id_token_signing_alg_values_supported ?? ['RS256'];
+    algorithms = new Set(advertised.filter((alg) => ASYMMETRIC_ALGORITHMS.has(alg)));
+    const changed = !sameKeys(keys, fetched);
+    keys = fetched;
+    setReadiness({ ready: true, reason: 'Ready', message: `Discovery and ${keys.length} signing key(s) fetched from the provider.` });
+    if (changed) options.onChange?.();
+  }
+
+  /** One fetch at a time; concurrent callers share it. */
+  function refresh(): Promise<void> {
+    inFlight ??= fetchAll()
+      .then(
+        () => {
+          failures = 0;
+          schedule(refreshMs);
+        },
+        () => {
+          failures++;
+          schedule(Math.min(maxRetryMs, retryMs * 2 ** (failures - 1)));
+        },
+      )
+      .finally(() => {
+        inFlight = null;
+      });
+    return inFlight;
+  }
+
+  function schedule(delay: number): void {
+    if (closed) return;
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(() => void refresh(), delay);
+    timer.unref();
+  }
+
+  void refresh();
+
+  return {
+    readiness: () => readiness,
+    metadata: () => metadata,
+    allowedAlgorithms: () => algorithms,
+    async key(kid) {
+      const find = () => (kid === undefined ? (keys.length === 1 ? keys[0]! : null) : (keys.find((k) => k.kid === kid) ?? null));
+      const known = find();
+      if (known !== null || kid === undefined) return known;
+      // An unknown kid: perhaps the provider rotated its keys. Refetch once, then cool down, so
+      // a flood of made-up kids cannot hammer the provider.
+      if (inFlight === null && now() - lastKidRefetch < kidCooldownMs) return null;
+      if (inFlight === null) lastKidRefetch = now();
+      await refresh();
+      return find();
+    },
+    refresh,
+    jwksFetches: () => fetches,
+    close() {
+      closed = true;
+      if (timer !== null) clearTimeout(timer);
+    },
+  };
+}
+
+function parseMetadata(value: unknown, issuer: string): ProviderMetadata {
+  if (typeof value !== 'object' || value === null) throw new Error('the discovery document is not a JSON object');
+  const document = value as Partial<ProviderMetadata>;
+  if (document.issuer !== issuer) throw new Error(`the discovery document names the issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}`);
+  if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) throw new Error('the discovery document has no jwks_uri');
+  return document as ProviderMetadata;
+}
+
+/** Public signing keys only: symmetric and private keys in a JWKS are ignored, never used. */
+function parseKeySet(value: unknown): SigningKey[] {
+  const list = (value as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(list)) throw new Error('the key set has no "keys" list');
+  const keys: SigningKey[] = [];
+  for (const jwk of list as Record<string, unknown>[]) {
+    if (typeof jwk !== 'object' || jwk === null || jwk.kty === 'oct' || 'd' in jwk) continue;
+    try {
+      const key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+      keys.push({ kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, key, alg: typeof jwk.alg === 'string' ? jwk.alg : undefined, use: typeof jwk.use === 'string' ? jwk.use : undefined });
+    } catch {
+      // A key we cannot read is a key we cannot verify with.
+    }
+  }
+  if (keys.length === 0) throw new Error('the key set holds no usable public key');
+  return keys;
+}
+
+function sameKeys(a: readonly SigningKey[], b: readonly SigningKey[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((key, i) => key.kid === b[i]!.kid && key.key.equals(b[i]!.key));
+}

@@ -1,0 +1,209 @@
+// The auth runtime: one Provider per issuer in use, one signature cache per policy, and the
+// Guard the proxy pipeline calls for every request to a protected rule.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { AuthPolicy } from '../model/policy.ts';
+import type { RouteTable } from '../model/table.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ErrorAnswer } from '../proxy/errors.ts';
+import type { DecisionLog, Guard, GuardDecision } from '../proxy/guard.ts';
+import { authorize } from './authorize.ts';
+import { AuthError } from './errors.ts';
+import { createFetcher, type FetchJSON } from './fetcher.ts';
+import { identityHeaders } from './identity.ts';
+import { createProvider, type Provider, type ProviderReadiness } from './provider.ts';
+import { createSignatureCache, verifyBearerToken, type SignatureCache } from './verify.ts';
+
+export interface AuthRuntimeOptions {
+  readonly logger: Logger;
+  readonly now?: () => number;
+  /** Discovery and key refresh interval. */
+  readonly refreshMs?: number;
+  readonly kidCooldownMs?: number;
+  /** Verified signatures kept per policy; 0 turns the cache off. */
+  readonly cacheSize?: number;
+  /** Test seam: how provider documents are fetched. */
+  readonly fetchJSON?: (caBundle: string | null) => { fetchJSON: FetchJSON; close(): Promise<void> };
+}
+
+export interface AuthRuntime extends Guard {
+  /** Brings providers and caches in line with a new table; call before the table serves. */
+  sync(table: RouteTable): void;
+  readiness(policy: AuthPolicy): ProviderReadiness;
+  close(): Promise<void>;
+}
+
+interface ProviderEntry {
+  readonly provider: Provider;
+  readonly close: () => Promise<void>;
+  readonly policies: Set<PolicyEntry>;
+}
+
+interface PolicyEntry {
+  readonly policy: AuthPolicy;
+  readonly provider: ProviderEntry;
+  readonly cache: SignatureCache;
+  lastReadiness: string;
+}
+
+const REALM = 'portcullis';
+
+export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
+  const now = options.now ?? Date.now;
+  const providers = new Map<string, ProviderEntry>();
+  /** By policy fingerprint: a changed policy gets a fresh entry, and so an empty cache. */
+  const policies = new Map<string, PolicyEntry>();
+  const makeFetcher = options.fetchJSON ?? ((caBundle: string | null) => createFetcher({ caBundle }));
+
+  function providerFor(policy: AuthPolicy): ProviderEntry {
+    const key = `${policy.issuer}\n${policy.discoveryURL}\n${policy.caBundle === null ? '' : createHash('sha256').update(policy.caBundle).digest('hex')}`;
+    let entry = providers.get(key);
+    if (entry === undefined) {
+      const fetcher = makeFetcher(policy.caBundle);
+      const policiesOfProvider = new Set<PolicyEntry>();
+      const provider = createProvider({
+        issuer: policy.issuer,
+        discoveryURL: policy.discoveryURL,
+        fetchJSON: fetcher.fetchJSON,
+        now,
+        refreshMs: options.refreshMs,
+        kidCooldownMs: options.kidCooldownMs,
+        // New keys or readiness: verified signatures are forgotten, and the change is logged.
+        onChange: () => {
+          for (const policyEntry of policiesOfProvider) {
+            policyEntry.cache.clear();
+            reportReadiness(policyEntry);
+          }
+        },
+      });
+      entry = { provider, close: fetcher.close, policies: policiesOfProvider };
+      providers.set(key, entry);
+    }
+    return entry;
+  }
+
+  function reportReadiness(entry: PolicyEntry): void {
+    const readiness = entry.provider.provider.readiness();
+    const summary = `${readiness.ready}:${readiness.reason}`;
+    if (summary === entry.lastReadiness) return;
+    entry.lastReadiness = summary;
+    const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason };
+    if (readiness.ready) options.logger.info(fields, readiness.message);
+    else options.logger.warn(fields, readiness.message);
+  }
+
+  function answer(policy: AuthPolicy, error: AuthError, extra: Partial<DecisionLog> = {}): GuardDecision {
+    const description = error.message.replaceAll('"', "'");
+    const headers: Record<string, string> = {};
+    if (error.status === 401) {
+      headers['www-authenticate'] = error.code === 'TOKEN_MISSING' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`;
+    } else if (error.status === 403) {
+      const scope = policy.authorization.requiredScopes.join(' ');
+      headers['www-authenticate'] = `Bearer realm="${REALM}", error="insufficient_scope", error_description="${description}"${scope ? `, scope="${scope}"` : ''}`;
+    }
+    const response: ErrorAnswer = { status: error.status, code: error.code, message: error.message, headers };
+    return { kind: 'answer', answer: response, log: { policy: policy.key, decision: 'deny', reason: error.code, ...extra } };
+  }
+
+  async function check(req: IncomingMessage, policy: AuthPolicy): Promise<GuardDecision> {
+    const entry = policies.get(policy.fingerprint);
+    if (entry === undefined || !entry.provider.provider.readiness().ready) {
+      return answer(policy, new AuthError('POLICY_NOT_READY', 'The identity provider of this route is not reachable yet.'));
+    }
+
+    // A CORS preflight carries no credentials by design; the policy may let it through.
+    if (policy.allowPreflight && req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+      return allow(policy, {}, null, { reason: 'CORS_PREFLIGHT' });
+    }
+
+    const token = bearerToken(req);
+    if (token instanceof AuthError) return answer(policy, token);
+    if (token === null || policy.bearer === null) {
+      if (policy.unauthenticated === 'Allow') return allow(policy, {}, null, { reason: 'UNAUTHENTICATED_ALLOWED' });
+      return answer(policy, new AuthError('TOKEN_MISSING', 'This route needs a bearer token.'));
+    }
+
+    // Verify before trusting any claim; authorise and map claims on every request.
+    let claims;
+    try {
+      claims = await verifyBearerToken(token, { policy, provider: entry.provider.provider, cache: entry.cache, now: now() });
+      authorize(claims, policy);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      const caller = claims === undefined ? {} : callerOf(claims);
+      return answer(policy, error, caller);
+    }
+    const authorization = policy.forward.accessToken ? String(req.headers.authorization) : null;
+    return allow(policy, identityHeaders(claims, policy), authorization, { reason: 'TOKEN_VALID', ...callerOf(claims) });
+  }
+
+  return {
+    sync(table) {
+      const wanted = new Map<string, PolicyEntry>();
+      for (const policy of table.policies.values()) {
+        const existing = policies.get(policy.fingerprint);
+        if (existing !== undefined) {
+          wanted.set(policy.fingerprint, existing);
+          continue;
+        }
+        const provider = providerFor(policy);
+        const entry: PolicyEntry = { policy, provider, cache: createSignatureCache(options.cacheSize ?? 10_000, now), lastReadiness: '' };
+        provider.policies.add(entry);
+        wanted.set(policy.fingerprint, entry);
+        reportReadiness(entry);
+      }
+      for (const [fingerprint, entry] of policies) {
+        if (!wanted.has(fingerprint)) entry.provider.policies.delete(entry);
+      }
+      policies.clear();
+      for (const [fingerprint, entry] of wanted) policies.set(fingerprint, entry);
+      for (const [key, provider] of providers) {
+        if (provider.policies.size === 0) {
+          provider.provider.close();
+          void provider.close();
+          providers.delete(key);
+        }
+      }
+    },
+    readiness(policy) {
+      return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.' };
+    },
+    check: (req, _res, policy) => check(req, policy),
+    async close() {
+      for (const provider of providers.values()) {
+        provider.provider.close();
+        await provider.close();
+      }
+      providers.clear();
+      policies.clear();
+    },
+  };
+}
+
+function allow(policy: AuthPolicy, identity: Record<string, string>, authorization: string | null, log: Partial<DecisionLog> & { reason: string }): GuardDecision {
+  return { kind: 'allow', identity, authorization, responseHeaders: {}, log: { policy: policy.key, decision: 'allow', ...log } };
+}
+
+function callerOf(claims: Readonly<Record<string, unknown>>): { sub?: string; clientId?: string } {
+  const caller: { sub?: string; clientId?: string } = {};
+  if (typeof claims.sub === 'string') caller.sub = claims.sub;
+  const client = claims.client_id ?? claims.azp;
+  if (typeof client === 'string') caller.clientId = client;
+  return caller;
+}
+
+/**
+ * The token from the one Authorization header, read case-insensitively as `Bearer <token>`
+ * (RFC 7235). Never from the query string or a form body. Two Authorization headers are refused.
+ */
+export function bearerToken(req: IncomingMessage): string | null | AuthError {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+  if (count > 1) return new AuthError('MULTIPLE_AUTHORIZATION_HEADERS', 'The request has more than one Authorization header.');
+  const header = req.headers.authorization;
+  if (header === undefined) return null;
+  const match = /^bearer +([^\s]*)\s*$/i.exec(header);
+  if (match === null) return null;
+  if (match[1] === '') return new AuthError('TOKEN_MALFORMED', 'The Authorization header carries an empty bearer token.');
+  return match[1]!;
+}
