@@ -56,6 +56,7 @@ export interface EchoServer {
 const MAX_DELAY_MS = 60_000;
 const MAX_BYTES = 10 * 1024 ** 3;
 const PATTERN = Buffer.alloc(64 * 1024, 'portcullis-echo-');
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
   const requests: EchoRecord[] = [];
@@ -90,24 +91,27 @@ function handle(req: IncomingMessage, res: ServerResponse, requests: EchoRecord[
   const path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q + 1);
 
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+    // No body (the common case): answer at once, without hashing nothing.
+    req.resume();
+    finish(req, res, requests, path, query, 0, EMPTY_SHA256);
+    return;
+  }
   const hash = createHash('sha256');
   let length = 0;
   req.on('data', (chunk: Buffer) => {
     length += chunk.length;
     hash.update(chunk);
   });
-  req.on('end', () => {
-    const record: EchoRecord = {
-      method: req.method ?? 'GET',
-      path,
-      query,
-      headers: req.headers,
-      rawHeaders: req.rawHeaders,
-      body: { length, sha256: hash.digest('hex') },
-    };
-    requests?.push(record);
-    respond(res, record).catch((error: unknown) => res.destroy(error as Error));
-  });
+  req.on('end', () => finish(req, res, requests, path, query, length, hash.digest('hex')));
+}
+
+function finish(
+  req: IncomingMessage, res: ServerResponse, requests: EchoRecord[] | null, path: string, query: string, length: number, sha256: string,
+): void {
+  const record: EchoRecord = { method: req.method ?? 'GET', path, query, headers: req.headers, rawHeaders: req.rawHeaders, body: { length, sha256 } };
+  requests?.push(record);
+  respond(res, record).catch((error: unknown) => res.destroy(error as Error));
 }
 
 async function respond(res: ServerResponse, record: EchoRecord): Promise<void> {

@@ -1,0 +1,24 @@
+// The rows of the proxy benchmark. Adding one is one line: a name and how to start it in
+// front of the upstream (its URL, and how to stop it).
+import { fileURLToPath } from 'node:url';
+import { startNginx } from './nginx.ts';
+import { startScript, type Running } from './processes.ts';
+
+export interface BenchRow {
+  readonly name: string;
+  /** Starts the thing under test in front of `upstream` (the echo server's URL). */
+  start(upstream: string): Promise<Running>;
+}
+
+const script = (name: string): string => fileURLToPath(new URL(name, import.meta.url));
+
+/** The row every other is compared with. */
+export const BASELINE = 'nginx, 1 worker';
+
+export const ROWS: readonly BenchRow[] = [
+  { name: 'upstream, direct', start: async (upstream) => ({ url: upstream, stop: async () => {} }) },
+  { name: BASELINE, start: startNginx },
+  { name: 'node:http + undici Forwarder', start: (upstream) => startScript(script('node-forwarder.ts'), [upstream]) },
+  { name: 'node:http + http-proxy', start: (upstream) => startScript(script('node-http-proxy.ts'), [upstream]) },
+  // { name: 'portcullis standalone', start: startPortcullis },
+];
