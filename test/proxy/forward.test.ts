@@ -363,6 +363,39 @@ describe('HTTPS upstreams', () => {
   });
 });
 
+describe('pools', () => {
+  it('drops the pools of origins that went idle, when a new one is made', async () => {
+    let clock = 0;
+    const sweeping = createUndiciForwarder({ keepAliveTimeoutMs: 50, idlePoolSweepMs: 60_000, now: () => clock });
+    const other = echo.url.replace('127.0.0.1', 'localhost');
+    let origin = echo.url;
+    const local = await startTestProxy((req, res) => sweeping.forward(req, res, plainTarget(req, origin)));
+    try {
+      expect((await send(`${local.url}/anything`)).status).toBe(200);
+      expect(sweeping.poolCount).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // its connection times out
+      clock += 60_000;
+      origin = other;
+      expect((await send(`${local.url}/anything`)).status).toBe(200);
+      expect(sweeping.poolCount).toBe(1);
+    } finally {
+      await local.close();
+      await sweeping.close();
+    }
+  });
+
+  it('reports a header undici refuses as REQUEST_INVALID', async () => {
+    const local = await startTestProxy((req, res) =>
+      forwarder.forward(req, res, plainTarget(req, echo.url, { headers: { 'x-bad': 'a\r\nInjected: yes' } })));
+    try {
+      expect((await send(`${local.url}/anything`)).status).toBe(400);
+      expect(local.outcomes[0]?.error?.code).toBe('REQUEST_INVALID');
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe('closing', () => {
   it('refuses to forward once closed', async () => {
     const closing = createUndiciForwarder();

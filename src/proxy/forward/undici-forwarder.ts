@@ -13,39 +13,71 @@ import { ForwardError, type ForwardErrorCode, type ForwardOutcome, type ForwardT
 export interface UndiciForwarderOptions {
   /** The most connections open to one origin; requests beyond wait in the pool. Default 256. */
   readonly connectionsPerOrigin?: number;
-  /** An idle upstream connection is closed after this long (or the upstream's shorter Keep-Alive hint). Default 4000. */
+  /**
+   * An idle upstream connection is closed after this long, or sooner when the upstream's
+   * `Keep-Alive: timeout=` says so (less undici's 2 s margin, against reusing a connection the
+   * upstream is closing). Default 4000.
+   */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * Pools with no connection and no request are dropped when a new pool is made, at most this
+   * often: endpoints come and go (pod IPs), their pools should not stay. Default 60 000.
+   */
+  readonly idlePoolSweepMs?: number;
+  /** The clock, for tests. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
-export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Forwarder {
+export interface UndiciForwarder extends Forwarder {
+  /** How many origin pools are open now. */
+  readonly poolCount: number;
+}
+
+export function createUndiciForwarder(options: UndiciForwarderOptions = {}): UndiciForwarder {
   const connections = options.connectionsPerOrigin ?? 256;
   const keepAliveTimeout = options.keepAliveTimeoutMs ?? 4_000;
+  const sweepEvery = options.idlePoolSweepMs ?? 60_000;
+  const now = options.now ?? Date.now;
   if (!Number.isInteger(connections) || connections < 1) throw new TypeError('connectionsPerOrigin must be a positive integer');
   if (!Number.isFinite(keepAliveTimeout) || keepAliveTimeout < 1) throw new TypeError('keepAliveTimeoutMs must be a positive number');
+  if (!Number.isFinite(sweepEvery) || sweepEvery < 0) throw new TypeError('idlePoolSweepMs must be a number of milliseconds');
 
   // Keyed by origin and connect timeout: undici sets the connect timeout per pool, and in
   // practice every route shares one, so this is one pool per origin.
   const pools = new Map<string, Pool>();
   let closed = false;
+  let lastSweep = now();
 
   function poolFor(origin: string, connectMs: number): Pool {
     const key = `${connectMs} ${origin}`;
     let pool = pools.get(key);
     if (pool === undefined) {
-      pool = new Pool(origin, {
-        connections,
-        pipelining: 1,
-        keepAliveTimeout,
-        connectTimeout: connectMs,
-        // Redirects, retries and decompression are the client's business, not ours.
-        maxRedirections: 0,
-      } as Pool.Options);
+      if (now() - lastSweep >= sweepEvery) {
+        lastSweep = now();
+        dropIdlePools();
+      }
+      // Redirects, retries and decompression are the client's business: undici does none of
+      // them on dispatch.
+      pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs });
       pools.set(key, pool);
     }
     return pool;
   }
 
+  function dropIdlePools(): void {
+    for (const [key, pool] of pools) {
+      const { connected, size } = pool.stats;
+      if (connected === 0 && size === 0) {
+        pools.delete(key);
+        void pool.close();
+      }
+    }
+  }
+
   return {
+    get poolCount() {
+      return pools.size;
+    },
     forward(req, res, target) {
       return new Promise<ForwardOutcome>((resolve) => {
         if (closed) {
@@ -195,7 +227,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   #classify(error: Error): ForwardError {
     const code = (error as { code?: unknown }).code;
     if (this.#controller === null) {
-      // undici fails a request before onRequestStart only when no connection could be made.
+      // Before onRequestStart: refused as prepared, forwarder closed, or no connection made.
+      if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
+        return new ForwardError('REQUEST_INVALID', 'The request cannot be sent upstream as prepared.', { cause: error });
+      }
       if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') {
         return new ForwardError('FORWARD_ABORTED', 'The forwarder was closed.', { cause: error });
       }
