@@ -4,6 +4,7 @@
 import { durationToMs } from '../api/common.ts';
 import type { Route, RouteMatch, RouteRule } from '../api/route.ts';
 import { compileFullMatch } from '../match/regex.ts';
+import { normalizePath } from '../proxy/normalize.ts';
 import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, Upstream, ValueMatch } from '../model/table.ts';
 import { resolveBackend } from './backends.ts';
 import { finding, type Finding } from './conditions.ts';
@@ -127,7 +128,13 @@ function compileMatch(match: RouteMatch, field: string, findings: Finding[]): Pi
     }
     path = { type, value: raw, pattern: compiled.pattern };
   } else {
-    const value = normalizeConfigPath(raw);
+    // Written paths are normalised exactly as request paths are, or they could never match.
+    const normalized = normalizePath(raw);
+    if (!normalized.ok) {
+      findings.push(finding('Accepted', 'Invalid', `${field}.path.value`, normalized.message));
+      return null;
+    }
+    const value = normalized.path;
     path = { type, value: type === 'PathPrefix' && value.length > 1 ? value.replace(/\/+$/, '') : value, pattern: null };
   }
   const headers = compileValueMatches(match.headers ?? [], `${field}.headers`, true, findings);
@@ -156,14 +163,6 @@ function compileValueMatches(
     out.push({ name: lowerCaseNames ? m.name.toLowerCase() : m.name, type: m.type, value: m.value, pattern });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** Configured paths are compared with normalised request paths: decode unreserved escapes, upper-case the rest. */
-export function normalizeConfigPath(path: string): string {
-  return path.replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
-    const char = String.fromCharCode(parseInt(hex, 16));
-    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape.toUpperCase();
-  });
 }
 
 function msOrNull(duration: string | undefined): number | null {

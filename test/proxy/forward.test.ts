@@ -293,6 +293,35 @@ describe('forwarding failures', () => {
     }
   });
 
+  it('retries an idempotent request once when a reused connection is reset before any answer', async () => {
+    // An upstream that hangs up on the first request of every connection it is handed, the way a
+    // keep-alive connection closed by the upstream at the moment we reuse it looks to us.
+    let requests = 0;
+    const flaky = createServer((req, res) => {
+      requests++;
+      if (requests === 1) req.socket.destroy();
+      else res.end('second try');
+    });
+    flaky.listen(0, '127.0.0.1');
+    await once(flaky, 'listening');
+    const upstreams: Upstream[] = [{ key: 'url:flaky', weight: 1, endpoints: [{ origin: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}` }] }];
+    const local = await startTestProxy((req, res) =>
+      forwardWithRetry(forwarder, req, res, upstreams, createSelectionState(), (endpoint) => plainTarget(req, endpoint.origin)));
+    try {
+      const get = await send(`${local.url}/anything`);
+      expect(get.status).toBe(200);
+      expect(get.body.toString()).toBe('second try');
+      expect(local.outcomes[0]).toMatchObject({ attempts: 2, status: 200 });
+      requests = 0;
+      const post = await send(`${local.url}/anything`, { method: 'POST', body: Buffer.from('x'), headers: { 'content-length': '1' } });
+      expect(post.status).toBe(502);
+      expect(local.outcomes[1]).toMatchObject({ attempts: 1, error: { code: 'UPSTREAM_RESET' } });
+    } finally {
+      await local.close();
+      await closeServer(flaky);
+    }
+  });
+
   it('answers 502 after the retry when no endpoint connects', async () => {
     const upstreams: Upstream[] = [{ key: 'url:test', weight: 1, endpoints: [{ origin: `http://127.0.0.1:${await closedPort()}` }] }];
     const local = await startTestProxy((req, res) =>

@@ -1,6 +1,8 @@
-// Forwarding to a rule's upstreams with the one retry the design allows: a request that could
-// not connect (so nothing was sent) is tried once more on another endpoint, when repeating it
-// is harmless — an idempotent method and no request body (a body stream cannot be replayed).
+// Forwarding to a rule's upstreams with the one retry the design allows, when repeating the
+// request is harmless — an idempotent method and no request body (a body stream cannot be
+// replayed): a request that could not connect is tried once more on another endpoint; one whose
+// reused keep-alive connection was reset before any answer (the upstream closed it as we sent)
+// is tried once more, on another endpoint if there is one, else on the same one afresh.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint, Upstream } from '../../model/table.ts';
 import { selectEndpoint, type SelectionState } from './select.ts';
@@ -33,7 +35,7 @@ export async function forwardWithRetry(
   const outcome = await forwarder.forward(req, res, target);
   if (!mayRetry(req, outcome, target)) return { ...outcome, attempts: 1, upstream: first.upstream };
 
-  const second = selectEndpoint(upstreams, state, first.endpoint);
+  const second = selectEndpoint(upstreams, state, first.endpoint) ?? (outcome.error?.code === 'UPSTREAM_RESET' ? first : null);
   if (second === null) return { ...outcome, attempts: 1, upstream: first.upstream };
   const retried = await forwarder.forward(req, res, targetFor(second.endpoint));
   return { ...retried, attempts: 2, upstream: second.upstream };
@@ -41,7 +43,7 @@ export async function forwardWithRetry(
 
 function mayRetry(req: IncomingMessage, outcome: ForwardOutcome, target: ForwardTarget): boolean {
   return (
-    outcome.error?.code === 'UPSTREAM_CONNECT_FAILED' &&
+    (outcome.error?.code === 'UPSTREAM_CONNECT_FAILED' || (outcome.error?.code === 'UPSTREAM_RESET' && outcome.status === null)) &&
     !outcome.responseStarted &&
     target.signal?.aborted !== true &&
     IDEMPOTENT.has(req.method ?? '') &&
