@@ -85,7 +85,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
   function reportReadiness(entry: PolicyEntry): void {
     const readiness = entry.provider.provider.readiness();
     const summary = `${readiness.ready}:${readiness.reason}`;
-    if (summary === entry.lastReadiness) return;
+    if (summary === entry.lastReadiness || readiness.reason === 'Pending') return;
     entry.lastReadiness = summary;
     const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason };
     if (readiness.ready) options.logger.info(fields, readiness.message);
@@ -202,8 +202,8 @@ export function bearerToken(req: IncomingMessage): string | null | AuthError {
   if (count > 1) return new AuthError('MULTIPLE_AUTHORIZATION_HEADERS', 'The request has more than one Authorization header.');
   const header = req.headers.authorization;
   if (header === undefined) return null;
-  const match = /^bearer +([^\s]*)\s*$/i.exec(header);
-  if (match === null) return null;
-  if (match[1] === '') return new AuthError('TOKEN_MALFORMED', 'The Authorization header carries an empty bearer token.');
-  return match[1]!;
+  const match = /^bearer(?:[ \t]+(\S*))?[ \t]*$/i.exec(header);
+  if (match === null) return null; // another scheme: no bearer token
+  if (!match[1]) return new AuthError('TOKEN_MALFORMED', 'The Authorization header carries an empty bearer token.');
+  return match[1];
 }

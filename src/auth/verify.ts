@@ -21,7 +21,10 @@ interface Decoded {
 export function decodeToken(token: string): Decoded {
   if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('TOKEN_TOO_LARGE', `The token is longer than ${MAX_TOKEN_LENGTH} characters.`);
   const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) throw new AuthError('TOKEN_MALFORMED', 'The token is not a signed JWT (three base64url parts).');
+  // An empty signature is left for the algorithm check to refuse ("none").
+  if (parts.length !== 3 || !BASE64URL.test(parts[0]!) || !BASE64URL.test(parts[1]!) || !(parts[2] === '' || BASE64URL.test(parts[2]!))) {
+    throw new AuthError('TOKEN_MALFORMED', 'The token is not a signed JWT (three base64url parts).');
+  }
   const header = decodeJSON(parts[0]!, 'header');
   const claims = decodeJSON(parts[1]!, 'payload');
   return { header, claims };

@@ -1,0 +1,113 @@
+// The verifier and its signature cache, in process, against the local Cognito-shaped key server.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createFetcher } from '../../src/auth/fetcher.ts';
+import { createProvider, type Provider } from '../../src/auth/provider.ts';
+import { createSignatureCache, decodeToken, verifyBearerToken } from '../../src/auth/verify.ts';
+import { startCognitoMint, type CognitoMint } from '../../src/demo/cognito-mint.ts';
+import type { AuthPolicy } from '../../src/model/policy.ts';
+
+let mint: CognitoMint;
+let provider: Provider;
+const fetcher = createFetcher({ caBundle: null });
+
+beforeAll(async () => {
+  mint = await startCognitoMint();
+  provider = createProvider({ issuer: mint.issuer, discoveryURL: mint.discoveryURL, fetchJSON: fetcher.fetchJSON });
+  await provider.refresh();
+});
+afterAll(async () => {
+  provider.close();
+  await mint.close();
+  await fetcher.close();
+});
+
+function policyFor(overrides: Partial<AuthPolicy> = {}): AuthPolicy {
+  return {
+    key: 'default/machines',
+    namespace: 'default',
+    name: 'machines',
+    fingerprint: 'test',
+    issuer: mint.issuer,
+    discoveryURL: mint.discoveryURL,
+    provider: 'Cognito',
+    clientID: mint.clientIds.machine,
+    clientSecret: null,
+    caBundle: null,
+    scopes: ['openid'],
+    browser: null,
+    bearer: { tokenUse: 'access', allowedClientIDs: [mint.clientIds.machine], audiences: [mint.clientIds.machine] },
+    unauthenticated: 'Deny',
+    authorization: { requiredScopes: [], groups: [], claims: [] },
+    forward: { headers: [], accessToken: false, idToken: false },
+    allowPreflight: false,
+    clockSkewMs: 60_000,
+    ...overrides,
+  };
+}
+
+/** Counts key look-ups: each is the start of a signature check. */
+function counting(inner: Provider): Provider & { keyLookups: number } {
+  const wrapped = { ...inner, keyLookups: 0, key: async (kid: string | undefined) => (wrapped.keyLookups++, inner.key(kid)) };
+  return wrapped;
+}
+
+describe('the signature cache', () => {
+  it('makes a repeated token cost a lookup, not a signature check', async () => {
+    const spy = counting(provider);
+    const cache = createSignatureCache(100, Date.now);
+    const token = mint.mint();
+    const context = { policy: policyFor(), provider: spy, cache, now: Date.now() };
+    await verifyBearerToken(token, context);
+    await verifyBearerToken(token, context);
+    await verifyBearerToken(token, context);
+    expect(spy.keyLookups).toBe(1);
+    expect(cache.size).toBe(1);
+  });
+
+  it('still checks time and audience on every request of a cached token', async () => {
+    const cache = createSignatureCache(100, Date.now);
+    const token = mint.mint();
+    await verifyBearerToken(token, { policy: policyFor(), provider, cache, now: Date.now() });
+    // Two hours later, the cached token has expired.
+    await expect(verifyBearerToken(token, { policy: policyFor(), provider, cache, now: Date.now() + 2 * 3_600_000 })).rejects.toMatchObject({ code: 'TOKEN_EXPIRED' });
+    // Under a policy that allows another client, the same cached signature does not help.
+    const other = policyFor({ bearer: { tokenUse: 'access', allowedClientIDs: ['someone-else'], audiences: ['someone-else'] } });
+    await expect(verifyBearerToken(token, { policy: other, provider, cache, now: Date.now() })).rejects.toMatchObject({ code: 'TOKEN_CLIENT_NOT_ALLOWED' });
+  });
+
+  it('never lets a tampered copy ride on a cached signature', async () => {
+    const cache = createSignatureCache(100, Date.now);
+    const token = mint.mint();
+    await verifyBearerToken(token, { policy: policyFor(), provider, cache, now: Date.now() });
+    const [header, , signature] = token.split('.');
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...mint.claims('machine'), scope: 'admin' })).toString('base64url')}.${signature}`;
+    await expect(verifyBearerToken(tampered, { policy: policyFor(), provider, cache, now: Date.now() })).rejects.toMatchObject({ code: 'TOKEN_SIGNATURE_INVALID' });
+  });
+
+  it('stays within its bound', async () => {
+    const cache = createSignatureCache(3, Date.now);
+    for (let i = 0; i < 10; i++) await verifyBearerToken(mint.mint({ jti: `t${i}` }), { policy: policyFor(), provider, cache, now: Date.now() });
+    expect(cache.size).toBe(3);
+  });
+
+  it('can be turned off', async () => {
+    const spy = counting(provider);
+    const cache = createSignatureCache(0, Date.now);
+    const token = mint.mint();
+    for (let i = 0; i < 3; i++) await verifyBearerToken(token, { policy: policyFor(), provider: spy, cache, now: Date.now() });
+    expect(spy.keyLookups).toBe(3);
+  });
+});
+
+describe('Cognito shapes', () => {
+  it('parses the claims of a real Cognito machine token', () => {
+    const token = readFileSync(join(import.meta.dirname, '../../../shared/fixtures/cognito-m2m-access-token.jwt'), 'utf8').trim();
+    const { header, claims } = decodeToken(token);
+    expect(header).toEqual({ kid: 'h8hrkzCVLxcVTirN6fJgamn1RpkJ50lAUvp4st13nBc=', alg: 'RS256' });
+    expect(claims).toMatchObject({ token_use: 'access', client_id: '1nh91q0q1bgimb7pc79uh2btqe', scope: 'default-m2m-resource-server-hlyky3/read', version: 2 });
+    expect(claims.aud).toBeUndefined();
+    // The mint's machine tokens carry the same claim names.
+    expect(Object.keys(mint.claims('machine')).sort()).toEqual(Object.keys(claims).sort());
+  });
+});

@@ -1,0 +1,112 @@
+// The provider going away and coming back, with the proxy as its own process.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCognitoMint, type CognitoMint } from '../../src/demo/cognito-mint.ts';
+import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
+import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
+
+let echo: EchoServer;
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+});
+afterAll(() => echo.close());
+
+async function serve(mint: CognitoMint, other?: CognitoMint): Promise<PortcullisProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-faults-'));
+  const policy = (name: string, m: CognitoMint) => `apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: ${name}}
+spec: {issuer: "${m.issuer}", provider: Cognito, clientID: "${m.clientIds.machine}", bearer: {}}
+---
+`;
+  writeFileSync(
+    join(dir, 'manifests.yaml'),
+    policy('machines', mint) +
+      (other ? policy('other', other) : '') +
+      `apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: api}
+spec:
+  rules:
+    - matches: [{path: {value: /m2m}}]
+      policyRef: {name: machines}
+      backends: [{url: "${echo.url}"}]
+${other ? `    - matches: [{path: {value: /other}}]\n      policyRef: {name: other}\n      backends: [{url: "${echo.url}"}]\n` : ''}    - matches: [{path: {value: /public}}]
+      backends: [{url: "${echo.url}"}]
+`,
+  );
+  // Refetch every second, so "beyond the key cache age" takes seconds, not ten minutes.
+  return startPortcullis(['standalone', '-f', dir, '--provider-refresh', '1s']);
+}
+
+const call = async (proxy: PortcullisProcess, path: string, token?: string) => {
+  const response = await fetch(`${proxy.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const body = (await response.json()) as { error?: { code: string } };
+  return { status: response.status, code: body.error?.code };
+};
+
+describe('provider faults', () => {
+  it('keeps verifying with the keys it has while the provider is down, well past the refresh age', async () => {
+    const mint = await startCognitoMint();
+    const proxy = await serve(mint);
+    try {
+      await proxy.waitForLog((l) => l.policy === 'default/machines' && l.status === 'True');
+      const token = mint.mint();
+      expect((await call(proxy, '/m2m/x', token)).status).toBe(200);
+      mint.down();
+      const fetchesBefore = mint.metadataFetches().discovery;
+      await sleep(3500); // three refresh periods, each failing
+      expect(mint.metadataFetches().discovery).toBeGreaterThan(fetchesBefore);
+      expect((await call(proxy, '/m2m/x', token)).status).toBe(200);
+      expect((await call(proxy, '/m2m/x', mint.mint({ sub: 'fresh' }))).status).toBe(200); // a new token, same key
+      expect(await call(proxy, '/m2m/x', mint.mint({}, { kid: 'dW5rbm93bg==' }))).toEqual({ status: 401, code: 'TOKEN_KID_UNKNOWN' });
+    } finally {
+      await proxy.stop();
+      await mint.close();
+    }
+  });
+
+  it('answers 503 while the provider is down at start, reports Ready=False, and recovers without a restart', async () => {
+    const mint = await startCognitoMint();
+    const healthy = await startCognitoMint();
+    mint.down();
+    const proxy = await serve(mint, healthy);
+    try {
+      const notReady = await proxy.waitForLog((l) => l.policy === 'default/machines' && l.condition === 'Ready' && l.status === 'False');
+      expect(notReady).toMatchObject({ reason: 'DiscoveryFailed', level: 'warn' });
+      expect(String(notReady.msg)).toMatch(/^Discovery at http:\/\/127\.0\.0\.1:\d+\/us-east-1_Mint12345\/\.well-known\/openid-configuration failed: /);
+      expect(await call(proxy, '/m2m/x', mint.mint())).toEqual({ status: 503, code: 'POLICY_NOT_READY' });
+      // Other routes are unaffected.
+      await proxy.waitForLog((l) => l.policy === 'default/other' && l.status === 'True');
+      expect((await call(proxy, '/other/x', healthy.mint())).status).toBe(200);
+      expect((await call(proxy, '/public/x')).status).toBe(200);
+      mint.up();
+      await proxy.waitForLog((l) => l.policy === 'default/machines' && l.condition === 'Ready' && l.status === 'True', 10_000);
+      expect((await call(proxy, '/m2m/x', mint.mint())).status).toBe(200);
+    } finally {
+      await proxy.stop();
+      await Promise.all([mint.close(), healthy.close()]);
+    }
+  });
+
+  it('picks up a rotated key on the first token signed with it', async () => {
+    const mint = await startCognitoMint();
+    const proxy = await serve(mint);
+    try {
+      await proxy.waitForLog((l) => l.policy === 'default/machines' && l.status === 'True');
+      const oldToken = mint.mint();
+      expect((await call(proxy, '/m2m/x', oldToken)).status).toBe(200);
+      const kid = await mint.rotateKey();
+      const newToken = mint.mint();
+      expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString()).kid).toBe(kid);
+      expect((await call(proxy, '/m2m/x', newToken)).status).toBe(200);
+      expect((await call(proxy, '/m2m/x', oldToken)).status).toBe(200); // the old key is still published
+    } finally {
+      await proxy.stop();
+      await mint.close();
+    }
+  });
+});
