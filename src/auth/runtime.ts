@@ -1,12 +1,13 @@
 // The auth runtime: one Provider per issuer in use, one signature cache per policy, and the
 // Guard the proxy pipeline calls for every request to a protected rule.
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ErrorAnswer } from '../proxy/errors.ts';
-import type { DecisionLog, Guard, GuardDecision } from '../proxy/guard.ts';
+import type { DecisionLog, Guard, GuardContext, GuardDecision } from '../proxy/guard.ts';
+import type { BrowserFlow } from './browser/contract.ts';
 import { authorize } from './authorize.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
@@ -22,6 +23,8 @@ export interface AuthRuntimeOptions {
   readonly kidCooldownMs?: number;
   /** Verified signatures kept per policy; 0 turns the cache off. */
   readonly cacheSize?: number;
+  /** The authorization code flow and sessions; without it, browser policies take bearer tokens only. */
+  readonly browser?: BrowserFlow;
   /** Test seam: how provider documents are fetched. */
   readonly fetchJSON?: (caBundle: string | null) => { fetchJSON: FetchJSON; close(): Promise<void> };
 }
@@ -105,7 +108,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     return { kind: 'answer', answer: response, log: { policy: policy.key, decision: 'deny', reason: error.code, ...extra } };
   }
 
-  async function check(req: IncomingMessage, policy: AuthPolicy): Promise<GuardDecision> {
+  async function check(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision> {
     const entry = policies.get(policy.fingerprint);
     if (entry === undefined || !entry.provider.provider.readiness().ready) {
       return answer(policy, new AuthError('POLICY_NOT_READY', 'The identity provider of this route is not reachable yet.'));
@@ -118,6 +121,10 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
 
     const token = bearerToken(req);
     if (token instanceof AuthError) return answer(policy, token);
+    // A route with both flows: a bearer header is verified as a bearer token, otherwise the session is used.
+    if ((token === null || policy.bearer === null) && policy.browser !== null && options.browser !== undefined) {
+      return options.browser.authenticate(req, res, policy, entry.provider.provider, context);
+    }
     if (token === null || policy.bearer === null) {
       if (policy.unauthenticated === 'Allow') return allow(policy, {}, null, { reason: 'UNAUTHENTICATED_ALLOWED' });
       return answer(policy, new AuthError('TOKEN_MISSING', 'This route needs a bearer token.'));
@@ -157,6 +164,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       }
       policies.clear();
       for (const [fingerprint, entry] of wanted) policies.set(fingerprint, entry);
+      options.browser?.sync([...table.policies.values()].filter((policy) => policy.browser !== null));
       for (const [key, provider] of providers) {
         if (provider.policies.size === 0) {
           provider.provider.close();
@@ -168,8 +176,16 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     readiness(policy) {
       return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.' };
     },
-    check: (req, _res, policy) => check(req, policy),
+    check,
+    async endpoint(req, res, endpointPolicies, context) {
+      if (options.browser === undefined) {
+        return { kind: 'answer', answer: { status: 404, code: 'NOT_FOUND', message: 'No route matches this request.' }, log: { policy: endpointPolicies[0]!.key, decision: 'deny', reason: 'NO_BROWSER_FLOW' } };
+      }
+      const providerOf = (policy: AuthPolicy) => policies.get(policy.fingerprint)?.provider.provider ?? null;
+      return options.browser.endpoint(req, res, endpointPolicies, providerOf, context);
+    },
     async close() {
+      await options.browser?.close();
       for (const provider of providers.values()) {
         provider.provider.close();
         await provider.close();

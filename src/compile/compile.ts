@@ -3,6 +3,7 @@
 import { buildMatcher } from '../match/matcher.ts';
 import { identityHeaderKey } from '../model/headers.ts';
 import { comparePrecedence } from '../match/precedence.ts';
+import type { AuthPolicy } from '../model/policy.ts';
 import type { ObjectStatus } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
 import { condition, finding, objectStatus } from './conditions.ts';
@@ -49,7 +50,14 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
     snapshot.policies.flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey)).filter((name) => !FORBIDDEN_FORWARD_HEADERS.has(name)),
   );
 
-  return { table: { rules, policies: policies.ready, identityHeaders, matcher: buildMatcher(rules) }, statuses };
+  // 7. The browser flow's callback and logout paths, answered before matching.
+  const authEndpoints = new Map<string, AuthPolicy[]>();
+  for (const policy of policies.ready.values()) {
+    if (policy.browser === null) continue;
+    for (const path of [policy.browser.callbackPath, policy.browser.logoutPath]) authEndpoints.set(path, [...(authEndpoints.get(path) ?? []), policy]);
+  }
+
+  return { table: { rules, policies: policies.ready, identityHeaders, authEndpoints, matcher: buildMatcher(rules) }, statuses };
 }
 
 /** A manifest its schema refused: not compiled, so its references were never looked at. */

@@ -104,5 +104,10 @@ export interface RouteTable {
    * or not the policy compiled: stripped from every incoming request on every route.
    */
   readonly identityHeaders: ReadonlySet<string>;
+  /**
+   * The browser flow's own paths (each browser policy's callbackPath and logoutPath) → the
+   * policies that use that path. These are answered by the proxy on every host, before matching.
+   */
+  readonly authEndpoints: ReadonlyMap<string, readonly AuthPolicy[]>;
   readonly matcher: Matcher;
 }

@@ -42,16 +42,8 @@ export type GuardDecision =
   | { readonly kind: 'handled'; readonly status: number; readonly log: DecisionLog };
 
 export interface Guard {
+  /** A request to a rule protected by `policy`. */
   check(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision>;
+  /** A request to a browser policy's callback or logout path (see RouteTable.authEndpoints). */
+  endpoint(req: IncomingMessage, res: ServerResponse, policies: readonly AuthPolicy[], context: GuardContext): Promise<GuardDecision>;
 }
-
-/** Until a policy can be enforced, its rules answer 503: fail closed. */
-export const failClosedGuard: Guard = {
-  async check(_req, _res, policy) {
-    return {
-      kind: 'answer',
-      answer: { status: 503, code: 'POLICY_NOT_READY', message: 'The policy protecting this route is not ready.' },
-      log: { policy: policy.key, decision: 'deny', reason: 'POLICY_NOT_READY' },
-    };
-  },
-};

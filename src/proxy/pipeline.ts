@@ -16,7 +16,7 @@ import {
   type Forwarder,
   type ForwardTimeouts,
 } from './forward/index.ts';
-import type { Guard, GuardDecision } from './guard.ts';
+import type { Guard, GuardContext, GuardDecision } from './guard.ts';
 import { clientScheme, setForwardedHeaders, stripIdentityHeaders, type TrustedPeers } from './headers.ts';
 import { normalizeTarget } from './normalize.ts';
 import { rewritePath } from './rewrite.ts';
@@ -61,6 +61,28 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     log.path = target.query === '' ? target.path : `${target.path}?${redactQuery(target.query)}`;
 
     const table = options.table();
+    const context = (): GuardContext => {
+      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
+      return {
+        requestId: log.requestId,
+        scheme: clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }),
+        host: host ?? target.host,
+        path: target.path,
+        query: target.query,
+        upgrade,
+      };
+    };
+
+    // The browser flow's callback and logout paths belong to the proxy, on every host.
+    const endpointPolicies = res === null ? undefined : table.authEndpoints.get(target.path);
+    if (endpointPolicies !== undefined && res !== null) {
+      const decision = await options.guard.endpoint(req, res, endpointPolicies, context());
+      Object.assign(log, decision.log);
+      if (decision.kind === 'answer') return decision.answer;
+      log.status = decision.kind === 'handled' ? decision.status : 500;
+      return 'handled';
+    }
+
     const rule = table.matcher.match({ host: target.host, path: target.path, method: req.method ?? 'GET', headers: req.headers, query: target.query });
     if (rule === null) return proxyError('NOT_FOUND', 'No route matches this request.');
     log.route = rule.id;
@@ -74,16 +96,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
     let decision: GuardDecision | null = null;
     if (action.policy !== null) {
-      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
-      const context = {
-        requestId: log.requestId,
-        scheme: clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }),
-        host: host ?? target.host,
-        path: target.path,
-        query: target.query,
-        upgrade,
-      };
-      decision = await options.guard.check(req, res, action.policy, context);
+      decision = await options.guard.check(req, res, action.policy, context());
       Object.assign(log, decision.log);
       if (decision.kind === 'answer') return decision.answer;
       if (decision.kind === 'handled') {

@@ -7,6 +7,7 @@ export function describeTable(result: CompileResult): unknown {
   return {
     rules: result.table.rules.map(describeRule),
     identityHeaders: [...result.table.identityHeaders].sort(),
+    authEndpoints: Object.fromEntries([...result.table.authEndpoints].map(([path, policies]) => [path, policies.map((p) => p.key)])),
     policies: Object.fromEntries([...result.table.policies].map(([key, policy]) => [key, describePolicy(policy)])),
     statuses: result.statuses.map((s) => ({ object: `${s.kind} ${s.namespace}/${s.name}`, conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`) })),
   };
