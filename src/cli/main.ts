@@ -3,13 +3,14 @@ import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
 import { createLogger } from '../observability/logger.ts';
 import { parseListen } from './listen.ts';
+import { runDemo } from './demo.ts';
 import { runStandalone } from './standalone.ts';
 import { validate } from './validate.ts';
 
 const USAGE = `Usage:
   portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--ops-listen host:port]
   portcullis validate -f <file|dir> [-f …] [--mode standalone|controller]
-  portcullis demo
+  portcullis demo [--port 9080] [--provider-port 9000] [--upstream-port 9081] [--ops-port 9082]
   portcullis controller [--kubeconfig path] [--namespace ns …] [--class name]
 `;
 
@@ -59,6 +60,32 @@ export async function main(argv: readonly string[]): Promise<number> {
       logger.flush();
       return 0;
     }
+    case 'demo': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: {
+          port: { type: 'string', default: '9080' },
+          'ops-port': { type: 'string', default: '9082' },
+          'provider-port': { type: 'string', default: '9000' },
+          'upstream-port': { type: 'string', default: '9081' },
+          'log-level': { type: 'string', default: 'info' },
+        },
+        strict: true,
+      });
+      const logger = createLogger({ level: values['log-level'] });
+      const demo = await runDemo({
+        proxyPort: parseCount(values.port, '--port'),
+        opsPort: parseCount(values['ops-port'], '--ops-port'),
+        providerPort: parseCount(values['provider-port'], '--provider-port'),
+        upstreamPort: parseCount(values['upstream-port'], '--upstream-port'),
+        logger,
+      });
+      process.stderr.write(demo.instructions);
+      await untilSignal();
+      await demo.close();
+      logger.flush();
+      return 0;
+    }
     case undefined:
     case '-h':
     case '--help':
@@ -98,6 +125,10 @@ try {
   if (error instanceof UsageError || error instanceof TypeError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     process.stderr.write(`portcullis: ${err.message}\n\n${USAGE}`);
     process.exitCode = 2;
+  } else if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+    const address = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    process.stderr.write(`portcullis: cannot listen on ${address.address}:${address.port}: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : 'permission denied'}\n`);
+    process.exitCode = 1;
   } else if (err.code === 'ENOENT') {
     process.stderr.write(`portcullis: ${err.path ?? err.message}: no such file or directory\n`);
     process.exitCode = 2;

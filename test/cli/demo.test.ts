@@ -1,0 +1,66 @@
+// `portcullis demo`, run as a person would, then the machine-to-machine commands it prints.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { CLI, REPO_ROOT } from '../support/cli.ts';
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+let demo: ChildProcess;
+let instructions = '';
+let site = '';
+
+beforeAll(async () => {
+  const [proxy, ops, provider, upstream] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  demo = spawn(CLI, ['demo', '--port', String(proxy), '--ops-port', String(ops), '--provider-port', String(provider), '--upstream-port', String(upstream), '--log-level', 'warn'], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  demo.stderr!.on('data', (chunk: Buffer) => (instructions += chunk.toString()));
+  for (let i = 0; i < 300 && !instructions.includes('Ctrl-C stops everything.'); i++) await new Promise((r) => setTimeout(r, 50));
+  site = `http://127.0.0.1:${proxy}`;
+});
+
+afterAll(async () => {
+  if (demo.exitCode === null) {
+    demo.kill('SIGTERM');
+    await once(demo, 'exit');
+  }
+});
+
+describe('portcullis demo', () => {
+  it('prints the URL to open, the demo users and the curl commands', () => {
+    expect(instructions).toContain(`open ${site}/anything/test`);
+    expect(instructions).toMatch(/alice \/ alice-password/);
+    expect(instructions).toMatch(/grant_type=client_credentials/);
+  });
+
+  it('serves the machine-to-machine walkthrough exactly as printed', async () => {
+    const credentials = /curl -s -u '([^:']+):([^']+)'/.exec(instructions)!;
+    const tokenEndpoint = /\n\s+(http:\/\/127\.0\.0\.1:\d+\/oauth2\/token) \|/.exec(instructions)![1]!;
+    const scope = /-d scope=(\S+)/.exec(instructions)![1]!;
+    const tokenResponse = await fetch(tokenEndpoint, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${credentials[1]}:${credentials[2]}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
+    });
+    expect(tokenResponse.status).toBe(200);
+    const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
+
+    const ok = await fetch(`${site}/anything/test`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ path: '/anything/test', headers: { 'x-client-id': credentials[1] } });
+
+    const invalid = await fetch(`${site}/anything/test`, { headers: { authorization: 'Bearer invalid_token' } });
+    expect(invalid.status).toBe(401);
+    expect(invalid.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    expect((await fetch(`${site}/anything/test`)).status).toBe(401);
+  });
+});
