@@ -1,0 +1,91 @@
+// The data plane every mode shares: the table in force, the auth runtime, the proxy and ops
+// listeners. A source (a manifest folder, Kubernetes informers) hands it snapshots.
+import type { AddressInfo } from 'node:net';
+import { createAuthRuntime, type AuthRuntime } from '../auth/runtime.ts';
+import { compile, type CompileResult } from '../compile/compile.ts';
+import { EMPTY_SNAPSHOT, type CompileOptions, type Snapshot } from '../compile/snapshot.ts';
+import type { RouteTable } from '../model/table.ts';
+import type { Logger } from '../observability/logger.ts';
+import { buildOps } from '../observability/ops.ts';
+import { createUndiciForwarder } from '../proxy/forward/index.ts';
+import { trustedPeers } from '../proxy/headers.ts';
+import { createPipeline, DEFAULT_TIMEOUTS } from '../proxy/pipeline.ts';
+import { buildProxy } from '../proxy/server.ts';
+import { listenURL } from './listen.ts';
+
+export interface ServeOptions {
+  readonly listen: { host: string | undefined; port: number };
+  readonly opsListen: { host: string | undefined; port: number };
+  readonly trustedProxies: readonly string[];
+  readonly logger: Logger;
+  readonly compileOptions: CompileOptions;
+  /** How often provider discovery and keys are refetched (default 10 min). */
+  readonly providerRefreshMs?: number;
+  /** Verified signatures kept per policy; 0 turns the cache off. */
+  readonly signatureCacheSize?: number;
+}
+
+export interface Serving {
+  readonly proxyURL: string;
+  readonly opsURL: string;
+  readonly auth: AuthRuntime;
+  table(): RouteTable;
+  /** Compiles a snapshot and puts the table in force; the result carries the statuses. */
+  apply(snapshot: Snapshot): CompileResult;
+  close(): Promise<void>;
+}
+
+export async function startServing(options: ServeOptions): Promise<Serving> {
+  const { logger, compileOptions } = options;
+  let table: RouteTable = compile(EMPTY_SNAPSHOT, compileOptions).table;
+  let loaded = false;
+  let draining = false;
+  let warnedGeneratedKey = false;
+  const auth = createAuthRuntime({ logger, refreshMs: options.providerRefreshMs, cacheSize: options.signatureCacheSize });
+
+  function apply(snapshot: Snapshot): CompileResult {
+    const started = performance.now();
+    const result = compile(snapshot, compileOptions);
+    auth.sync(result.table); // providers and caches first, so the new table's policies are known when it serves
+    table = result.table; // one assignment: requests in flight keep the table they started with
+    loaded = true;
+    if (!warnedGeneratedKey && [...result.table.policies.values()].some((p) => p.browser?.session.generatedKey)) {
+      warnedGeneratedKey = true;
+      logger.warn('No browser.session.secretRef: generated a session key for this process; sessions end when it stops, and other processes cannot read them.');
+    }
+    logger.info({ rules: result.table.rules.length, policies: result.table.policies.size, compileMs: Math.round((performance.now() - started) * 100) / 100 }, 'table applied');
+    return result;
+  }
+
+  const forwarder = createUndiciForwarder();
+  const pipeline = createPipeline({
+    table: () => table,
+    forwarder,
+    guard: auth,
+    logger,
+    trustedPeers: trustedPeers(options.trustedProxies),
+    scheme: 'http',
+    timeouts: DEFAULT_TIMEOUTS,
+  });
+  const proxy = buildProxy(pipeline);
+  const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : loaded ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) });
+  await proxy.listen({ host: options.listen.host ?? '::', port: options.listen.port });
+  await ops.listen({ host: options.opsListen.host ?? '::', port: options.opsListen.port });
+  const proxyURL = listenURL(proxy.server.address() as AddressInfo);
+  const opsURL = listenURL(ops.server.address() as AddressInfo);
+  logger.info({ proxy: proxyURL, ops: opsURL }, 'listening');
+
+  return {
+    proxyURL,
+    opsURL,
+    auth,
+    table: () => table,
+    apply,
+    async close() {
+      draining = true;
+      await Promise.all([proxy.close(), ops.close()]);
+      await forwarder.close();
+      await auth.close();
+    },
+  };
+}
