@@ -1,6 +1,7 @@
 // The data plane every mode shares: the table in force, the auth runtime, the proxy and ops
 // listeners. A source (a manifest folder, Kubernetes informers) hands it snapshots.
 import type { AddressInfo } from 'node:net';
+import { createBrowserFlow } from '../auth/browser/flow.ts';
 import { createAuthRuntime, type AuthRuntime } from '../auth/runtime.ts';
 import { compile, type CompileResult } from '../compile/compile.ts';
 import { EMPTY_SNAPSHOT, type CompileOptions, type Snapshot } from '../compile/snapshot.ts';
@@ -41,7 +42,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   let loaded = false;
   let draining = false;
   let warnedGeneratedKey = false;
-  const auth = createAuthRuntime({ logger, refreshMs: options.providerRefreshMs, cacheSize: options.signatureCacheSize });
+  // The browser flow (sessions, sign-in, refresh, logout) for policies with `browser` on.
+  const auth = createAuthRuntime({ logger, refreshMs: options.providerRefreshMs, cacheSize: options.signatureCacheSize, browser: createBrowserFlow({ logger }) });
 
   function apply(snapshot: Snapshot): CompileResult {
     const started = performance.now();

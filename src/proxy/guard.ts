@@ -35,6 +35,11 @@ export type GuardDecision =
       readonly authorization: string | null;
       /** Response headers to add (a refreshed session's cookies). */
       readonly responseHeaders: Readonly<Record<string, string | string[]>>;
+      /**
+       * The Cookie header to send upstream in place of the client's (the browser flow removes its
+       * own session and login cookies), null to send none; absent leaves the client's as it is.
+       */
+      readonly cookie?: string | null;
       readonly log: DecisionLog;
     }
   | { readonly kind: 'answer'; readonly answer: ErrorAnswer; readonly log: DecisionLog }

@@ -107,6 +107,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       Object.assign(headers, decision.identity);
       if (decision.authorization === null) delete headers.authorization;
       else headers.authorization = decision.authorization;
+      // Our cookies stay ours: the guard hands back the Cookie header without the proxy's own
+      // session and login cookies, which carry tokens and PKCE verifiers.
+      if (decision.cookie === null) delete headers.cookie;
+      else if (decision.cookie !== undefined) headers.cookie = decision.cookie;
     }
     return { rule, action, path: target.path, query: target.query, headers, decision };
   }

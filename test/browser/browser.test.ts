@@ -1,0 +1,446 @@
+// The browser sign-in end to end, in a real Chromium: two `portcullis standalone` processes
+// sharing one session key Secret, the Cognito-like provider (its own sign-in form, filled in the
+// browser every time), and the echo upstream showing what reached it. No test makes a session
+// by hand: every session comes from the provider's form.
+import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startCognitoLikeProvider, type CognitoLikeProvider } from '../../src/demo/provider.ts';
+import { DEMO_USERS } from '../../src/demo/users.ts';
+import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
+import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
+import { bigUser, echoed, fillLoginForm, freePort, launchChromium, policyYAML, secretYAML } from './support.ts';
+
+jest.setTimeout(90_000);
+
+const alice = DEMO_USERS[0]!;
+const bob = DEMO_USERS[1]!;
+const carol = bigUser();
+/** Access and ID tokens of the `short` provider live this long (seconds). */
+const SHORT_LIFETIME = 6;
+
+let browser: Browser;
+let echo: EchoServer;
+let idp: CognitoLikeProvider;
+let shortIdp: CognitoLikeProvider;
+let otherIdp: CognitoLikeProvider;
+let proxyA: PortcullisProcess;
+let proxyB: PortcullisProcess;
+let siteA: string;
+let siteB: string;
+/** A tiny layer-7 balancer in front of both processes: callbacks go to B, everything else to A. */
+let front: string;
+let balancer: Server;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  const [portA, portB, portFront] = [await freePort(), await freePort(), await freePort()];
+  siteA = `http://127.0.0.1:${portA}`;
+  siteB = `http://127.0.0.1:${portB}`;
+  front = `http://127.0.0.1:${portFront}`;
+  balancer = startBalancer(portFront, portA, portB);
+  const webClient = {
+    redirectURIs: [`${siteA}/oauth2/callback`, `${siteB}/oauth2/callback`, `${front}/oauth2/callback`],
+    logoutURIs: [`${siteA}/`, `${siteB}/`, `${siteA}/signed-out`],
+  };
+  [browser, echo, idp, shortIdp, otherIdp] = await Promise.all([
+    launchChromium(),
+    startEchoServer(),
+    startCognitoLikeProvider({ users: [...DEMO_USERS, carol], webClient }),
+    startCognitoLikeProvider({ webClient, lifetimes: { accessToken: SHORT_LIFETIME, idToken: SHORT_LIFETIME } }),
+    startCognitoLikeProvider({ webClient, pool: 'Other6789' }),
+  ]);
+
+  const cognito = (provider: CognitoLikeProvider, secretKey: string, browserSpec: string, extra = '') => `  issuer: ${provider.issuer}
+  provider: Cognito
+  clientID: ${provider.clients.web.clientId}
+  clientSecretRef: {name: keys, key: ${secretKey}}
+  scopes: [openid, email, profile]
+  browser:
+${browserSpec}
+  forward:
+    headers: {X-User-Sub: sub, X-User-Email: email, X-User-Groups: "cognito:groups", X-User-Name: username, X-Tenant: "custom:tenant"}
+${extra}`;
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-browser-'));
+  writeFileSync(
+    join(dir, 'manifests.yaml'),
+    // One Secret, shared by both processes: the session keys (two lines: the first seals) and the client secrets.
+    secretYAML('keys', {
+      'session-keys': `${randomBytes(32).toString('base64url')}\n${randomBytes(32).toString('base64url')}`,
+      web: idp.clients.web.clientSecret,
+      short: shortIdp.clients.web.clientSecret,
+      other: otherIdp.clients.web.clientSecret,
+    }) +
+      policyYAML('web', cognito(idp, 'web', `    postLogoutRedirectURL: /signed-out
+    session: {secretRef: {name: keys, key: session-keys}}`, `    accessToken: true
+    idToken: true
+  bearer: {allowedClientIDs: [${idp.clients.web.clientId}]}`)) +
+      policyYAML('short', cognito(shortIdp, 'short', '    session: {secretRef: {name: keys, key: session-keys}, cookieName: _short}')) +
+      policyYAML('idle', cognito(idp, 'web', '    session: {secretRef: {name: keys, key: session-keys}, cookieName: _idle, idleTimeout: 4s}')) +
+      // Same cookie name, same Secret, same callback path as `web`: only the issuer and client differ.
+      policyYAML('other', cognito(otherIdp, 'other', '    session: {secretRef: {name: keys, key: session-keys}}')) +
+      `apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: echo}
+spec:
+  rules:
+    - matches: [{path: {value: /anything}}]
+      policyRef: {name: web}
+      backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /short}}]
+      policyRef: {name: short}
+      backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /idle}}]
+      policyRef: {name: idle}
+      backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /other}}]
+      policyRef: {name: other}
+      backends: [{url: "${echo.url}"}]
+    - matches: [{path: {type: Exact, value: /}}, {path: {type: Exact, value: /signed-out}}]
+      public: true
+      backends: [{url: "${echo.url}"}]
+`,
+  );
+  [proxyA, proxyB] = await Promise.all([
+    startPortcullis(['standalone', '-f', dir, '--listen', `127.0.0.1:${portA}`]),
+    startPortcullis(['standalone', '-f', dir, '--listen', `127.0.0.1:${portB}`]),
+  ]);
+  for (const proxy of [proxyA, proxyB]) {
+    for (const name of ['web', 'short', 'idle', 'other']) {
+      await proxy.waitForLog((line) => line.policy === `default/${name}` && line.condition === 'Ready' && line.status === 'True');
+    }
+  }
+});
+
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+});
+
+afterAll(async () => {
+  await Promise.all([proxyA?.stop(), proxyB?.stop()]);
+  balancer?.close();
+  await browser?.close();
+  await Promise.all([echo?.close(), idp?.close(), shortIdp?.close(), otherIdp?.close()]);
+  for (const provider of [idp, shortIdp, otherIdp]) expect(provider?.serverErrors() ?? []).toEqual([]);
+});
+
+const requestsOf = new WeakMap<Page, string[]>();
+
+async function newContext(): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  // Every URL each page requested, for tests that need the state or the callback the provider sent.
+  context.on('page', (page) => {
+    const urls: string[] = [];
+    requestsOf.set(page, urls);
+    page.on('request', (request) => urls.push(request.url()));
+  });
+  return context;
+}
+
+/** Opens `url`, expects the provider's form, signs in as `user`, and answers the page where it landed. */
+async function signIn(page: Page, url: string, user: { username: string; password: string }, provider: CognitoLikeProvider = idp) {
+  await page.goto(url);
+  expect(page.url().startsWith(`${provider.origin}/interaction/`)).toBe(true);
+  const response = await fillLoginForm(page, user);
+  return response;
+}
+
+function startBalancer(port: number, portA: number, portB: number): Server {
+  const server = createServer((req, res) => {
+    const target = (req.url ?? '').startsWith('/oauth2/callback') ? portB : portA;
+    const upstream = request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.listen(port, '127.0.0.1');
+  return server;
+}
+
+const ourCookies = (names: string[]) => names.filter((name) => /^_(portcullis|short|idle)/.test(name));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** fetch() from the page, as a single-page app would. */
+function pageFetch(page: Page, path: string) {
+  return page.evaluate(async (target) => {
+    const response = await fetch(target, { headers: { accept: 'application/json' } });
+    return { status: response.status, redirected: response.redirected, url: response.url, body: await response.text() };
+  }, path);
+}
+
+describe('signing in through the provider', () => {
+  it('lands on the URL asked for, with identity headers upstream and none of our cookies', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    const response = await signIn(page, `${siteA}/anything/test?q=1`, alice);
+    expect(page.url()).toBe(`${siteA}/anything/test?q=1`);
+    expect(response?.status()).toBe(200);
+    const seen = await echoed(page);
+    expect(seen.path).toBe('/anything/test');
+    expect(seen.headers['x-user-sub']).toBe(alice.sub);
+    expect(seen.headers['x-user-email']).toBe('alice@example.com');
+    expect(seen.headers['x-user-groups']).toBe('admins,users');
+    expect(seen.headers['x-user-name']).toBe('alice');
+    expect(seen.headers['x-tenant']).toBe('acme');
+    expect(seen.headers.authorization).toMatch(/^Bearer eyJ/);
+    // Our cookies stay ours: the provider's own cookies (same host) pass, ours never do.
+    expect(seen.headers.cookie ?? '').not.toMatch(/_portcullis|_login_/);
+
+    const cookies = await context.cookies(siteA);
+    const session = cookies.find((cookie) => cookie.name === '_portcullis')!;
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', secure: false, path: '/' });
+    expect(cookies.filter((cookie) => cookie.name.includes('_login_'))).toEqual([]);
+    console.log(`session cookie for alice: ${session.name.length + 1 + session.value.length} bytes`);
+
+    // A second tab of the same browser is signed in already.
+    const second = await context.newPage();
+    const again = await second.goto(`${siteA}/anything/second`);
+    expect(again?.status()).toBe(200);
+    expect(second.url()).toBe(`${siteA}/anything/second`);
+    expect((await echoed(second)).headers['x-user-sub']).toBe(alice.sub);
+  });
+
+  it('two tabs signing in at once each land where they started', async () => {
+    const context = await newContext();
+    const [one, two] = [await context.newPage(), await context.newPage()];
+    await Promise.all([one.goto(`${siteA}/anything/one`), two.goto(`${siteA}/anything/two`)]);
+    for (const page of [one, two]) expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
+    // One login attempt cookie per tab: neither overwrote the other's state.
+    expect((await context.cookies(siteA)).filter((cookie) => cookie.name.startsWith('_portcullis_login_'))).toHaveLength(2);
+    await Promise.all([fillLoginForm(one, alice), fillLoginForm(two, alice)]);
+    expect(one.url()).toBe(`${siteA}/anything/one`);
+    expect(two.url()).toBe(`${siteA}/anything/two`);
+    expect((await echoed(one)).headers['x-user-sub']).toBe(alice.sub);
+    expect((await echoed(two)).headers['x-user-sub']).toBe(alice.sub);
+    expect((await context.cookies(siteA)).filter((cookie) => cookie.name.includes('_login_'))).toEqual([]);
+  });
+
+  it('abandoned sign-ins leave at most a handful of attempt cookies', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    for (let i = 0; i < 7; i++) await page.goto(`${siteA}/anything/abandoned-${i}`);
+    const attempts = (await context.cookies(siteA)).filter((cookie) => cookie.name.startsWith('_portcullis_login_'));
+    expect(attempts.length).toBeLessThanOrEqual(4);
+    // The newest attempt is among those kept: signing in now finishes it.
+    await fillLoginForm(page, bob);
+    expect(page.url()).toBe(`${siteA}/anything/abandoned-6`);
+  });
+
+  it('a sign-in started at one process finishes at another that shares the keys', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    // Behind the balancer, process A starts the sign-in and process B answers the callback.
+    await signIn(page, `${front}/anything/replicas`, alice);
+    expect(page.url()).toBe(`${front}/anything/replicas`);
+    expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
+    const started = proxyA.logs.filter((line) => line.reason === 'SESSION_MISSING' && line.decision === 'redirect').length;
+    const finished = proxyB.logs.filter((line) => line.reason === 'SIGNED_IN').length;
+    expect(started).toBeGreaterThan(0);
+    expect(finished).toBeGreaterThan(0);
+    // And the session B sealed is good at A (same host, so the browser sends it there too).
+    const atA = await page.goto(`${siteA}/anything/back-at-a`);
+    expect(atA?.status()).toBe(200);
+    expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
+  });
+
+  it('a stale callback (used code, no attempt cookie) restarts sign-in instead of dead-ending', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/stale`, alice);
+    const callbackURL = requestsOf.get(page)!.find((url) => url.startsWith(`${siteA}/oauth2/callback?`))!;
+    expect(callbackURL).toBeDefined();
+    // Replaying the callback: its attempt cookie is gone; the provider still knows the user,
+    // so a restarted sign-in comes straight back, signed in.
+    const replay = await page.goto(callbackURL);
+    expect(replay?.status()).toBe(200);
+    expect(new URL(page.url()).origin).toBe(siteA);
+    // With restarts used up, a clear page instead of a loop.
+    const fetches = await page.evaluate(async (url) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await fetch(url, { redirect: 'manual' })).status);
+      return statuses;
+    }, callbackURL);
+    expect(fetches).toContain(400);
+  });
+
+  it('a provider error at the callback is a clear page with the right status', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${siteA}/anything/denied`);
+    expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
+    // What a provider sends when the user declines: this attempt's state, error=access_denied.
+    const state = attemptState(page);
+    const response = await page.goto(`${siteA}/oauth2/callback?error=access_denied&error_description=User+declined&state=${state}`);
+    expect(response?.status()).toBe(403);
+    expect(await page.locator('body').innerText()).toContain('denied the sign-in');
+    expect((await context.cookies(siteA)).filter((cookie) => cookie.name.includes('_login_'))).toEqual([]);
+  });
+});
+
+/** The `state` of the last authorization request the page made. */
+function attemptState(page: Page): string {
+  const authorize = (requestsOf.get(page) ?? []).filter((url) => url.startsWith(`${idp.origin}/oauth2/authorize`)).at(-1);
+  if (authorize === undefined) throw new Error('no authorization request seen');
+  return new URL(authorize).searchParams.get('state')!;
+}
+
+describe('sessions', () => {
+  it('an expired access token is refreshed once for concurrent requests, and the user stays signed in', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/short/start`, alice, shortIdp);
+    expect(page.url()).toBe(`${siteA}/short/start`);
+    const before = shortIdp.tokenEndpointCalls();
+    expect(before.authorization_code).toBeGreaterThanOrEqual(1);
+    const firstCookie = (await context.cookies(siteA)).find((cookie) => cookie.name === '_short')!.value;
+
+    await sleep((SHORT_LIFETIME + 1) * 1000);
+    // Five requests at once, all carrying the expired session: one refresh serves them all.
+    const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => pageFetch(page, `/short/concurrent-${i}`)));
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body).headers['x-user-sub']).toBe(alice.sub);
+    }
+    const after = shortIdp.tokenEndpointCalls();
+    expect((after.refresh_token ?? 0) - (before.refresh_token ?? 0)).toBe(1);
+    expect(after.authorization_code).toBe(before.authorization_code);
+    const refreshedCookie = (await context.cookies(siteA)).find((cookie) => cookie.name === '_short')!.value;
+    expect(refreshedCookie).not.toBe(firstCookie);
+
+    // Again after the next expiry: the provider sent no new refresh token, the old one still works.
+    await sleep((SHORT_LIFETIME + 1) * 1000);
+    const next = await page.goto(`${siteA}/short/later`);
+    expect(next?.status()).toBe(200);
+    expect(page.url()).toBe(`${siteA}/short/later`);
+    const last = shortIdp.tokenEndpointCalls();
+    expect((last.refresh_token ?? 0) - (before.refresh_token ?? 0)).toBe(2);
+    expect(last.authorization_code).toBe(before.authorization_code);
+    console.log(`token endpoint calls (short-lived provider): ${JSON.stringify(last)}`);
+  });
+
+  it('a fetch() from the page after the session expired gets 401 JSON, not a redirect; a navigation signs in again', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/idle/page`, bob);
+    expect((await pageFetch(page, '/idle/api')).status).toBe(200);
+    await sleep(5_000); // the idle policy's idleTimeout is 4s
+    const seenBefore = echo.requests.length;
+    const answer = await pageFetch(page, '/idle/api');
+    expect(answer.status).toBe(401);
+    expect(answer.redirected).toBe(false);
+    expect(JSON.parse(answer.body).error.code).toBe('SESSION_REQUIRED');
+    expect(echo.requests.length).toBe(seenBefore);
+    // The expired session's cookies were cleared with that answer.
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name)).filter((name) => name.startsWith('_idle'))).toEqual([]);
+    // A navigation goes to the provider, which still knows bob: straight back, signed in.
+    const again = await page.goto(`${siteA}/idle/page`);
+    expect(again?.status()).toBe(200);
+    expect(page.url()).toBe(`${siteA}/idle/page`);
+  });
+
+  it('a user whose claims make the session larger than 8 KiB gets chunked cookies that work', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    const response = await signIn(page, `${siteA}/anything/big`, carol);
+    expect(response?.status()).toBe(200);
+    const seen = await echoed(page);
+    expect(seen.headers['x-user-sub']).toBe(carol.sub);
+    expect(seen.headers['x-user-groups']!.split(',')).toEqual(carol.groups);
+    expect(seen.headers.cookie ?? '').not.toMatch(/_portcullis/);
+    // The tokens the session holds (the upstream sees both: forward.accessToken and idToken).
+    const tokens = seen.headers.authorization!.length - 'Bearer '.length + seen.headers['x-portcullis-id-token']!.length;
+    expect(tokens).toBeGreaterThan(8 * 1024);
+    const chunks = (await context.cookies(siteA)).filter((cookie) => /^_portcullis(_\d+)?$/.test(cookie.name));
+    const size = chunks.reduce((total, cookie) => total + cookie.name.length + 1 + cookie.value.length, 0);
+    console.log(`session of carol (${carol.groups.length} groups): tokens ${tokens} bytes, cookies ${size} bytes in ${chunks.length} chunks`);
+    expect(chunks.length).toBeGreaterThanOrEqual(2);
+    expect(chunks.map((cookie) => cookie.name).sort()).toEqual(chunks.map((_, i) => `_portcullis_${i}`).sort());
+    for (const chunk of chunks) expect(chunk.name.length + 1 + chunk.value.length).toBeLessThanOrEqual(4000);
+    expect((await page.goto(`${siteA}/anything/big-again`))?.status()).toBe(200);
+
+    // Chunks swapped or one missing: no session.
+    const [first, second] = [chunks.find((c) => c.name === '_portcullis_0')!, chunks.find((c) => c.name === '_portcullis_1')!];
+    await context.addCookies([{ ...first, value: `${first.value.slice(0, first.value.indexOf('~') + 1)}${second.value}` }, { ...second, value: first.value.slice(first.value.indexOf('~') + 1) }]);
+    expect((await pageFetch(page, '/anything/swapped')).status).toBe(401);
+    await context.addCookies([first, second]);
+    expect((await pageFetch(page, '/anything/restored')).status).toBe(200);
+    await context.clearCookies({ name: '_portcullis_1' });
+    expect((await pageFetch(page, '/anything/missing-chunk')).status).toBe(401);
+
+    // A smaller session (bob) afterwards leaves no stale chunk behind.
+    await context.addCookies([first, second]);
+    await page.goto(`${siteA}/oauth2/logout`);
+    await signIn(page, `${siteA}/anything/small`, bob);
+    const names = ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name));
+    expect(names.filter((name) => name.startsWith('_portcullis'))).toEqual(['_portcullis']);
+  });
+
+  it('logout clears the session at the proxy and at the provider: the next navigation shows the form', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/before-logout`, alice);
+    const seen: string[] = [];
+    page.on('request', (request) => seen.push(request.url()));
+    const response = await page.goto(`${siteA}/oauth2/logout`);
+    // Through Cognito's /logout (client_id + logout_uri) to the post-logout page.
+    const logout = seen.map((url) => new URL(url)).find((url) => url.origin === idp.origin && url.pathname === '/logout')!;
+    expect(logout.searchParams.get('client_id')).toBe(idp.clients.web.clientId);
+    expect(logout.searchParams.get('logout_uri')).toBe(`${siteA}/signed-out`);
+    expect(page.url()).toBe(`${siteA}/signed-out`);
+    expect(response?.status()).toBe(200);
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name))).toEqual([]);
+    // The next navigation asks to sign in again: the provider's form, not a silent sign-in.
+    await page.goto(`${siteA}/anything/after-logout`);
+    expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
+    await page.waitForSelector('#username');
+  });
+
+  it('a forged, truncated or swapped cookie is no session', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/genuine`, alice);
+    const genuine = (await context.cookies(siteA)).find((cookie) => cookie.name === '_portcullis')!;
+    const flip = (value: string, i: number) => value.slice(0, i) + (value[i] === 'A' ? 'B' : 'A') + value.slice(i + 1);
+    const otherContext = await newContext();
+    const otherPage = await otherContext.newPage();
+    await signIn(otherPage, `${siteA}/short/bob`, bob, shortIdp);
+    const bobsShort = (await otherContext.cookies(siteA)).find((cookie) => cookie.name === '_short')!;
+
+    const seenBefore = echo.requests.length;
+    for (const [label, value] of [
+      ['forged ciphertext', flip(genuine.value, 40)],
+      ['forged tag', flip(genuine.value, genuine.value.length - 3)],
+      ['truncated', genuine.value.slice(0, genuine.value.length - 30)],
+      ['swapped in from another policy', bobsShort.value],
+      ['garbage', 'not-a-session'],
+    ] as const) {
+      await context.addCookies([{ ...genuine, value }]);
+      const answer = await pageFetch(page, '/anything/forged');
+      expect({ label, status: answer.status }).toEqual({ label, status: 401 });
+    }
+    expect(echo.requests.length).toBe(seenBefore);
+    // The genuine cookie back: signed in again.
+    await context.addCookies([genuine]);
+    expect((await pageFetch(page, '/anything/genuine-again')).status).toBe(200);
+  });
+
+  it('a session of one policy is no session on another, even with the same cookie name and Secret', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/mine`, alice);
+    const seenBefore = echo.requests.length;
+    const answer = await pageFetch(page, '/other/theirs');
+    expect(answer.status).toBe(401);
+    expect(echo.requests.length).toBe(seenBefore);
+    // A navigation there is sent to the other policy's provider.
+    await page.goto(`${siteA}/other/theirs`);
+    expect(page.url().startsWith(`${otherIdp.origin}/interaction/`)).toBe(true);
+  });
+});

@@ -1,0 +1,162 @@
+// Unit tests for the pieces of the browser flow that need no browser: sealing, chunking, the
+// Cookie header we forward, return targets, navigations, and the session encoding.
+import type { IncomingMessage } from 'node:http';
+import { decodeAttempt, decodeSession, encodeAttempt, encodeSession, type Session } from '../../src/auth/browser/codec.ts';
+import { forwardedCookieHeader, MAX_CHUNKS, MAX_COOKIE_BYTES, parseCookies, readChunked, splitValue, writeChunked } from '../../src/auth/browser/cookies.ts';
+import { deriveKeys, seal, unseal } from '../../src/auth/browser/seal.ts';
+import { isNavigation, originalTarget, returnTarget } from '../../src/auth/browser/targets.ts';
+
+const LINE_A = 'a-session-key-line-of-at-least-32-characters';
+const LINE_B = 'another-session-key-line-also-32-characters-long';
+const ISSUER = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Demo12345';
+
+describe('sealing', () => {
+  const keys = deriveKeys([LINE_A], 'session', ISSUER, 'client-a');
+  const text = new TextEncoder().encode('{"hello":"world"}');
+
+  it('round-trips, and the value is cookie-safe without the constant JWE header', async () => {
+    const sealed = await seal(text, keys);
+    expect(sealed).toMatch(/^[A-Za-z0-9_.-]+$/);
+    expect(sealed.split('.')).toHaveLength(3);
+    expect(Buffer.from(await unseal(sealed, keys) ?? []).toString()).toBe('{"hello":"world"}');
+  });
+
+  it('every line unseals, the first seals (rotation)', async () => {
+    const old = deriveKeys([LINE_B], 'session', ISSUER, 'client-a');
+    const rotated = deriveKeys([LINE_A, LINE_B], 'session', ISSUER, 'client-a');
+    expect(await unseal(await seal(text, old), rotated)).not.toBeNull();
+    expect(await unseal(await seal(text, rotated), keys)).not.toBeNull();
+    expect(await unseal(await seal(text, rotated), old)).toBeNull();
+  });
+
+  it('a seal is bound to its purpose, issuer and client: same Secret, other policy, no plaintext', async () => {
+    const sealed = await seal(text, keys);
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', ISSUER, 'client-b'))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', `${ISSUER}x`, 'client-a'))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'login', ISSUER, 'client-a'))).toBeNull();
+  });
+
+  it('tampered, truncated, extended or garbage values unseal to null', async () => {
+    const sealed = await seal(text, keys);
+    const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    for (const bad of [flip(sealed, 3), flip(sealed, 20), flip(sealed, sealed.length - 2), sealed.slice(0, -1), sealed.slice(0, sealed.length - 10), `${sealed}A`, '', 'x', 'a.b.c', `eyJhbGciOiJub25lIn0..${sealed}`]) {
+      expect(await unseal(bad, keys)).toBeNull();
+    }
+  });
+});
+
+describe('cookie chunks', () => {
+  const attributes = { path: '/', domain: null, secure: false, sameSite: 'Lax' as const, maxAge: 3600 };
+  const jarFrom = (lines: string[]) => parseCookies(lines.map((line) => line.split(';')[0]).join('; '));
+
+  it('a small value is one cookie under the plain name', () => {
+    const lines = writeChunked(new Map(), 'sess', 'abc', attributes)!;
+    expect(lines).toEqual(['sess=abc; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax']);
+    expect(readChunked(jarFrom(lines), 'sess')).toBe('abc');
+  });
+
+  it('a large value is split into numbered chunks that each fit a browser, and reassembles', () => {
+    const value = 'x'.repeat(9_000) + 'y'.repeat(1_000);
+    const lines = writeChunked(new Map(), 'sess', value, attributes)!;
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line.split(';')[0]!.length).toBeLessThanOrEqual(MAX_COOKIE_BYTES);
+    expect(lines.map((line) => line.split('=')[0])).toEqual(['sess_0', 'sess_1', 'sess_2']);
+    expect(readChunked(jarFrom(lines), 'sess')).toBe(value);
+  });
+
+  it('stale pieces of the previous session are expired on every write', () => {
+    const big = writeChunked(new Map(), 'sess', 'z'.repeat(12_000), attributes)!;
+    const jar = jarFrom(big);
+    const small = writeChunked(jar, 'sess', 'small', attributes)!;
+    expect(small[0]).toMatch(/^sess=small;/);
+    const expired = small.slice(1).map((line) => line.split('=')[0]).sort();
+    expect(expired).toEqual(['sess_0', 'sess_1', 'sess_2', 'sess_3']);
+    for (const line of small.slice(1)) expect(line).toMatch(/Max-Age=0/);
+    const again = writeChunked(jarFrom([small[0]!]), 'sess', 'w'.repeat(5_000), attributes)!;
+    expect(again.map((line) => line.split('=')[0])).toEqual(['sess_0', 'sess_1', 'sess']);
+  });
+
+  it('a missing chunk, or a count that lies, gives no value to unseal', () => {
+    const lines = writeChunked(new Map(), 'sess', 'q'.repeat(9_000), attributes)!;
+    expect(readChunked(jarFrom([lines[0]!, lines[2]!]), 'sess')).toBeNull();
+    expect(readChunked(parseCookies('sess_0=99~abc'), 'sess')).toBeNull();
+    expect(readChunked(parseCookies('sess_0=abc'), 'sess')).toBeNull();
+  });
+
+  it('refuses values needing more than MAX_CHUNKS cookies', () => {
+    expect(splitValue('sess', 'v'.repeat(MAX_COOKIE_BYTES * MAX_CHUNKS))).toBeNull();
+  });
+
+  it('the forwarded Cookie header keeps the application\'s cookies only', () => {
+    const header = 'app=1; sess=abc; sess_0=2~x; sess_1=y; sess_login_AbCdEf0123456789=z; sess_restarts=1; sessx=keep; sess_other=keep; theme=dark';
+    expect(forwardedCookieHeader(header, ['sess'])).toBe('app=1; sessx=keep; sess_other=keep; theme=dark');
+    expect(forwardedCookieHeader('sess=abc; sess_login_x=1', ['sess'])).toBeNull();
+    expect(forwardedCookieHeader(undefined, ['sess'])).toBeNull();
+    expect(forwardedCookieHeader(['a=1', 'sess=2'], ['sess'])).toBe('a=1');
+  });
+});
+
+describe('return targets', () => {
+  it.each(['/', '/anything/test', '/a?b=c&d=%2F', '/p/q#frag', '/caf%C3%A9'])('%s is a same-origin path', (target) => {
+    expect(returnTarget(target)).toBe(target);
+  });
+
+  it.each(['', 'https://evil.example/', '//evil.example/', '/\\evil.example', '\\\\evil', 'javascript:alert(1)', 'evil.example', '/\t/evil.example', '/\n', '/%0d%0aSet-Cookie:x', '/a\\b'])(
+    '%j is never a redirect target',
+    (target) => {
+      const accepted = returnTarget(target);
+      if (accepted !== null) {
+        // Percent-encoded CR/LF stays encoded in a Location header: harmless, and same origin.
+        expect(new URL(accepted, 'http://h.invalid').origin).toBe('http://h.invalid');
+      }
+      if (target !== '/%0d%0aSet-Cookie:x') expect(accepted).toBeNull();
+    },
+  );
+
+  it('the original request becomes the target, or "/" when it cannot be one', () => {
+    expect(originalTarget('/anything/test', 'a=1')).toBe('/anything/test?a=1');
+    expect(originalTarget('//evil', '')).toBe('/');
+  });
+});
+
+describe('navigations', () => {
+  const request = (method: string, headers: Record<string, string>) => ({ method, headers }) as unknown as IncomingMessage;
+  it('GET or HEAD of a page is a navigation; fetch() and other methods are not', () => {
+    expect(isNavigation(request('GET', { accept: 'text/html,application/xhtml+xml' }))).toBe(true);
+    expect(isNavigation(request('HEAD', { 'sec-fetch-mode': 'navigate' }))).toBe(true);
+    expect(isNavigation(request('GET', { accept: 'text/html', 'sec-fetch-mode': 'cors' }))).toBe(false);
+    expect(isNavigation(request('GET', { accept: '*/*' }))).toBe(false);
+    expect(isNavigation(request('POST', { accept: 'text/html', 'sec-fetch-mode': 'navigate' }))).toBe(false);
+  });
+});
+
+describe('session encoding', () => {
+  const jwt = (payload: object) => `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${'s'.repeat(342)}`;
+  const session: Session = {
+    createdAt: 1_800_000_000,
+    touchedAt: 1_800_000_100,
+    idToken: jwt({ sub: 'u', 'cognito:groups': ['a', 'b'], email: 'e@example.com' }),
+    accessToken: jwt({ sub: 'u', scope: 'openid email', username: 'alice' }),
+    accessExpiresAt: 1_800_003_600,
+    refreshToken: 'opaque-refresh-token',
+    scope: 'openid email',
+  };
+
+  it('round-trips exactly, and is smaller than the tokens it holds', () => {
+    const encoded = encodeSession(session);
+    expect(decodeSession(encoded)).toEqual(session);
+    expect(encoded.length).toBeLessThan(session.idToken.length + session.accessToken!.length);
+  });
+
+  it('keeps a token that is not a canonical JWT as it is', () => {
+    const odd = { ...session, idToken: 'not.a-jwt', accessToken: null, refreshToken: null, scope: null };
+    expect(decodeSession(encodeSession(odd))).toEqual(odd);
+  });
+
+  it('refuses other shapes', () => {
+    expect(decodeSession(new Uint8Array([1, 2, 3]))).toBeNull();
+    expect(decodeAttempt(new TextEncoder().encode('[1,2]'))).toBeNull();
+    const attempt = { state: 's', nonce: 'n', codeVerifier: 'v', returnTo: '/', redirectURI: 'http://h/cb', createdAt: 1 };
+    expect(decodeAttempt(encodeAttempt(attempt))).toEqual(attempt);
+  });
+});
