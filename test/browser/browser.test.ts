@@ -197,7 +197,8 @@ describe('signing in through the provider', () => {
     const session = cookies.find((cookie) => cookie.name === '_portcullis')!;
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', secure: false, path: '/' });
     expect(cookies.filter((cookie) => cookie.name.includes('_login_'))).toEqual([]);
-    console.log(`session cookie for alice: ${session.name.length + 1 + session.value.length} bytes`);
+    const tokens = seen.headers.authorization!.length - 'Bearer '.length + seen.headers['x-portcullis-id-token']!.length;
+    console.log(`session of alice: tokens ${tokens} bytes (ID + access), cookie ${session.name.length + 1 + session.value.length} bytes`);
 
     // A second tab of the same browser is signed in already.
     const second = await context.newPage();
@@ -396,6 +397,7 @@ describe('sessions', () => {
     expect(page.url()).toBe(`${siteA}/signed-out`);
     expect(response?.status()).toBe(200);
     expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name))).toEqual([]);
+    expect(proxyA.logs.some((line) => line.msg === 'refresh token revoked')).toBe(true);
     // The next navigation asks to sign in again: the provider's form, not a silent sign-in.
     await page.goto(`${siteA}/anything/after-logout`);
     expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);

@@ -137,7 +137,9 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       return startSignIn(req, res, policy, provider, context, jar, originalTarget(context.path, context.query), cookies, reason);
     }
     // Single-page apps: a fetch() gets 401, never a redirect into a CORS failure at the provider.
-    const answer = browserError('SESSION_REQUIRED', 'Sign in first: this request carries no valid session.');
+    // A route that also takes bearer tokens says so, as RFC 6750 asks of a 401.
+    const challenge = policy.bearer === null ? undefined : { 'www-authenticate': 'Bearer realm="portcullis"' };
+    const answer = { ...browserError('SESSION_REQUIRED', 'Sign in first: this request carries no valid session.'), headers: challenge };
     if (res === null) return { kind: 'answer', answer, log: log(policy, 'deny', reason) };
     return sendAnswer(req, res, answer, cookies, context.requestId, log(policy, 'deny', reason));
   }
@@ -430,6 +432,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     if (config !== null && metadata?.revocation_endpoint !== undefined && session?.refreshToken) {
       try {
         await oidc.tokenRevocation(config, session.refreshToken, { token_type_hint: 'refresh_token' });
+        logger.info({ policy: policy.key, requestId: context.requestId }, 'refresh token revoked');
       } catch (error) {
         logger.warn({ policy: policy.key, requestId: context.requestId, err: { message: (error as Error).message } }, 'refresh token revocation failed');
       }
