@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { ErrorAnswer } from '../proxy/errors.ts';
 import type { DecisionLog, Guard, GuardContext, GuardDecision } from '../proxy/guard.ts';
 import type { BrowserFlow } from './browser/contract.ts';
+import { forwardedCookieHeader } from './browser/cookies.ts';
 import { authorize } from './authorize.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
@@ -27,6 +28,11 @@ export interface AuthRuntimeOptions {
   readonly browser?: BrowserFlow;
   /** Test seam: how provider documents are fetched. */
   readonly fetchJSON?: (caBundle: string | null) => { fetchJSON: FetchJSON; close(): Promise<void> };
+  /**
+   * Told when a policy's readiness changes (the same transitions that are logged), so the
+   * controller can publish its `Ready` condition. Called synchronously, possibly inside sync().
+   */
+  readonly onReadinessChange?: (policy: AuthPolicy, readiness: ProviderReadiness) => void;
 }
 
 export interface AuthRuntime extends Guard {
@@ -57,6 +63,8 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
   /** By policy fingerprint: a changed policy gets a fresh entry, and so an empty cache. */
   const policies = new Map<string, PolicyEntry>();
   const makeFetcher = options.fetchJSON ?? ((caBundle: string | null) => createFetcher({ caBundle }));
+  /** Cookie names of the browser policies in force: their cookies never reach an upstream. */
+  let browserCookieNames: readonly string[] = [];
 
   function providerFor(policy: AuthPolicy): ProviderEntry {
     const key = `${policy.issuer}\n${policy.discoveryURL}\n${policy.caBundle === null ? '' : createHash('sha256').update(policy.caBundle).digest('hex')}`;
@@ -90,6 +98,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     const summary = `${readiness.ready}:${readiness.reason}`;
     if (summary === entry.lastReadiness || readiness.reason === 'Pending') return;
     entry.lastReadiness = summary;
+    options.onReadinessChange?.(entry.policy, readiness);
     const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason };
     if (readiness.ready) options.logger.info(fields, readiness.message);
     else options.logger.warn(fields, readiness.message);
@@ -164,7 +173,9 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       }
       policies.clear();
       for (const [fingerprint, entry] of wanted) policies.set(fingerprint, entry);
-      options.browser?.sync([...table.policies.values()].filter((policy) => policy.browser !== null));
+      const browserPolicies = [...table.policies.values()].filter((policy) => policy.browser !== null);
+      browserCookieNames = [...new Set(browserPolicies.map((policy) => policy.browser!.session.cookieName))];
+      options.browser?.sync(browserPolicies);
       for (const [key, provider] of providers) {
         if (provider.policies.size === 0) {
           provider.provider.close();
@@ -177,6 +188,11 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.' };
     },
     check,
+    forwardedCookie(header) {
+      if (header === undefined) return null;
+      if (browserCookieNames.length === 0) return Array.isArray(header) ? header.join('; ') : header;
+      return forwardedCookieHeader(header, browserCookieNames);
+    },
     async endpoint(req, res, endpointPolicies, context) {
       if (options.browser === undefined) {
         return { kind: 'answer', answer: { status: 404, code: 'NOT_FOUND', message: 'No route matches this request.' }, log: { policy: endpointPolicies[0]!.key, decision: 'deny', reason: 'NO_BROWSER_FLOW' } };

@@ -51,4 +51,10 @@ export interface Guard {
   check(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision>;
   /** A request to a browser policy's callback or logout path (see RouteTable.authEndpoints). */
   endpoint(req: IncomingMessage, res: ServerResponse, policies: readonly AuthPolicy[], context: GuardContext): Promise<GuardDecision>;
+  /**
+   * The client's Cookie header without the proxy's own cookies (browser sessions, login attempts),
+   * for requests whose decision did not set `cookie` (public rules, bearer-only policies); null
+   * when nothing is left. Absent: cookies are forwarded as they came.
+   */
+  forwardedCookie?(header: string | string[] | undefined): string | null;
 }

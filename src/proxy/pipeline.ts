@@ -112,6 +112,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (decision.cookie === null) delete headers.cookie;
       else if (decision.cookie !== undefined) headers.cookie = decision.cookie;
     }
+    // Security: our cookies stay ours on public rules and bearer-only policies too; a session
+    // cookie replayed by an upstream would be that user's session.
+    if ((decision === null || decision.kind !== 'allow' || decision.cookie === undefined) && options.guard.forwardedCookie !== undefined && headers.cookie !== undefined) {
+      const cookie = options.guard.forwardedCookie(headers.cookie);
+      if (cookie === null) delete headers.cookie;
+      else headers.cookie = cookie;
+    }
     return { rule, action, path: target.path, query: target.query, headers, decision };
   }
 

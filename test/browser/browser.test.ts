@@ -44,7 +44,7 @@ beforeAll(async () => {
   front = `http://127.0.0.1:${portFront}`;
   balancer = startBalancer(portFront, portA, portB);
   const webClient = {
-    redirectURIs: [`${siteA}/oauth2/callback`, `${siteB}/oauth2/callback`, `${front}/oauth2/callback`],
+    redirectURIs: [`${siteA}/oauth2/callback`, `${siteB}/oauth2/callback`, `${front}/oauth2/callback`, `${siteA}/generic/callback`],
     logoutURIs: [`${siteA}/`, `${siteB}/`, `${siteA}/signed-out`],
   };
   [browser, echo, idp, shortIdp, otherIdp] = await Promise.all([
@@ -81,6 +81,17 @@ ${extra}`;
   bearer: {allowedClientIDs: [${idp.clients.web.clientId}]}`)) +
       policyYAML('short', cognito(shortIdp, 'short', '    session: {secretRef: {name: keys, key: session-keys}, cookieName: _short}')) +
       policyYAML('idle', cognito(idp, 'web', '    session: {secretRef: {name: keys, key: session-keys}, cookieName: _idle, idleTimeout: 4s}')) +
+      // The same provider read as a generic OpenID provider: end_session_endpoint for logout.
+      policyYAML('generic', `  issuer: ${idp.issuer}
+  provider: Generic
+  clientID: ${idp.clients.web.clientId}
+  clientSecretRef: {name: keys, key: web}
+  browser:
+    callbackPath: /generic/callback
+    logoutPath: /generic/logout
+    session: {secretRef: {name: keys, key: session-keys}, cookieName: _generic}
+  forward: {headers: {X-User-Sub: sub, X-User-Name: "cognito:username"}}
+`) +
       // Same cookie name, same Secret, same callback path as `web`: only the issuer and client differ.
       policyYAML('other', cognito(otherIdp, 'other', '    session: {secretRef: {name: keys, key: session-keys}}')) +
       `apiVersion: portcullis.dev/v1alpha1
@@ -97,6 +108,9 @@ spec:
     - matches: [{path: {value: /idle}}]
       policyRef: {name: idle}
       backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /generic}}]
+      policyRef: {name: generic}
+      backends: [{url: "${echo.url}"}]
     - matches: [{path: {value: /other}}]
       policyRef: {name: other}
       backends: [{url: "${echo.url}"}]
@@ -110,7 +124,7 @@ spec:
     startPortcullis(['standalone', '-f', dir, '--listen', `127.0.0.1:${portB}`]),
   ]);
   for (const proxy of [proxyA, proxyB]) {
-    for (const name of ['web', 'short', 'idle', 'other']) {
+    for (const name of ['web', 'short', 'idle', 'generic', 'other']) {
       await proxy.waitForLog((line) => line.policy === `default/${name}` && line.condition === 'Ready' && line.status === 'True');
     }
   }
@@ -164,7 +178,7 @@ function startBalancer(port: number, portA: number, portB: number): Server {
   return server;
 }
 
-const ourCookies = (names: string[]) => names.filter((name) => /^_(portcullis|short|idle)/.test(name));
+const ourCookies = (names: string[]) => names.filter((name) => /^_(portcullis|short|idle|generic)/.test(name));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** fetch() from the page, as a single-page app would. */
@@ -199,6 +213,13 @@ describe('signing in through the provider', () => {
     expect(cookies.filter((cookie) => cookie.name.includes('_login_'))).toEqual([]);
     const tokens = seen.headers.authorization!.length - 'Bearer '.length + seen.headers['x-portcullis-id-token']!.length;
     console.log(`session of alice: tokens ${tokens} bytes (ID + access), cookie ${session.name.length + 1 + session.value.length} bytes`);
+
+    // Nor do they reach the upstream of a public rule.
+    await page.goto(`${siteA}/`);
+    const publicSeen = await echoed(page);
+    expect(publicSeen.path).toBe('/');
+    expect(publicSeen.headers.cookie ?? '').not.toMatch(/_portcullis|_login_/);
+    expect(publicSeen.headers['x-user-sub']).toBeUndefined();
 
     // A second tab of the same browser is signed in already.
     const second = await context.newPage();
@@ -444,5 +465,43 @@ describe('sessions', () => {
     // A navigation there is sent to the other policy's provider.
     await page.goto(`${siteA}/other/theirs`);
     expect(page.url().startsWith(`${otherIdp.origin}/interaction/`)).toBe(true);
+  });
+});
+
+describe('refresh failures and other providers', () => {
+  it('a refresh the provider refuses ends the session: 401 for fetch(), cookies cleared', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/short/revoked`, bob, shortIdp);
+    const kept = (await context.cookies(siteA)).find((cookie) => cookie.name === '_short')!;
+    // Logout revokes the refresh token; the old cookie is then put back, as a stolen copy would be.
+    await page.goto(`${siteA}/oauth2/logout`);
+    expect(page.url()).toBe(`${siteA}/`);
+    await context.addCookies([kept]);
+    const before = shortIdp.tokenEndpointCalls().refresh_token ?? 0;
+    await sleep((SHORT_LIFETIME + 1) * 1000);
+    const answer = await pageFetch(page, '/short/after-revocation');
+    expect(answer.status).toBe(401);
+    expect(shortIdp.tokenEndpointCalls().refresh_token ?? 0).toBe(before + 1);
+    expect(proxyA.logs.some((line) => line.msg === 'session refresh failed; the session ends')).toBe(true);
+    expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_short')).toBe(false);
+  });
+
+  it('a Generic provider: identity from the ID token, logout through end_session_endpoint with id_token_hint', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/generic/page`, alice);
+    expect(page.url()).toBe(`${siteA}/generic/page`);
+    const seen = await echoed(page);
+    expect(seen.headers['x-user-sub']).toBe(alice.sub);
+    expect(seen.headers['x-user-name']).toBe('alice');
+    const response = await page.request.get(`${siteA}/generic/logout`, { maxRedirects: 0 });
+    expect(response.status()).toBe(302);
+    const location = new URL(response.headers().location!);
+    expect(`${location.origin}${location.pathname}`).toBe(`${idp.origin}/logout`);
+    expect(location.searchParams.get('post_logout_redirect_uri')).toBe(`${siteA}/`);
+    expect(location.searchParams.get('client_id')).toBe(idp.clients.web.clientId);
+    expect(location.searchParams.get('id_token_hint')).toMatch(/^eyJ/);
+    expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_generic')).toBe(false);
   });
 });
