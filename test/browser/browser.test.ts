@@ -303,6 +303,11 @@ describe('signing in through the provider', () => {
     expect(response?.status()).toBe(403);
     expect(await page.locator('body').innerText()).toContain('denied the sign-in');
     expect((await context.cookies(siteA)).filter((cookie) => cookie.name.includes('_login_'))).toEqual([]);
+    // The same error for an attempt this browser never started: the page, not a loop to the provider.
+    const unknown = await page.goto(`${siteA}/oauth2/callback?error=access_denied&state=${'x'.repeat(43)}`);
+    expect(unknown?.status()).toBe(403);
+    const json = await page.evaluate(async () => (await fetch('/oauth2/callback?error=server_error&state=none', { headers: { accept: 'application/json' } })).json() as { error: { code: string } });
+    expect(json.error.code).toBe('SIGNIN_REJECTED');
   });
 });
 

@@ -324,7 +324,13 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
         }
       }
     }
-    if (found === null) return restart(req, res, first, providerOf(first), context, jar, '/', [], 'STATE_MISMATCH');
+    if (found === null) {
+      // A provider error for an attempt we cannot find is shown as it is: restarting would only
+      // send the browser back to the same error.
+      const error = params.get('error');
+      if (error !== null) return sendAnswer(req, res, browserError(providerError(error).code, providerError(error).message), [], context.requestId, log(first, 'deny', 'PROVIDER_ERROR'));
+      return restart(req, res, first, providerOf(first), context, jar, '/', [], 'STATE_MISMATCH');
+    }
 
     const { policy, attempt } = found;
     const cookies = [expireCookie(found.cookie, attemptAttributes(policy, context, null))];
