@@ -306,8 +306,8 @@ describe('signing in through the provider', () => {
     // The same error for an attempt this browser never started: the page, not a loop to the provider.
     const unknown = await page.goto(`${siteA}/oauth2/callback?error=access_denied&state=${'x'.repeat(43)}`);
     expect(unknown?.status()).toBe(403);
-    const json = await page.evaluate(async () => (await fetch('/oauth2/callback?error=server_error&state=none', { headers: { accept: 'application/json' } })).json() as { error: { code: string } });
-    expect(json.error.code).toBe('SIGNIN_REJECTED');
+    const body = await page.evaluate(async () => (await fetch('/oauth2/callback?error=server_error&state=none', { headers: { accept: 'application/json' } })).text());
+    expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('SIGNIN_REJECTED');
   });
 });
 
