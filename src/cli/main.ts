@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
 import { createLogger } from '../observability/logger.ts';
+import { DEFAULT_LEADER_ELECTION, runController } from './controller.ts';
 import { parseListen } from './listen.ts';
 import { runDemo } from './demo.ts';
 import { runStandalone } from './standalone.ts';
@@ -11,7 +12,11 @@ const USAGE = `Usage:
   portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--ops-listen host:port]
   portcullis validate -f <file|dir> [-f …] [--mode standalone|controller]
   portcullis demo [--port 9080] [--provider-port 9000] [--upstream-port 9081] [--ops-port 9082]
-  portcullis controller [--kubeconfig path] [--namespace ns …] [--class name]
+  portcullis controller [--kubeconfig path] [--namespace ns …] [--class name] [--listen host:port] [--ops-listen host:port]
+                        [--allow-local-backends] [--allowed-backend-host host …] [--trust-proxy addr …]
+                        [--leader-election-namespace ns] [--leader-election-lease name] [--no-leader-election]
+                        [--leader-election-lease-duration 15s] [--leader-election-renew-deadline 10s] [--leader-election-retry-period 2s]
+                        [--rebuild-holdoff 50ms] [--rebuild-max-holdoff 500ms]
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -50,6 +55,68 @@ export async function main(argv: readonly string[]): Promise<number> {
         listen: parseListen(values.listen, '--listen'),
         opsListen: parseListen(values['ops-listen'], '--ops-listen'),
         trustedProxies: values['trust-proxy'],
+        logger,
+        providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
+        signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
+      });
+      await untilSignal();
+      logger.info('stopping');
+      await running.close();
+      logger.flush();
+      return 0;
+    }
+    case 'controller': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: {
+          kubeconfig: { type: 'string' },
+          namespace: { type: 'string', short: 'n', multiple: true, default: [] },
+          class: { type: 'string', default: 'portcullis' },
+          listen: { type: 'string', default: ':8080' },
+          'ops-listen': { type: 'string', default: ':8081' },
+          'trust-proxy': { type: 'string', multiple: true, default: [] },
+          'allow-local-backends': { type: 'boolean', default: false },
+          'allowed-backend-host': { type: 'string', multiple: true },
+          'leader-election': { type: 'boolean', default: true },
+          'leader-election-namespace': { type: 'string' },
+          'leader-election-lease': { type: 'string' },
+          'leader-election-lease-duration': { type: 'string', default: '15s' },
+          'leader-election-renew-deadline': { type: 'string', default: '10s' },
+          'leader-election-retry-period': { type: 'string', default: '2s' },
+          'rebuild-holdoff': { type: 'string', default: '50ms' },
+          'rebuild-max-holdoff': { type: 'string', default: '500ms' },
+          'log-level': { type: 'string', default: 'info' },
+          'provider-refresh': { type: 'string', default: '10m' },
+          'signature-cache-size': { type: 'string', default: '10000' },
+        },
+        allowNegative: true,
+        strict: true,
+      });
+      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(values.class) || values.class.length > 253) throw new UsageError('--class takes a lower-case name such as portcullis.');
+      const election = {
+        enabled: values['leader-election'],
+        namespace: values['leader-election-namespace'],
+        lease: values['leader-election-lease'],
+        leaseDurationMs: parseDuration(values['leader-election-lease-duration'], '--leader-election-lease-duration'),
+        renewDeadlineMs: parseDuration(values['leader-election-renew-deadline'], '--leader-election-renew-deadline'),
+        retryPeriodMs: parseDuration(values['leader-election-retry-period'], '--leader-election-retry-period'),
+      };
+      if (!(election.retryPeriodMs < election.renewDeadlineMs && election.renewDeadlineMs < election.leaseDurationMs)) {
+        throw new UsageError('Leader election needs retry period < renew deadline < lease duration.');
+      }
+      const logger = createLogger({ level: values['log-level'] });
+      const running = await runController({
+        kubeconfig: values.kubeconfig,
+        namespaces: values.namespace,
+        className: values.class,
+        listen: parseListen(values.listen, '--listen'),
+        opsListen: parseListen(values['ops-listen'], '--ops-listen'),
+        trustedProxies: values['trust-proxy'],
+        allowLocalBackends: values['allow-local-backends'],
+        allowedBackendHosts: values['allowed-backend-host'] ?? null,
+        leaderElection: { ...DEFAULT_LEADER_ELECTION, ...election },
+        holdoffMs: parseDuration(values['rebuild-holdoff'], '--rebuild-holdoff'),
+        maxHoldoffMs: parseDuration(values['rebuild-max-holdoff'], '--rebuild-max-holdoff'),
         logger,
         providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
         signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),

@@ -2,9 +2,11 @@
 // listeners. A source (a manifest folder, Kubernetes informers) hands it snapshots.
 import type { AddressInfo } from 'node:net';
 import { createBrowserFlow } from '../auth/browser/flow.ts';
+import type { ProviderReadiness } from '../auth/provider.ts';
 import { createAuthRuntime, type AuthRuntime } from '../auth/runtime.ts';
 import { compile, type CompileResult } from '../compile/compile.ts';
 import { EMPTY_SNAPSHOT, type CompileOptions, type Snapshot } from '../compile/snapshot.ts';
+import type { AuthPolicy } from '../model/policy.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
 import { buildOps } from '../observability/ops.ts';
@@ -24,6 +26,8 @@ export interface ServeOptions {
   readonly providerRefreshMs?: number;
   /** Verified signatures kept per policy; 0 turns the cache off. */
   readonly signatureCacheSize?: number;
+  /** A policy's provider became ready or stopped being ready (the controller publishes it as `Ready`). */
+  readonly onReadinessChange?: (policy: AuthPolicy, readiness: ProviderReadiness) => void;
 }
 
 export interface Serving {
@@ -43,7 +47,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   let draining = false;
   let warnedGeneratedKey = false;
   // The browser flow (sessions, sign-in, refresh, logout) for policies with `browser` on.
-  const auth = createAuthRuntime({ logger, refreshMs: options.providerRefreshMs, cacheSize: options.signatureCacheSize, browser: createBrowserFlow({ logger }) });
+  const auth = createAuthRuntime({ logger, refreshMs: options.providerRefreshMs, cacheSize: options.signatureCacheSize, browser: createBrowserFlow({ logger }), onReadinessChange: options.onReadinessChange });
 
   function apply(snapshot: Snapshot): CompileResult {
     const started = performance.now();

@@ -62,6 +62,18 @@ export interface Cluster extends ClusterOperations {
   readonly pids: { readonly etcd: number; readonly apiServer: number };
   /** From spawning etcd to `/readyz` answering `ok`. */
   readonly startupMs: number;
+  /**
+   * Stops kube-apiserver alone (etcd and its data stay), for outage tests; startApiServer()
+   * brings it back with the same flags on the same port, and resolves once `/readyz` says ok.
+   */
+  stopApiServer(): Promise<void>;
+  startApiServer(): Promise<void>;
+  /**
+   * Compacts etcd's history up to its current revision, as the API server itself does every
+   * five minutes; answers that revision. With `--watch-cache=false`, a watch that resumes from
+   * an older resourceVersion then gets 410 Gone.
+   */
+  compactEtcd(): Promise<number>;
   /** Stops kube-apiserver, then etcd, then removes the work directory; idempotent. */
   stop(): Promise<void>;
 }
@@ -168,7 +180,7 @@ async function startOnce(binDir: string, options: ClusterOptions): Promise<Clust
     // One event per request: the RequestReceived stage would double them.
     writeFileSync(auditPolicy, stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata' }] }));
 
-    const apiServer = startServer('kube-apiserver', join(binDir, 'kube-apiserver'), [
+    const apiServerArgs = [
       `--etcd-servers=${etcdURL}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -186,7 +198,9 @@ async function startOnce(binDir: string, options: ClusterOptions): Promise<Clust
       `--audit-log-path=${auditLog}`,
       `--audit-policy-file=${auditPolicy}`,
       ...(options.apiServerArgs ?? []),
-    ], join(workDir, 'kube-apiserver.log'));
+    ];
+    const startApiServerProcess = () => startServer('kube-apiserver', join(binDir, 'kube-apiserver'), apiServerArgs, join(workDir, 'kube-apiserver.log'));
+    let apiServer = startApiServerProcess();
     handle.servers.push(apiServer);
 
     const kubeconfig = join(workDir, 'admin.kubeconfig');
@@ -207,8 +221,23 @@ async function startOnce(binDir: string, options: ClusterOptions): Promise<Clust
       auditLog,
       apiServerLog: apiServer.logFile,
       etcdLog: etcd.logFile,
-      pids: { etcd: etcd.pid, apiServer: apiServer.pid },
+      pids: {
+        etcd: etcd.pid,
+        get apiServer() {
+          return apiServer.pid;
+        },
+      },
       startupMs,
+      async stopApiServer() {
+        await apiServer.stop(API_SERVER_GRACE_MS);
+      },
+      async startApiServer() {
+        if (!apiServer.exited()) return;
+        apiServer = startApiServerProcess();
+        handle.servers[1] = apiServer;
+        await waitUntilReady(server, ca, admin, handle.servers);
+      },
+      compactEtcd: () => compactEtcd(etcdURL),
       stop() {
         stopping ??= stopServers(handle);
         return stopping;
@@ -256,6 +285,21 @@ async function waitUntilReady(server: string, ca: KeyPair, admin: KeyPair, serve
 }
 
 // --- helpers -----------------------------------------------------------------------------------------
+
+/** Through etcd's JSON gateway (`/v3/…`, on by default): read the current revision, compact up to it. */
+async function compactEtcd(etcdURL: string): Promise<number> {
+  const post = async (path: string, body: object): Promise<Record<string, unknown>> => {
+    const response = await fetch(`${etcdURL}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`etcd ${path} answered ${response.status}: ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  const range = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64'), limit: 1 });
+  const revision = Number((range.header as { revision?: string } | undefined)?.revision);
+  if (!Number.isInteger(revision) || revision < 1) throw new Error(`etcd answered no revision: ${JSON.stringify(range)}`);
+  await post('/v3/kv/compaction', { revision: String(revision), physical: true });
+  return revision;
+}
 
 /** Runs build.sh (a cache hit returns at once; its progress goes to stderr) and answers its bin directory. */
 async function buildBinaries(): Promise<string> {

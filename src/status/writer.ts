@@ -1,0 +1,225 @@
+// The one status writer. compile() says what every Route's and OIDCPolicy's conditions
+// should be; this writes them through the status subresource —
+// - only on the leader (every replica compiles the same table, one of them says so);
+// - only when they differ from what the cache shows (a no-op write would wake every watcher);
+// - as a merge patch carrying the resourceVersion the conditions were merged onto, so a
+//   write based on a stale object fails with 409 Conflict instead of undoing someone else's;
+//   a conflict is retried with back-off once the cache has caught up;
+// - a few at a time, so a new leader with a thousand Routes does not flood the API server;
+// - with an Event when a condition turns False (or True again).
+import type { ObjectStatus } from '../model/status.ts';
+import type { Logger } from '../observability/logger.ts';
+import { describeFailure, type KubeClient } from '../sources/kubernetes/client.ts';
+import { objectPath, RESOURCES, type KubeObject } from '../sources/kubernetes/resources.ts';
+import type { StatusKind } from '../sources/kubernetes/source.ts';
+import { SYSTEM_TIMERS, type TimerHandle, type Timers } from '../sources/kubernetes/timers.ts';
+import type { EventRecorder } from './events.ts';
+import { mergeConditions, sameConditions, transition, type StoredCondition } from './conditions.ts';
+
+export interface StatusWriterOptions {
+  readonly client: KubeClient;
+  /** The object as the informer cache holds it now. */
+  readonly current: (kind: StatusKind, namespace: string, name: string) => KubeObject | undefined;
+  readonly logger: Logger;
+  readonly events?: EventRecorder;
+  readonly timers?: Timers;
+  /** Writes in flight at once; default 4. */
+  readonly concurrency?: number;
+  /** Retry delay after a conflict or a failure: default 200 ms doubling to 30 s. */
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+}
+
+export interface StatusWriter {
+  /** Every object's status as it should be now; objects left out are no longer ours to write. */
+  publish(statuses: readonly ObjectStatus[]): void;
+  /** One object's status changed (a policy became ready). */
+  update(status: ObjectStatus): void;
+  /** The cached object changed (a write landed, someone else wrote, it was deleted): compare again. */
+  recheck(kind: StatusKind, namespace: string, name: string): void;
+  /** Only the leader writes; becoming leader compares every object. */
+  setLeader(leader: boolean): void;
+  isLeader(): boolean;
+  /** Resolves once nothing is queued, in flight or waiting to be retried (tests, benchmarks). */
+  idle(): Promise<void>;
+  /** Counters since start. */
+  stats(): { readonly written: number; readonly skipped: number; readonly conflicts: number; readonly failures: number };
+  close(): void;
+}
+
+interface LastWrite {
+  /** The resourceVersion the patch was based on, and the object the API server answered with. */
+  readonly basedOn: string | undefined;
+  readonly result: KubeObject;
+}
+
+const keyOf = (kind: StatusKind, namespace: string, name: string) => `${kind}\n${namespace}\n${name}`;
+
+export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
+  const { client, logger } = options;
+  const timers = options.timers ?? SYSTEM_TIMERS;
+  const concurrency = options.concurrency ?? 4;
+  const backoff = options.backoff ?? { baseMs: 200, maxMs: 30_000 };
+  const desired = new Map<string, ObjectStatus>();
+  const queue = new Set<string>();
+  const inFlight = new Set<string>();
+  const retries = new Map<string, TimerHandle>();
+  const attempts = new Map<string, number>();
+  /** Our last write per object, used until the watch delivers it (so the next write is not based on a stale cache). */
+  const lastWrites = new Map<string, LastWrite>();
+  const counters = { written: 0, skipped: 0, conflicts: 0, failures: 0 };
+  let idleWaiters: (() => void)[] = [];
+  let leader = false;
+  let closed = false;
+
+  /** New information (a new desired status, a fresher cached object) ends any wait for a retry. */
+  function enqueue(key: string): void {
+    if (closed || !desired.has(key)) return;
+    cancelRetry(key);
+    queue.add(key);
+    pump();
+  }
+
+  function cancelRetry(key: string): void {
+    const handle = retries.get(key);
+    if (handle === undefined) return;
+    timers.clearTimeout(handle);
+    retries.delete(key);
+  }
+
+  function pump(): void {
+    if (leader && !closed) {
+      for (const key of queue) {
+        if (inFlight.size >= concurrency) break;
+        if (inFlight.has(key) || retries.has(key)) continue;
+        queue.delete(key);
+        inFlight.add(key);
+        void write(key).finally(() => {
+          inFlight.delete(key);
+          pump();
+        });
+      }
+    }
+    if (queue.size === 0 && inFlight.size === 0 && retries.size === 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  function retryLater(key: string): void {
+    const attempt = attempts.get(key) ?? 0;
+    attempts.set(key, attempt + 1);
+    const wait = Math.min(backoff.maxMs, backoff.baseMs * 2 ** attempt);
+    retries.set(
+      key,
+      timers.setTimeout(() => {
+        retries.delete(key);
+        enqueue(key);
+      }, wait),
+    );
+  }
+
+  async function write(key: string): Promise<void> {
+    const status = desired.get(key);
+    if (status === undefined) return;
+    const { kind, namespace, name } = status;
+    let object = options.current(kind, namespace, name);
+    if (object === undefined) return; // deleted, or not seen yet: the informer's add rechecks it
+    const last = lastWrites.get(key);
+    if (last !== undefined) {
+      if (object.metadata.resourceVersion === last.basedOn) object = last.result;
+      else lastWrites.delete(key);
+    }
+    // A status compiled from another generation waits for the rebuild that the newer spec triggers.
+    const generation = object.metadata.generation ?? null;
+    if (status.generation !== null && generation !== null && status.generation !== generation) return;
+    const current = ((object.status as { conditions?: StoredCondition[] } | undefined)?.conditions ?? []) as StoredCondition[];
+    if (sameConditions(current, status.conditions)) {
+      counters.skipped++;
+      attempts.delete(key);
+      return;
+    }
+    const conditions = mergeConditions(current, status.conditions, timers.now());
+    const patch = { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions } };
+    const resource = RESOURCES[kind];
+    let response;
+    try {
+      response = await client.request<KubeObject>('PATCH', objectPath(resource, namespace, name, 'status'), { body: patch, contentType: 'application/merge-patch+json' });
+    } catch (error) {
+      counters.failures++;
+      logger.debug({ object: `${kind} ${namespace}/${name}`, err: (error as Error).message }, 'status write failed; will retry');
+      retryLater(key);
+      return;
+    }
+    if (response.status === 200) {
+      counters.written++;
+      attempts.delete(key);
+      lastWrites.set(key, { basedOn: object.metadata.resourceVersion, result: response.body });
+      logger.debug({ object: `${kind} ${namespace}/${name}` }, 'status written');
+      const event = transition(current, status.conditions);
+      if (event !== null) options.events?.record(response.body, event.type, event.reason, event.note);
+    } else if (response.status === 409) {
+      counters.conflicts++;
+      logger.debug({ object: `${kind} ${namespace}/${name}` }, 'status write conflicted; will retry on a fresher copy');
+      retryLater(key);
+    } else if (response.status === 404) {
+      lastWrites.delete(key); // deleted since the cache saw it
+    } else {
+      counters.failures++;
+      logger.warn({ object: `${kind} ${namespace}/${name}`, answer: describeFailure(response) }, 'status write failed; will retry');
+      retryLater(key);
+    }
+  }
+
+  return {
+    publish(statuses) {
+      const next = new Map(statuses.map((status) => [keyOf(status.kind, status.namespace, status.name), status]));
+      for (const key of desired.keys()) {
+        if (!next.has(key)) {
+          desired.delete(key);
+          queue.delete(key);
+          cancelRetry(key);
+          lastWrites.delete(key);
+          attempts.delete(key);
+        }
+      }
+      for (const [key, status] of next) {
+        const before = desired.get(key);
+        desired.set(key, status);
+        if (before === undefined || JSON.stringify(before) !== JSON.stringify(status)) {
+          cancelRetry(key);
+          queue.add(key);
+        }
+      }
+      pump();
+    },
+    update(status) {
+      const key = keyOf(status.kind, status.namespace, status.name);
+      if (!desired.has(key)) return;
+      desired.set(key, status);
+      enqueue(key);
+    },
+    recheck(kind, namespace, name) {
+      enqueue(keyOf(kind, namespace, name));
+    },
+    setLeader(value) {
+      if (value === leader) return;
+      leader = value;
+      if (leader) for (const key of desired.keys()) queue.add(key);
+      pump();
+    },
+    isLeader: () => leader,
+    idle() {
+      if (queue.size === 0 && inFlight.size === 0 && retries.size === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+    stats: () => ({ ...counters }),
+    close() {
+      closed = true;
+      for (const handle of retries.values()) timers.clearTimeout(handle);
+      retries.clear();
+      queue.clear();
+      pump();
+    },
+  };
+}

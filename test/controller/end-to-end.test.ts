@@ -1,0 +1,384 @@
+// `portcullis controller` end to end, as a user would run it: `kubectl apply -f crds/` and
+// `-f deploy/rbac/`, the controller as its own process under its ServiceAccount (bound to those
+// roles only), then `kubectl apply` of a policy, a Route, a Service and an EndpointSlice that
+// points at an upstream in a test host; an HTTPS Cognito-shaped provider the process trusts
+// through NODE_EXTRA_CA_CERTS. Last, the API server's audit log shows that every permission
+// granted was used and none was denied.
+import { readFileSync, readdirSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { AuditEvent } from '../cluster/harness.ts';
+import { CLUSTER_START_TIMEOUT_MS } from '../cluster/harness.ts';
+import { createTestHost, type HostedProcess, type TestHost } from '../support/netns.ts';
+import { createTestPki, type TestPki } from '../support/tls.ts';
+import { startHttpsCognito, type HttpsCognito } from './https-cognito.ts';
+import {
+  CONTROLLER_USER,
+  mustKubectl,
+  RBAC_DIR,
+  startControlPlane,
+  startController,
+  waitFor,
+  waitForCondition,
+  type ControlPlane,
+  type PortcullisProcess,
+} from './support.ts';
+
+const NS = 'shop';
+const READ = 'default-m2m-resource-server/read';
+const SESSION_KEY = 'k'.repeat(48);
+
+let plane: ControlPlane;
+let pki: TestPki;
+let provider: HttpsCognito;
+let host: TestHost;
+let upstream: HostedProcess;
+let controller: PortcullisProcess;
+
+const apply = (yaml: string) => mustKubectl(plane.cluster, ['apply', '-f', '-'], yaml);
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${controller.url}${path}`, { headers, redirect: 'manual' });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+function serviceAndSlice(name: string): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${name}-1
+  namespace: ${NS}
+  labels: {kubernetes.io/service-name: ${name}}
+addressType: IPv4
+endpoints:
+  - addresses: ["${host.address}"]
+    conditions: {ready: true}
+ports: [{name: http, port: 8080, protocol: TCP}]
+`;
+}
+
+beforeAll(async () => {
+  pki = createTestPki();
+  [plane, provider, host] = await Promise.all([startControlPlane(), startHttpsCognito(pki), createTestHost()]);
+  upstream = await host.startEchoServer(8080);
+  await mustKubectl(plane.cluster, ['create', 'namespace', NS]);
+  controller = await startController(plane.identity.kubeconfig, [], { NODE_EXTRA_CA_CERTS: pki.caFile });
+  await waitFor('the controller to be ready', async () => (await fetch(`${controller.opsURL}/readyz`)).status === 200);
+}, CLUSTER_START_TIMEOUT_MS);
+
+afterAll(async () => {
+  await controller?.stop();
+  if (process.env.DEBUG_CONTROLLER_LOGS) (await import('node:fs')).writeFileSync(process.env.DEBUG_CONTROLLER_LOGS, controller.logs.map((l) => JSON.stringify(l)).join('\n'));
+  await Promise.all([plane?.cluster.stop(), provider?.close(), upstream?.stop().then(() => host.remove())]);
+  pki?.remove();
+});
+
+test('kubectl apply of a policy, a Route, a Service and its EndpointSlice: the proxy serves it, bearer tokens verified', async () => {
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: machines, namespace: ${NS}}
+spec:
+  issuer: ${provider.issuer}
+  provider: Cognito
+  clientID: ${provider.mint.clientIds.machine}
+  bearer: {tokenUse: access}
+  authorization: {requiredScopes: [${READ}]}
+  forward: {headers: {X-Client-Id: client_id}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: httpbin, namespace: ${NS}}
+spec:
+  policyRef: {name: machines}
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /anything}}]
+      backends: [{service: {name: httpbin, port: 80}}]
+---
+${serviceAndSlice('httpbin')}`);
+
+  const token = provider.token();
+  const ok = await waitFor('the route to be served', async () => {
+    const response = await get('/anything/test', bearer(token));
+    return response.status === 200 ? response : undefined;
+  });
+  const seen = (await ok.json()) as { path: string; headers: Record<string, string> };
+  expect(seen.path).toBe('/anything/test');
+  expect(seen.headers['x-client-id']).toBe(provider.mint.clientIds.machine);
+  expect(seen.headers.authorization).toBeUndefined();
+
+  const invalid = await get('/anything/test', bearer('invalid_token'));
+  expect(invalid.status).toBe(401);
+  expect(invalid.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+  expect((await get('/anything/test')).status).toBe(401);
+  const otherIssuer = provider.mint.mint(); // signed by the same keys, but iss is the mint's http:// issuer
+  expect((await get('/anything/test', bearer(otherIssuer))).status).toBe(401);
+  const noScope = provider.token({ scope: 'other/write' });
+  expect((await get('/anything/test', bearer(noScope))).status).toBe(403);
+}, 60_000);
+
+test('kubectl get routes,oidcpolicies shows them Accepted, Programmed and Ready', async () => {
+  const table = await waitFor('printer columns to say True', async () => {
+    const out = await mustKubectl(plane.cluster, ['get', 'routes,oidcpolicies', '-n', NS]);
+    const rows = parseTables(out);
+    const route = rows.find((row) => row.NAME === 'route.portcullis.dev/httpbin');
+    const policy = rows.find((row) => row.NAME === 'oidcpolicy.portcullis.dev/machines');
+    return route?.PROGRAMMED === 'True' && route.ACCEPTED === 'True' && policy?.READY === 'True' ? out : undefined;
+  });
+  expect(table).toMatch(/PROGRAMMED/);
+  const wide = parseTables(await mustKubectl(plane.cluster, ['get', 'routes', '-n', NS, '-o', 'wide']));
+  expect(wide.find((row) => row.NAME === 'httpbin')).toMatchObject({ POLICY: 'machines', RESOLVEDREFS: 'True' });
+  const conditions = await waitForCondition(plane.cluster, 'routes', NS, 'httpbin', 'Programmed', 'True');
+  expect(conditions.observedGeneration).toBe(1);
+}, 30_000);
+
+test('invalid manifests are refused at apply time, with the field and the reason', async () => {
+  const badPath = await plane.cluster.kubectl(['apply', '-f', '-'], {
+    input: `apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: bad, namespace: ${NS}}
+spec:
+  rules:
+    - matches: [{path: {type: Prefix, value: /x}}]
+      backends: [{url: "http://example.com"}]
+`,
+  });
+  expect(badPath.code).not.toBe(0);
+  expect(badPath.stderr).toMatch(/spec\.rules\[0\]\.matches\[0\]\.path\.type: Unsupported value: "Prefix": supported values: "Exact", "PathPrefix", "RegularExpression"/);
+
+  const both = await plane.cluster.kubectl(['apply', '-f', '-'], {
+    input: `apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: bad, namespace: ${NS}}
+spec:
+  rules:
+    - public: true
+      policyRef: {name: machines}
+      backends: [{url: "http://example.com", service: {name: x, port: 80}}]
+`,
+  });
+  expect(both.code).not.toBe(0);
+  expect(both.stderr).toMatch(/A rule cannot set both public and policyRef/);
+  expect(both.stderr).toMatch(/Exactly one of url or service must be set/);
+  expect((await plane.cluster.kubectl(['get', 'route', 'bad', '-n', NS])).code).not.toBe(0);
+}, 30_000);
+
+test('a missing Secret: ResolvedRefs False naming it, with a Warning Event; True once it exists', async () => {
+  await apply(`apiVersion: v1
+kind: Secret
+metadata: {name: web-session, namespace: ${NS}}
+stringData: {key: "${SESSION_KEY}"}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: web, namespace: ${NS}}
+spec:
+  issuer: ${provider.issuer}
+  provider: Cognito
+  clientID: web-client-id
+  clientSecretRef: {name: web-client, key: client-secret}
+  browser:
+    session: {secretRef: {name: web-session, key: key}, secure: false}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: web, namespace: ${NS}}
+spec:
+  policyRef: {name: web}
+  rules:
+    - matches: [{path: {value: /app}}]
+      backends: [{service: {name: httpbin, port: 80}}]
+`);
+  const missing = await waitForCondition(plane.cluster, 'oidcpolicies', NS, 'web', 'ResolvedRefs', 'False');
+  expect(missing).toMatchObject({ reason: 'SecretNotFound', message: `spec.clientSecretRef: Secret ${NS}/web-client does not exist.` });
+  expect(await waitForCondition(plane.cluster, 'oidcpolicies', NS, 'web', 'Ready', 'False')).toMatchObject({ reason: 'SecretNotFound' });
+  // The Route stays in the table and fails closed.
+  await waitForCondition(plane.cluster, 'routes', NS, 'web', 'ResolvedRefs', 'False', /OIDCPolicy shop\/web is not valid/);
+  expect((await get('/app', { accept: 'text/html' })).status).toBe(503);
+  const event = await waitFor('a Warning Event about the policy', async () => {
+    const list = JSON.parse(await mustKubectl(plane.cluster, ['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=web,involvedObject.kind=OIDCPolicy', '-o', 'json'])) as { items: { type: string; reason: string; message: string; source?: unknown; reportingComponent?: string }[] };
+    return list.items.find((item) => item.reason === 'SecretNotFound');
+  });
+  expect(event).toMatchObject({ type: 'Warning', reportingComponent: 'portcullis.dev/controller' });
+  expect(event.message).toBe(`ResolvedRefs is False: spec.clientSecretRef: Secret ${NS}/web-client does not exist. Ready is False: The policy is not in use: ResolvedRefs is not True.`);
+
+  await mustKubectl(plane.cluster, ['create', 'secret', 'generic', 'web-client', '-n', NS, '--from-literal=client-secret=first-secret']);
+  const resolved = await waitForCondition(plane.cluster, 'oidcpolicies', NS, 'web', 'ResolvedRefs', 'True');
+  expect(resolved.message).toBe('Every reference is resolved.');
+  await waitForCondition(plane.cluster, 'oidcpolicies', NS, 'web', 'Ready', 'True');
+  await waitForCondition(plane.cluster, 'routes', NS, 'web', 'ResolvedRefs', 'True');
+}, 60_000);
+
+test('editing the client Secret rotates the client secret without a restart', async () => {
+  /** One sign-in as far as the code exchange; answers the credentials the provider saw. */
+  // node:http, not fetch: undici's fetch sends `Sec-Fetch-Mode: cors`, which no navigation does.
+  const exchange = async (): Promise<string | undefined> => {
+    const start = await navigate(`${controller.url}/app`);
+    if (start.statusCode !== 302) return undefined;
+    const state = new URL(start.headers.location!).searchParams.get('state')!;
+    const cookie = (start.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+    const before = provider.exchanges.length;
+    await navigate(`${controller.url}/oauth2/callback?code=abc&state=${encodeURIComponent(state)}`, cookie);
+    return provider.exchanges.slice(before).at(-1);
+  };
+  expect(await waitFor('a code exchange', exchange)).toBe('web-client-id:first-secret');
+
+  const pid = controller.child.pid;
+  await mustKubectl(plane.cluster, ['patch', 'secret', 'web-client', '-n', NS, '--type', 'merge', '-p', '{"stringData":{"client-secret":"second-secret"}}']);
+  await waitFor('the new client secret in use', async () => (await exchange()) === 'web-client-id:second-secret');
+  expect(controller.child.pid).toBe(pid);
+  expect(controller.child.exitCode).toBeNull();
+}, 60_000);
+
+test('a missing Service: ResolvedRefs False naming it and 503; served once it and its EndpointSlice exist', async () => {
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: late, namespace: ${NS}}
+spec:
+  rules:
+    - public: true
+      matches: [{path: {value: /late}}]
+      backends: [{service: {name: late, port: 80}}]
+`);
+  const missing = await waitForCondition(plane.cluster, 'routes', NS, 'late', 'ResolvedRefs', 'False');
+  expect(missing).toMatchObject({ reason: 'BackendNotFound', message: `spec.rules[0].backends[0].service: Service ${NS}/late does not exist.` });
+  expect((await get('/late')).status).toBe(503);
+
+  await apply(serviceAndSlice('late'));
+  await waitForCondition(plane.cluster, 'routes', NS, 'late', 'ResolvedRefs', 'True');
+  await waitFor('the late route to be served', async () => (await get('/late/x')).status === 200);
+}, 60_000);
+
+test('changes to Secrets and Services nothing refers to compile nothing', async () => {
+  const compiles = () => controller.logs.filter((line) => line.msg === 'table applied').length;
+  const before = compiles();
+  await apply(`apiVersion: v1
+kind: Secret
+metadata: {name: unrelated, namespace: ${NS}}
+stringData: {x: "y"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unrelated, namespace: ${NS}}
+data: {x: "y"}
+---
+${serviceAndSlice('unrelated')}`);
+  await mustKubectl(plane.cluster, ['patch', 'secret', 'unrelated', '-n', NS, '--type', 'merge', '-p', '{"stringData":{"x":"z"}}']);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  expect(compiles()).toBe(before);
+  // A status-only change (the controller's own writes included) compiles nothing either.
+  await mustKubectl(plane.cluster, ['label', 'route', 'late', '-n', NS, 'team=checkout']);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(compiles()).toBe(before);
+}, 30_000);
+
+test('deleting a Route stops its traffic', async () => {
+  expect((await get('/late/x')).status).toBe(200);
+  await mustKubectl(plane.cluster, ['delete', 'route', 'late', '-n', NS]);
+  await waitFor('the deleted route to stop answering', async () => (await get('/late/x')).status === 404);
+}, 30_000);
+
+test('the controller used every permission deploy/rbac grants it, and was denied none', async () => {
+  // The identity can do no more than the roles say.
+  for (const [verb, resource] of [['get', 'secrets'], ['update', 'routes'], ['delete', 'leases'], ['create', 'routes'], ['update', 'routes/status']] as const) {
+    // As the admin impersonating it, so that these checks are not the controller's own requests.
+    const answer = await plane.cluster.kubectl(['auth', 'can-i', verb, resource, '-n', 'portcullis-system'], { asUser: CONTROLLER_USER });
+    expect({ verb, resource, answer: answer.stdout.trim() }).toEqual({ verb, resource, answer: 'no' });
+  }
+
+  const granted = grantedPermissions();
+  // Give the last requests (a watch's ResponseStarted, an Event) time to reach the log.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const events = plane.cluster.auditEvents().filter((event) => event.user.username === CONTROLLER_USER && event.impersonatedUser === undefined);
+  expect(events.length).toBeGreaterThan(10);
+
+  const denied = events.filter((event) => event.responseStatus?.code === 403 || event.responseStatus?.code === 401);
+  expect(denied.map(describeEvent)).toEqual([]);
+
+  const unused = granted.filter((permission) => !events.some((event) => grants(permission, event) && (event.responseStatus?.code ?? 0) < 400));
+  expect(unused).toEqual([]);
+
+  // And nothing it did fell outside them (discovery and the like would show up here).
+  const outside = events.filter((event) => !granted.some((permission) => grants(permission, event)));
+  expect(outside.map(describeEvent)).toEqual([]);
+}, 30_000);
+
+// --- helpers ------------------------------------------------------------------------------------
+
+/** A browser's top-level GET, as far as its response headers. */
+function navigate(url: string, cookie?: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
+    if (cookie) headers.cookie = cookie;
+    request(url, { headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** kubectl's tables (one per kind, separated by a blank line) as rows keyed by column header. */
+function parseTables(text: string): Record<string, string>[] {
+  const rows: Record<string, string>[] = [];
+  for (const block of text.trim().split(/\n\s*\n/)) {
+    const [header, ...lines] = block.split('\n');
+    if (header === undefined) continue;
+    const starts = [...header.matchAll(/\S+/g)].map((m) => ({ name: m[0], at: m.index }));
+    for (const line of lines) {
+      rows.push(Object.fromEntries(starts.map((col, i) => [col.name, line.slice(col.at, starts[i + 1]?.at ?? line.length).trim()])));
+    }
+  }
+  return rows;
+}
+
+interface Permission {
+  readonly apiGroup: string;
+  readonly resource: string;
+  readonly verb: string;
+  /** Role rules apply in their namespace only. */
+  readonly namespace: string | null;
+  readonly resourceNames: readonly string[] | null;
+}
+
+function grantedPermissions(): Permission[] {
+  const out: Permission[] = [];
+  for (const file of readdirSync(RBAC_DIR).filter((name) => name.endsWith('.yaml'))) {
+    for (const document of parseAllDocuments(readFileSync(join(RBAC_DIR, file), 'utf8'))) {
+      const object = document.toJS() as { kind: string; metadata: { namespace?: string }; rules?: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[] };
+      if (object.kind !== 'ClusterRole' && object.kind !== 'Role') continue;
+      for (const rule of object.rules ?? []) {
+        for (const apiGroup of rule.apiGroups) {
+          for (const resource of rule.resources) {
+            for (const verb of rule.verbs) {
+              out.push({ apiGroup, resource, verb, namespace: object.kind === 'Role' ? object.metadata.namespace! : null, resourceNames: rule.resourceNames ?? null });
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function grants(permission: Permission, event: AuditEvent): boolean {
+  const ref = event.objectRef;
+  if (ref === undefined) return false;
+  const resource = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource;
+  return (
+    (ref.apiGroup ?? '') === permission.apiGroup &&
+    resource === permission.resource &&
+    event.verb === permission.verb &&
+    (permission.namespace === null || ref.namespace === permission.namespace) &&
+    (permission.resourceNames === null || (ref.name !== undefined && permission.resourceNames.includes(ref.name)))
+  );
+}
+
+function describeEvent(event: AuditEvent): string {
+  const ref = event.objectRef;
+  return `${event.verb} ${ref?.apiGroup ?? ''}/${ref?.resource ?? ''}${ref?.subresource ? `/${ref.subresource}` : ''} ${ref?.namespace ?? ''}/${ref?.name ?? ''} → ${event.responseStatus?.code} (${event.requestURI})`;
+}
