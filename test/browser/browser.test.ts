@@ -81,6 +81,8 @@ ${extra}`;
   bearer: {allowedClientIDs: [${idp.clients.web.clientId}]}`)) +
       policyYAML('short', cognito(shortIdp, 'short', '    session: {secretRef: {name: keys, key: session-keys}, cookieName: _short}')) +
       policyYAML('idle', cognito(idp, 'web', '    session: {secretRef: {name: keys, key: session-keys}, cookieName: _idle, idleTimeout: 4s}')) +
+      // SameSite=Strict sessions: the callback answers with a page that continues same-site.
+      policyYAML('strict', cognito(idp, 'web', '    session: {secretRef: {name: keys, key: session-keys}, cookieName: _strict, sameSite: Strict}')) +
       // The same provider read as a generic OpenID provider: end_session_endpoint for logout.
       policyYAML('generic', `  issuer: ${idp.issuer}
   provider: Generic
@@ -108,6 +110,9 @@ spec:
     - matches: [{path: {value: /idle}}]
       policyRef: {name: idle}
       backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /strict}}]
+      policyRef: {name: strict}
+      backends: [{url: "${echo.url}"}]
     - matches: [{path: {value: /generic}}]
       policyRef: {name: generic}
       backends: [{url: "${echo.url}"}]
@@ -124,7 +129,7 @@ spec:
     startPortcullis(['standalone', '-f', dir, '--listen', `127.0.0.1:${portB}`]),
   ]);
   for (const proxy of [proxyA, proxyB]) {
-    for (const name of ['web', 'short', 'idle', 'generic', 'other']) {
+    for (const name of ['web', 'short', 'idle', 'strict', 'generic', 'other']) {
       await proxy.waitForLog((line) => line.policy === `default/${name}` && line.condition === 'Ready' && line.status === 'True');
     }
   }
@@ -178,7 +183,7 @@ function startBalancer(port: number, portA: number, portB: number): Server {
   return server;
 }
 
-const ourCookies = (names: string[]) => names.filter((name) => /^_(portcullis|short|idle|generic)/.test(name));
+const ourCookies = (names: string[]) => names.filter((name) => /^_(portcullis|short|idle|strict|generic)/.test(name));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** fetch() from the page, as a single-page app would. */
@@ -490,6 +495,16 @@ describe('refresh failures and other providers', () => {
     expect(shortIdp.tokenEndpointCalls().refresh_token ?? 0).toBe(before + 1);
     expect(proxyA.logs.some((line) => line.msg === 'session refresh failed; the session ends')).toBe(true);
     expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_short')).toBe(false);
+  });
+
+  it('a SameSite=Strict session still lands signed in: the callback continues through a same-site page', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${siteA}/strict/page?x=1`);
+    await fillLoginForm(page, alice);
+    await page.waitForURL(`${siteA}/strict/page?x=1`);
+    expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
+    expect((await context.cookies(siteA)).find((cookie) => cookie.name === '_strict')?.sameSite).toBe('Strict');
   });
 
   it('a Generic provider: identity from the ID token, logout through end_session_endpoint with id_token_hint', async () => {
