@@ -47,8 +47,9 @@ export interface StatusWriter {
 }
 
 interface LastWrite {
-  /** The resourceVersion the patch was based on, and the object the API server answered with. */
-  readonly basedOn: string | undefined;
+  /** The resourceVersions our writes have superseded: while the cache shows one of them, it lags behind `result`. */
+  readonly superseded: ReadonlySet<string | undefined>;
+  /** The object the API server answered our last write with. */
   readonly result: KubeObject;
 }
 
@@ -126,9 +127,11 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     let object = options.current(kind, namespace, name);
     if (object === undefined) return; // deleted, or not seen yet: the informer's add rechecks it
     const last = lastWrites.get(key);
+    let basedOnOurs = false;
     if (last !== undefined) {
-      if (object.metadata.resourceVersion === last.basedOn) object = last.result;
-      else lastWrites.delete(key);
+      basedOnOurs = last.superseded.has(object.metadata.resourceVersion);
+      if (basedOnOurs) object = last.result;
+      else lastWrites.delete(key); // the cache has our write, or someone else's since
     }
     // A status compiled from another generation waits for the rebuild that the newer spec triggers.
     const generation = object.metadata.generation ?? null;
@@ -154,7 +157,8 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     if (response.status === 200) {
       counters.written++;
       attempts.delete(key);
-      lastWrites.set(key, { basedOn: object.metadata.resourceVersion, result: response.body });
+      const superseded = new Set(basedOnOurs ? last!.superseded : []).add(object.metadata.resourceVersion);
+      lastWrites.set(key, { superseded, result: response.body });
       logger.debug({ object: `${kind} ${namespace}/${name}` }, 'status written');
       const event = transition(current, status.conditions);
       if (event !== null) options.events?.record(response.body, event.type, event.reason, event.note);

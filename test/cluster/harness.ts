@@ -63,10 +63,12 @@ export interface Cluster extends ClusterOperations {
   /** From spawning etcd to `/readyz` answering `ok`. */
   readonly startupMs: number;
   /**
-   * Stops kube-apiserver alone (etcd and its data stay), for outage tests; startApiServer()
-   * brings it back with the same flags on the same port, and resolves once `/readyz` says ok.
+   * Stops kube-apiserver alone (etcd and its data stay), for outage tests: SIGTERM, then
+   * SIGKILL after `graceMs` (default 20 s; a graceful stop holds open watches until then, so
+   * 0 makes an abrupt outage). startApiServer() brings it back with the same flags on the same
+   * port, and resolves once `/readyz` says ok.
    */
-  stopApiServer(): Promise<void>;
+  stopApiServer(options?: { readonly graceMs?: number }): Promise<void>;
   startApiServer(): Promise<void>;
   /**
    * Compacts etcd's history up to its current revision, as the API server itself does every
@@ -228,8 +230,8 @@ async function startOnce(binDir: string, options: ClusterOptions): Promise<Clust
         },
       },
       startupMs,
-      async stopApiServer() {
-        await apiServer.stop(API_SERVER_GRACE_MS);
+      async stopApiServer(stopOptions = {}) {
+        await apiServer.stop(stopOptions.graceMs ?? API_SERVER_GRACE_MS);
       },
       async startApiServer() {
         if (!apiServer.exited()) return;

@@ -31,7 +31,10 @@ export interface InformerOptions {
   readonly onSynced?: (relist: boolean) => void;
   /** Objects per list page; default 500. */
   readonly pageSize?: number;
-  /** Restart back-off after an error; default 500 ms doubling to 30 s. */
+  /**
+   * Restart back-off after an error; default 500 ms doubling to 8 s, so that the caches catch
+   * up within seconds of an API server's return (client-go's reflector waits up to 30 s).
+   */
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
 }
 
@@ -85,7 +88,7 @@ export function createInformer(options: InformerOptions): Informer {
   const path = collectionPath(resource, namespace);
   const name = `${resource.plural} in ${namespace ?? 'all namespaces'}`;
   const log = logger.child({ informer: name });
-  const backoff = createBackoff(options.backoff ?? { baseMs: 500, maxMs: 30_000 });
+  const backoff = createBackoff(options.backoff ?? { baseMs: 500, maxMs: 8_000 });
   const pageSize = options.pageSize ?? 500;
   let synced = false;
   let listed = false;
@@ -114,7 +117,8 @@ export function createInformer(options: InformerOptions): Informer {
       const relist = synced;
       synced = true;
       recovered();
-      log.debug({ objects: informer.list().length, relist }, 'listed');
+      if (relist) log.info({ objects: informer.list().length }, 'relisted');
+      else log.debug({ objects: informer.list().length }, 'listed');
       safely(() => options.onSynced?.(relist));
     },
     onWatchEvent(phase, object) {

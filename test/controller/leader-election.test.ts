@@ -1,0 +1,102 @@
+// Two (then three) controller processes under the same ServiceAccount: one Lease, one leader
+// writing status, every replica serving traffic; the leader stopping hands over at once (it
+// releases the Lease), the leader dying hands over once its Lease expires.
+import { CLUSTER_START_TIMEOUT_MS } from '../cluster/harness.ts';
+import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
+import { CONTROLLER_NAMESPACE, mustKubectl, startControlPlane, startController, waitFor, waitForCondition, type ControlPlane, type PortcullisProcess } from './support.ts';
+
+// Short enough for a test, in the proportions of the defaults (15 s / 10 s / 2 s).
+const ELECTION = ['--leader-election-lease-duration', '3s', '--leader-election-renew-deadline', '2s', '--leader-election-retry-period', '500ms'];
+const LEASE = 'portcullis-leader';
+
+let plane: ControlPlane;
+let echo: EchoServer;
+const controllers: PortcullisProcess[] = [];
+
+const start = async () => {
+  const controller = await startController(plane.identity.kubeconfig, ['--allow-local-backends', '--log-level', 'debug', ...ELECTION]);
+  controllers.push(controller);
+  return controller;
+};
+const identityOf = (controller: PortcullisProcess) => String(controller.logs.find((line) => line.msg === 'campaigning for leadership')?.identity);
+const isLeader = (controller: PortcullisProcess) => {
+  const changes = controller.logs.filter((line) => line.msg === 'became the leader: writing status' || line.msg === 'stopped leading: no longer writing status');
+  return changes.at(-1)?.msg === 'became the leader: writing status';
+};
+const holder = async () => (await mustKubectl(plane.cluster, ['get', 'lease', LEASE, '-n', CONTROLLER_NAMESPACE, '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
+const statusWrites = (controller: PortcullisProcess) => controller.logs.filter((line) => line.msg === 'status written').length;
+
+function route(name: string): string {
+  return `apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: ${name}, namespace: default}
+spec:
+  rules:
+    - public: true
+      matches: [{path: {value: /${name}}}]
+      backends: [{url: "${echo.url}"}]
+`;
+}
+
+beforeAll(async () => {
+  [plane, echo] = await Promise.all([startControlPlane(), startEchoServer({ record: false })]);
+}, CLUSTER_START_TIMEOUT_MS);
+
+afterAll(async () => {
+  await Promise.all(controllers.map((controller) => controller.stop()));
+  await Promise.all([plane?.cluster.stop(), echo?.close()]);
+});
+
+test('two replicas elect one leader; both serve, only the leader writes status', async () => {
+  const [a, b] = await Promise.all([start(), start()]);
+  const leader = await waitFor('a leader', () => [a!, b!].find(isLeader));
+  const follower = leader === a ? b! : a!;
+  expect(await holder()).toBe(identityOf(leader));
+
+  await mustKubectl(plane.cluster, ['apply', '-f', '-'], route('one'));
+  await waitForCondition(plane.cluster, 'routes', 'default', 'one', 'Programmed', 'True');
+  for (const replica of [a!, b!]) await waitFor('both replicas to serve', async () => (await fetch(`${replica.url}/one`)).status === 200);
+  // A moment for a follower that (wrongly) wrote to have done so.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  expect(isLeader(follower)).toBe(false);
+  expect(statusWrites(leader)).toBeGreaterThan(0);
+  expect(statusWrites(follower)).toBe(0);
+}, 60_000);
+
+test('the leader stopping releases the Lease: the follower takes over at once and writes status', async () => {
+  const [a, b] = controllers;
+  const leader = isLeader(a!) ? a! : b!;
+  const follower = leader === a ? b! : a!;
+  const stopped = Date.now();
+  await leader.stop();
+  expect(leader.logs.some((line) => line.msg === 'released the Lease')).toBe(true);
+  await waitFor('the follower to lead', () => isLeader(follower), 10_000);
+  // Within two retry periods (and their jitter), far less than the 3 s Lease.
+  expect(Date.now() - stopped).toBeLessThan(2_500);
+  expect(await holder()).toBe(identityOf(follower));
+
+  await mustKubectl(plane.cluster, ['apply', '-f', '-'], route('two'));
+  await waitForCondition(plane.cluster, 'routes', 'default', 'two', 'Programmed', 'True');
+  expect(statusWrites(follower)).toBeGreaterThan(0);
+}, 60_000);
+
+test('the leader dying: another replica takes over once the Lease expires', async () => {
+  const leader = controllers[1]!.child.exitCode === null && isLeader(controllers[1]!) ? controllers[1]! : controllers[0]!;
+  expect(isLeader(leader)).toBe(true);
+  const standby = await start();
+  await waitFor('the standby to be ready', async () => (await fetch(`${standby.opsURL}/readyz`)).status === 200);
+  expect(isLeader(standby)).toBe(false);
+
+  const killed = Date.now();
+  leader.child.kill('SIGKILL');
+  await waitFor('the standby to lead', () => isLeader(standby), 15_000);
+  const takeover = Date.now() - killed;
+  // Not before the 3 s Lease runs out (measured from the standby's last sight of a renewal), not much after.
+  expect(takeover).toBeGreaterThan(2_000);
+  expect(takeover).toBeLessThan(6_000);
+  expect(await holder()).toBe(identityOf(standby));
+
+  await mustKubectl(plane.cluster, ['apply', '-f', '-'], route('three'));
+  await waitForCondition(plane.cluster, 'routes', 'default', 'three', 'Programmed', 'True');
+  expect((await fetch(`${standby.url}/three`)).status).toBe(200);
+}, 60_000);

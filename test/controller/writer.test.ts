@@ -1,0 +1,178 @@
+// The status writer against a fake API server: leader only, no-op writes skipped, merge
+// patches carrying the resourceVersion, conflicts retried on a fresher copy, Events on transitions.
+import type { ObjectStatus, StatusCondition } from '../../src/model/status.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import type { KubeClient, KubeRequest, KubeResponse } from '../../src/sources/kubernetes/client.ts';
+import type { KubeObject } from '../../src/sources/kubernetes/resources.ts';
+import type { EventRecorder } from '../../src/status/events.ts';
+import { createStatusWriter } from '../../src/status/writer.ts';
+import { createFakeTimers } from './fake-timers.ts';
+
+const logger = createLogger({ level: 'silent' });
+const T0 = '2020-01-01T00:00:00Z';
+
+interface Call {
+  readonly method: string;
+  readonly path: string;
+  readonly options: KubeRequest;
+}
+
+function setup(answer: (call: Call, n: number) => KubeResponse<unknown> | Promise<KubeResponse<unknown>>) {
+  const timers = createFakeTimers();
+  const calls: Call[] = [];
+  const cache = new Map<string, KubeObject>();
+  const events: { type: string; reason: string; note: string; name: string }[] = [];
+  const client = {
+    async request(method: string, path: string, options: KubeRequest = {}) {
+      const call = { method, path, options };
+      calls.push(call);
+      return answer(call, calls.length);
+    },
+  } as unknown as KubeClient;
+  const recorder: EventRecorder = { record: (object, type, reason, note) => events.push({ type, reason, note, name: object.metadata.name }), flush: async () => {} };
+  const writer = createStatusWriter({ client, logger, timers, events: recorder, current: (kind, namespace, name) => cache.get(`${kind}/${namespace}/${name}`) });
+  const put = (object: KubeObject) => cache.set(`${object.kind}/${object.metadata.namespace}/${object.metadata.name}`, object);
+  return { timers, calls, cache, events, writer, put };
+}
+
+const condition = (type: StatusCondition['type'], status: StatusCondition['status'], reason: StatusCondition['reason'], message = `${type} ${status}.`): StatusCondition => ({ type, status, reason, message, observedGeneration: 2 });
+const routeStatus = (...conditions: StatusCondition[]): ObjectStatus => ({ kind: 'Route', namespace: 'ns', name: 'r', generation: 2, conditions });
+const ALL_TRUE = [condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'True', 'ResolvedRefs'), condition('Programmed', 'True', 'Programmed')];
+
+function routeObject(resourceVersion: string, conditions: object[] = [], generation = 2): KubeObject {
+  return { apiVersion: 'portcullis.dev/v1alpha1', kind: 'Route', metadata: { name: 'r', namespace: 'ns', resourceVersion, generation, uid: 'u' }, spec: {}, status: { conditions } };
+}
+
+const ok = (call: Call): KubeResponse<unknown> => {
+  const patch = call.options.body as { metadata: { resourceVersion: string }; status: object };
+  return { status: 200, body: { ...routeObject(String(Number(patch.metadata.resourceVersion) + 1)), status: patch.status } };
+};
+
+test('only the leader writes; becoming leader writes what differs', async () => {
+  const { calls, writer, put } = setup(ok);
+  put(routeObject('10'));
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(calls).toHaveLength(0);
+  writer.setLeader(true);
+  await writer.idle();
+  expect(calls).toHaveLength(1);
+  expect(calls[0]).toMatchObject({ method: 'PATCH', path: '/apis/portcullis.dev/v1alpha1/namespaces/ns/routes/r/status', options: { contentType: 'application/merge-patch+json' } });
+  const body = calls[0]!.options.body as { metadata: { resourceVersion: string }; status: { conditions: { type: string; lastTransitionTime: string }[] } };
+  expect(body.metadata.resourceVersion).toBe('10');
+  expect(body.status.conditions.map((c) => c.type)).toEqual(['Accepted', 'ResolvedRefs', 'Programmed']);
+  expect(body.status.conditions.every((c) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(c.lastTransitionTime))).toBe(true);
+});
+
+test('a write that changes nothing is skipped; lastTransitionTime is kept for a status that did not change; foreign conditions are kept', async () => {
+  const { calls, writer, put } = setup(ok);
+  const stored = ALL_TRUE.map((c) => ({ ...c, lastTransitionTime: T0 }));
+  put(routeObject('10', [...stored, { type: 'example.com/Audited', status: 'True', reason: 'Audited', message: '', lastTransitionTime: T0 }]));
+  writer.setLeader(true);
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await writer.idle();
+  expect(calls).toHaveLength(0);
+  expect(writer.stats().skipped).toBe(1);
+
+  writer.publish([routeStatus(ALL_TRUE[0]!, condition('ResolvedRefs', 'True', 'ResolvedRefs', 'Reworded.'), condition('Programmed', 'False', 'NoRules'))]);
+  await writer.idle();
+  const conditions = (calls[0]!.options.body as { status: { conditions: { type: string; lastTransitionTime: string; message: string }[] } }).status.conditions;
+  expect(conditions.find((c) => c.type === 'ResolvedRefs')).toMatchObject({ message: 'Reworded.', lastTransitionTime: T0 });
+  expect(conditions.find((c) => c.type === 'Programmed')!.lastTransitionTime).not.toBe(T0);
+  expect(conditions.find((c) => c.type === 'example.com/Audited')).toMatchObject({ lastTransitionTime: T0 });
+});
+
+test('a conflict is retried with back-off, on the fresher copy the cache has by then', async () => {
+  const { calls, writer, put, timers } = setup((call, n) => (n === 1 ? { status: 409, body: { kind: 'Status', code: 409, reason: 'Conflict' } } : ok(call)));
+  put(routeObject('10'));
+  writer.setLeader(true);
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await timers.advance(0);
+  expect(calls).toHaveLength(1);
+  expect(writer.stats().conflicts).toBe(1);
+  put(routeObject('11')); // someone else's write, as the watch reports it
+  writer.recheck('Route', 'ns', 'r');
+  await timers.advance(0);
+  // The cache moving is news: the retry does not wait out its back-off.
+  expect(calls).toHaveLength(2);
+  expect((calls[1]!.options.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion).toBe('11');
+  await writer.idle();
+  expect(writer.stats().written).toBe(1);
+});
+
+test('without news, a conflict or a failure is retried after the back-off', async () => {
+  const { calls, writer, put, timers } = setup((call, n) => {
+    if (n === 1) throw new Error('connect ECONNREFUSED');
+    if (n === 2) return { status: 500, body: { kind: 'Status', code: 500, message: 'etcd' } };
+    return ok(call);
+  });
+  put(routeObject('10'));
+  writer.setLeader(true);
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await timers.advance(0);
+  expect(calls).toHaveLength(1);
+  await timers.advance(199);
+  expect(calls).toHaveLength(1);
+  await timers.advance(1);
+  expect(calls).toHaveLength(2);
+  await timers.advance(400);
+  expect(calls).toHaveLength(3);
+  await writer.idle();
+  expect(writer.stats()).toMatchObject({ written: 1, failures: 2 });
+});
+
+test('a status compiled from another generation waits for the rebuild', async () => {
+  const { calls, writer, put } = setup(ok);
+  put(routeObject('10', [], 3));
+  writer.setLeader(true);
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await writer.idle();
+  expect(calls).toHaveLength(0);
+});
+
+test('the next write builds on our last write until the watch delivers it', async () => {
+  const { calls, writer, put } = setup(ok);
+  put(routeObject('10'));
+  writer.setLeader(true);
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await writer.idle();
+  writer.update(routeStatus(ALL_TRUE[0]!, ALL_TRUE[1]!, condition('Programmed', 'False', 'NoRules')));
+  await writer.idle();
+  writer.update(routeStatus(...ALL_TRUE));
+  await writer.idle();
+  expect(calls.map((call) => (call.options.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion)).toEqual(['10', '11', '12']);
+  // Once the watch delivers a version we did not write, the cache is the truth again.
+  put(routeObject('20'));
+  writer.update(routeStatus(ALL_TRUE[0]!, ALL_TRUE[1]!, condition('Programmed', 'False', 'NoRules')));
+  await writer.idle();
+  expect((calls[3]!.options.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion).toBe('20');
+});
+
+test('Events: a condition turning False is a Warning, turning True again a Normal; a new object that starts True makes none', async () => {
+  const { writer, put, events } = setup(ok);
+  put(routeObject('10'));
+  writer.setLeader(true);
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await writer.idle();
+  expect(events).toEqual([]);
+
+  const missing = condition('ResolvedRefs', 'False', 'BackendNotFound', 'spec.rules[0].backends[0].service: Service ns/web does not exist.');
+  writer.publish([routeStatus(ALL_TRUE[0]!, missing, ALL_TRUE[2]!)]);
+  await writer.idle();
+  expect(events).toEqual([{ type: 'Warning', reason: 'BackendNotFound', note: 'ResolvedRefs is False: spec.rules[0].backends[0].service: Service ns/web does not exist.', name: 'r' }]);
+
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await writer.idle();
+  expect(events.at(-1)).toEqual({ type: 'Normal', reason: 'ResolvedRefs', note: 'ResolvedRefs is True: ResolvedRefs True.', name: 'r' });
+  expect(events).toHaveLength(2);
+});
+
+test('an object deleted meanwhile (404) is dropped, not retried', async () => {
+  const { calls, writer, put, timers } = setup(() => ({ status: 404, body: { kind: 'Status', code: 404 } }));
+  put(routeObject('10'));
+  writer.setLeader(true);
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await writer.idle();
+  await timers.advance(60_000);
+  expect(calls).toHaveLength(1);
+});
