@@ -7,8 +7,14 @@ import { ASYMMETRIC_ALGORITHMS, type Provider } from './provider.ts';
 
 export type Claims = Readonly<Record<string, unknown>>;
 
-/** Longer tokens are refused before any work is done on them. */
+/** Longer bearer tokens are refused before any work is done on them. */
 export const MAX_TOKEN_LENGTH = 8 * 1024;
+
+/**
+ * Tokens the proxy fetched itself from the token endpoint may be larger: a Cognito user in many
+ * long-named groups has an ID token over 8 KiB. Still bounded.
+ */
+export const MAX_TOKEN_ENDPOINT_TOKEN_LENGTH = 64 * 1024;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -18,8 +24,8 @@ interface Decoded {
 }
 
 /** Splits and decodes a compact JWS without trusting anything in it yet. */
-export function decodeToken(token: string): Decoded {
-  if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('TOKEN_TOO_LARGE', `The token is longer than ${MAX_TOKEN_LENGTH} characters.`);
+export function decodeToken(token: string, maxLength = MAX_TOKEN_LENGTH): Decoded {
+  if (token.length > maxLength) throw new AuthError('TOKEN_TOO_LARGE', `The token is longer than ${maxLength} characters.`);
   const parts = token.split('.');
   // An empty signature is left for the algorithm check to refuse ("none").
   if (parts.length !== 3 || !BASE64URL.test(parts[0]!) || !BASE64URL.test(parts[1]!) || !(parts[2] === '' || BASE64URL.test(parts[2]!))) {
@@ -79,12 +85,14 @@ export interface VerifyContext {
   readonly provider: Provider;
   readonly cache: SignatureCache;
   readonly now: number;
+  /** Default MAX_TOKEN_LENGTH. */
+  readonly maxLength?: number;
 }
 
 /** Verifies a bearer token against the policy; resolves with its claims or throws an AuthError. */
 export async function verifyBearerToken(token: string, context: VerifyContext): Promise<Claims> {
   const { policy, provider } = context;
-  const { header, claims } = decodeToken(token);
+  const { header, claims } = decodeToken(token, context.maxLength);
 
   // 1. The algorithm: one the provider signs with, asymmetric, never "none" or HMAC.
   const alg = header.alg;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFetcher } from '../../src/auth/fetcher.ts';
 import { createProvider, type Provider } from '../../src/auth/provider.ts';
-import { createSignatureCache, decodeToken, verifyBearerToken } from '../../src/auth/verify.ts';
+import { createSignatureCache, decodeToken, MAX_TOKEN_ENDPOINT_TOKEN_LENGTH, verifyBearerToken } from '../../src/auth/verify.ts';
 import { startCognitoMint, type CognitoMint } from '../../src/demo/cognito-mint.ts';
 import type { AuthPolicy } from '../../src/model/policy.ts';
 
@@ -109,5 +109,15 @@ describe('Cognito shapes', () => {
     expect(claims.aud).toBeUndefined();
     // The mint's machine tokens carry the same claim names.
     expect(Object.keys(mint.claims('machine')).sort()).toEqual(Object.keys(claims).sort());
+  });
+});
+
+describe('token size', () => {
+  it('refuses a bearer token over 8 KiB, but takes a larger one fetched from the token endpoint', async () => {
+    const big = mint.mint({ 'cognito:groups': Array.from({ length: 200 }, (_, i) => `a-rather-long-group-name-for-team-${i}`) });
+    expect(big.length).toBeGreaterThan(8 * 1024);
+    const context = { policy: policyFor(), provider, cache: createSignatureCache(0, Date.now), now: Date.now() };
+    await expect(verifyBearerToken(big, context)).rejects.toMatchObject({ code: 'TOKEN_TOO_LARGE' });
+    await expect(verifyBearerToken(big, { ...context, maxLength: MAX_TOKEN_ENDPOINT_TOKEN_LENGTH })).resolves.toMatchObject({ token_use: 'access' });
   });
 });

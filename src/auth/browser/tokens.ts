@@ -6,7 +6,7 @@
 import type { AuthPolicy, BearerSettings } from '../../model/policy.ts';
 import { AuthError } from '../errors.ts';
 import type { Provider } from '../provider.ts';
-import { createSignatureCache, verifyBearerToken, type Claims } from '../verify.ts';
+import { createSignatureCache, MAX_TOKEN_ENDPOINT_TOKEN_LENGTH, verifyBearerToken, type Claims } from '../verify.ts';
 import { jwtPayload, type Session } from './codec.ts';
 
 const NO_CACHE = createSignatureCache(0, Date.now);
@@ -18,7 +18,7 @@ function expecting(policy: AuthPolicy, tokenUse: BearerSettings['tokenUse']): Au
 
 /** The ID token's claims, verified; `nonce` must match when given (the code exchange). */
 export async function verifyIdToken(idToken: string, policy: AuthPolicy, provider: Provider, now: number, nonce: string | null): Promise<Claims> {
-  const claims = await verifyBearerToken(idToken, { policy: expecting(policy, 'id'), provider, cache: NO_CACHE, now });
+  const claims = await verifyBearerToken(idToken, { policy: expecting(policy, 'id'), provider, cache: NO_CACHE, now, maxLength: MAX_TOKEN_ENDPOINT_TOKEN_LENGTH });
   if (nonce !== null && claims.nonce !== nonce) throw new AuthError('TOKEN_MALFORMED', 'The ID token does not carry the nonce of this sign-in.');
   if (typeof claims.sub !== 'string' || claims.sub === '') throw new AuthError('TOKEN_MALFORMED', 'The ID token has no subject.');
   return claims;
@@ -31,7 +31,7 @@ export async function verifyIdToken(idToken: string, policy: AuthPolicy, provide
  */
 export async function verifyAccessToken(accessToken: string, policy: AuthPolicy, provider: Provider, now: number): Promise<void> {
   if (policy.provider !== 'Cognito') return;
-  await verifyBearerToken(accessToken, { policy: expecting(policy, 'access'), provider, cache: NO_CACHE, now });
+  await verifyBearerToken(accessToken, { policy: expecting(policy, 'access'), provider, cache: NO_CACHE, now, maxLength: MAX_TOKEN_ENDPOINT_TOKEN_LENGTH });
 }
 
 /**
