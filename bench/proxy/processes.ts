@@ -6,6 +6,8 @@ import { createServer, connect } from 'node:net';
 export interface Running {
   /** Where wrk sends its requests: `http://127.0.0.1:<port>`. */
   readonly url: string;
+  /** Headers every request of this row carries (a bearer token). */
+  readonly headers?: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 

@@ -2,6 +2,8 @@
 // front of the upstream (its URL, and how to stop it).
 import { fileURLToPath } from 'node:url';
 import { startNginx } from './nginx.ts';
+import { startCognitoMint, type CognitoMint } from '../../src/demo/cognito-mint.ts';
+import { startPortcullis } from './portcullis.ts';
 import { startScript, type Running } from './processes.ts';
 
 export interface BenchRow {
@@ -20,5 +22,18 @@ export const ROWS: readonly BenchRow[] = [
   { name: BASELINE, start: startNginx },
   { name: 'node:http + undici Forwarder', start: (upstream) => startScript(script('node-forwarder.ts'), [upstream]) },
   { name: 'node:http + http-proxy', start: (upstream) => startScript(script('node-http-proxy.ts'), [upstream]) },
-  // { name: 'portcullis standalone', start: startPortcullis },
+  { name: 'portcullis, pass-through', start: (upstream) => startPortcullis(upstream) },
+  { name: 'portcullis, bearer (cache hit)', start: async (upstream) => startPortcullis(upstream, { mint: await sharedMint() }) },
+  { name: 'portcullis, bearer (no cache)', start: async (upstream) => startPortcullis(upstream, { mint: await sharedMint(), signatureCacheSize: 0 }) },
 ];
+
+let mint: Promise<CognitoMint> | null = null;
+/** One Cognito-shaped key server for every bearer row; closed by closeSharedMint(). */
+function sharedMint(): Promise<CognitoMint> {
+  mint ??= startCognitoMint({ lifetime: 24 * 3600 });
+  return mint;
+}
+
+export async function closeSharedMint(): Promise<void> {
+  if (mint !== null) await (await mint).close();
+}

@@ -9,7 +9,7 @@ import { spawnEchoServer } from '../../test/support/echo-server.ts';
 import { writeResultsSection } from '../results.ts';
 import { nginxVersion } from './nginx.ts';
 import type { Running } from './processes.ts';
-import { BASELINE, ROWS, type BenchRow } from './rows.ts';
+import { BASELINE, closeSharedMint, ROWS, type BenchRow } from './rows.ts';
 import { commandOutput, ensureCommands, machineSummary } from './tools.ts';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.ts';
 
@@ -46,16 +46,16 @@ async function main(): Promise<void> {
     for (const row of ROWS) {
       const running = await row.start(echo.url);
       started.push({ row, running });
-      const check = await fetch(running.url + settings.path);
+      const check = await fetch(running.url + settings.path, { headers: running.headers });
       await check.arrayBuffer();
       if (check.status !== 200) throw new Error(`${row.name} answered ${check.status} on ${settings.path}`);
     }
 
-    for (const { running } of started) await runWrk(running.url + settings.path, { ...WRK, durationS: 1 }); // warm-up
+    for (const { running } of started) await runWrk(running.url + settings.path, { ...WRK, durationS: 1, headers: running.headers }); // warm-up
     const results = new Map<string, WrkResult[]>(ROWS.map((row) => [row.name, []]));
     for (let round = 1; round <= settings.rounds; round++) {
       for (const { row, running } of started) {
-        const result = await runWrk(running.url + settings.path, { ...WRK, durationS: settings.durationS });
+        const result = await runWrk(running.url + settings.path, { ...WRK, durationS: settings.durationS, headers: running.headers });
         results.get(row.name)?.push(result);
         console.log(`round ${round}  ${row.name.padEnd(32)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms${result.errors ? `  ${result.errors} errors` : ''}`);
       }
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   } finally {
     for (const { running } of started.reverse()) await running.stop().catch((error: unknown) => console.error(error));
     await echo.stop();
+    await closeSharedMint();
   }
 }
 

@@ -5,6 +5,8 @@ export interface WrkOptions {
   readonly durationS: number;
   readonly connections: number;
   readonly threads: number;
+  /** Request headers, e.g. an Authorization header. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface WrkResult {
@@ -17,7 +19,8 @@ export interface WrkResult {
 }
 
 export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
-  const args = ['-t', String(options.threads), '-c', String(options.connections), '-d', `${options.durationS}s`, '--latency', url];
+  const headers = Object.entries(options.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+  const args = ['-t', String(options.threads), '-c', String(options.connections), '-d', `${options.durationS}s`, '--latency', ...headers, url];
   return new Promise((resolve, reject) => {
     execFile('wrk', args, { timeout: (options.durationS + 30) * 1000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`wrk ${args.join(' ')} failed: ${error.message}\n${stderr}`));
