@@ -49,6 +49,8 @@ export interface ProviderOptions {
   readonly maxRetryMs?: number;
   /** Called when readiness or the key set changes. */
   readonly onChange?: () => void;
+  /** Called after every fetch of the discovery document or the key set (metrics). */
+  readonly onFetch?: (document: 'discovery' | 'jwks', ok: boolean) => void;
 }
 
 export interface Provider {
@@ -93,7 +95,9 @@ export function createProvider(options: ProviderOptions): Provider {
     let document: ProviderMetadata;
     try {
       document = parseMetadata(await options.fetchJSON(options.discoveryURL), options.issuer);
+      options.onFetch?.('discovery', true);
     } catch (error) {
+      options.onFetch?.('discovery', false);
       // Stale-if-error: a provider we already know keeps working on what we have.
       if (keys.length === 0) setReadiness({ ready: false, reason: 'DiscoveryFailed', message: `Discovery at ${options.discoveryURL} failed: ${(error as Error).message}.` });
       throw error;
@@ -102,7 +106,9 @@ export function createProvider(options: ProviderOptions): Provider {
     try {
       fetches++;
       fetched = parseKeySet(await options.fetchJSON(document.jwks_uri));
+      options.onFetch?.('jwks', true);
     } catch (error) {
+      options.onFetch?.('jwks', false);
       if (keys.length === 0) setReadiness({ ready: false, reason: 'JWKSFailed', message: `Fetching the keys at ${document.jwks_uri} failed: ${(error as Error).message}.` });
       throw error;
     }

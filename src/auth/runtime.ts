@@ -26,6 +26,8 @@ export interface AuthRuntimeOptions {
   readonly cacheSize?: number;
   /** The authorization code flow and sessions; without it, browser policies take bearer tokens only. */
   readonly browser?: BrowserFlow;
+  /** Counts discovery and JWKS fetches. */
+  readonly onProviderFetch?: (issuer: string, document: 'discovery' | 'jwks', ok: boolean) => void;
   /** Test seam: how provider documents are fetched. */
   readonly fetchJSON?: (caBundle: string | null) => { fetchJSON: FetchJSON; close(): Promise<void> };
   /**
@@ -79,6 +81,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
         now,
         refreshMs: options.refreshMs,
         kidCooldownMs: options.kidCooldownMs,
+        onFetch: (document, ok) => options.onProviderFetch?.(policy.issuer, document, ok),
         // New keys or readiness: verified signatures are forgotten, and the change is logged.
         onChange: () => {
           for (const policyEntry of policiesOfProvider) {

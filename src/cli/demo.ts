@@ -39,6 +39,7 @@ export async function runDemo(options: DemoOptions) {
     opsListen: { host: '127.0.0.1', port: options.opsPort },
     trustedProxies: [],
     logger: options.logger,
+    drainDelayMs: 0,
   });
 
   const machine = provider.clients.machine;

@@ -1,7 +1,7 @@
 // The composition root: parses the command line and builds each mode from its parts.
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
-import { createLogger } from '../observability/logger.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
 import { DEFAULT_LEADER_ELECTION, runController } from './controller.ts';
 import { parseListen } from './listen.ts';
 import { runDemo } from './demo.ts';
@@ -45,6 +45,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           'log-level': { type: 'string', default: 'info' },
           'provider-refresh': { type: 'string', default: '10m' },
           'signature-cache-size': { type: 'string', default: '10000' },
+          // A single process on a laptop has no load balancer to tell; in a cluster, drain.
+          'drain-delay': { type: 'string', default: '0s' },
+          'shutdown-timeout': { type: 'string', default: '25s' },
         },
         strict: true,
       });
@@ -58,12 +61,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         logger,
         providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
         signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
+        drainDelayMs: parseDuration(values['drain-delay'], '--drain-delay'),
+        shutdownTimeoutMs: parseDuration(values['shutdown-timeout'], '--shutdown-timeout'),
       });
-      await untilSignal();
-      logger.info('stopping');
+      const signal = await untilSignal();
+      logger.info({ signal }, 'stopping');
       await running.close();
-      logger.flush();
-      return 0;
+      return exitAfterFlush(logger, 0);
     }
     case 'controller': {
       const { values } = parseArgs({
@@ -173,6 +177,16 @@ function parseCount(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number.`);
   return n;
+}
+
+/** Servers keep timers and pools alive: once closed and flushed, the process ends itself. */
+function exitAfterFlush(logger: Logger, code: number): Promise<number> {
+  return new Promise((resolve) => {
+    logger.flush(() => {
+      resolve(code);
+      setImmediate(() => process.exit(code));
+    });
+  });
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {

@@ -14,6 +14,8 @@ import { createUndiciForwarder } from '../proxy/forward/index.ts';
 import { trustedPeers } from '../proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../proxy/pipeline.ts';
 import { buildProxy } from '../proxy/server.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { listenURL } from './listen.ts';
 
 export interface ServeOptions {
@@ -28,15 +30,30 @@ export interface ServeOptions {
   readonly signatureCacheSize?: number;
   /** A policy's provider became ready or stopped being ready (the controller publishes it as `Ready`). */
   readonly onReadinessChange?: (policy: AuthPolicy, readiness: ProviderReadiness) => void;
+  /** Served on the ops listener's /metrics; a new registry when absent. */
+  readonly metrics?: Metrics;
+  /** On close: how long to keep serving with /readyz failing, so load balancers stop sending first. */
+  readonly drainDelayMs?: number;
+  /** On close: how long requests in flight may take to finish before their connections are cut. */
+  readonly shutdownTimeoutMs?: number;
 }
+
+export const DEFAULT_DRAIN_DELAY_MS = 5_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 
 export interface Serving {
   readonly proxyURL: string;
   readonly opsURL: string;
   readonly auth: AuthRuntime;
+  readonly metrics: Metrics;
   table(): RouteTable;
   /** Compiles a snapshot and puts the table in force; the result carries the statuses. */
   apply(snapshot: Snapshot): CompileResult;
+  /**
+   * Stops gracefully: /readyz fails at once while the proxy keeps serving for the drain delay;
+   * then no new connection is accepted, requests in flight finish (bounded by the shutdown
+   * timeout), and everything closes.
+   */
   close(): Promise<void>;
 }
 
@@ -47,7 +64,15 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   let draining = false;
   let warnedGeneratedKey = false;
   // The browser flow (sessions, sign-in, refresh, logout) for policies with `browser` on.
-  const auth = createAuthRuntime({ logger, refreshMs: options.providerRefreshMs, cacheSize: options.signatureCacheSize, browser: createBrowserFlow({ logger }), onReadinessChange: options.onReadinessChange });
+  const metrics = options.metrics ?? createMetrics();
+  const auth = createAuthRuntime({
+    logger,
+    refreshMs: options.providerRefreshMs,
+    cacheSize: options.signatureCacheSize,
+    browser: createBrowserFlow({ logger, onRefreshed: (policy) => metrics.sessionRefreshed(policy.key) }),
+    onReadinessChange: options.onReadinessChange,
+    onProviderFetch: (issuer, document, ok) => metrics.providerFetch(issuer, document, ok),
+  });
 
   function apply(snapshot: Snapshot): CompileResult {
     const started = performance.now();
@@ -59,7 +84,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       warnedGeneratedKey = true;
       logger.warn('No browser.session.secretRef: generated a session key for this process; sessions end when it stops, and other processes cannot read them.');
     }
-    logger.info({ rules: result.table.rules.length, policies: result.table.policies.size, compileMs: Math.round((performance.now() - started) * 100) / 100 }, 'table applied');
+    const compileMs = performance.now() - started;
+    metrics.tableApplied(compileMs / 1000);
+    logger.info({ rules: result.table.rules.length, policies: result.table.policies.size, compileMs: Math.round(compileMs * 100) / 100 }, 'table applied');
     return result;
   }
 
@@ -72,9 +99,11 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     trustedPeers: trustedPeers(options.trustedProxies),
     scheme: 'http',
     timeouts: DEFAULT_TIMEOUTS,
+    metrics,
+    draining: () => draining,
   });
   const proxy = buildProxy(pipeline);
-  const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : loaded ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) });
+  const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : loaded ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) }, metrics);
   await proxy.listen({ host: options.listen.host ?? '::', port: options.listen.port });
   await ops.listen({ host: options.opsListen.host ?? '::', port: options.opsListen.port });
   const proxyURL = listenURL(proxy.server.address() as AddressInfo);
@@ -85,13 +114,29 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     proxyURL,
     opsURL,
     auth,
+    metrics,
     table: () => table,
     apply,
     async close() {
+      if (draining) return;
       draining = true;
-      await Promise.all([proxy.close(), ops.close()]);
+      const drainDelayMs = options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS;
+      logger.info({ drainDelayMs }, 'draining: /readyz fails, requests are still served');
+      await sleep(drainDelayMs);
+      // No new connections; idle keep-alive ones close now, busy ones as soon as their answer is
+      // sent (Node closes idle connections once, at close(): the sweep catches the later ones).
+      const sweep = setInterval(() => proxy.server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => {
+        logger.warn('shutdown timeout: cutting the connections still open');
+        proxy.server.closeAllConnections();
+      }, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+      await proxy.close();
+      clearInterval(sweep);
+      clearTimeout(cut);
+      await ops.close();
       await forwarder.close();
       await auth.close();
+      logger.info('stopped');
     },
   };
 }

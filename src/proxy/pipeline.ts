@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
 import { redactQuery, type AccessLogEntry } from './access-log.ts';
 import { proxyError, renderError, sendError, type ErrorAnswer } from './errors.ts';
@@ -32,6 +33,9 @@ export interface PipelineOptions {
   readonly scheme: 'http' | 'https';
   /** Used where a rule sets no timeout. */
   readonly timeouts: ForwardTimeouts;
+  readonly metrics?: Metrics;
+  /** True while the process drains before it stops: answers then close their connection. */
+  readonly draining?: () => boolean;
 }
 
 export const DEFAULT_TIMEOUTS: ForwardTimeouts = { connectMs: 5_000, headersMs: 60_000, bodyIdleMs: 60_000 };
@@ -142,12 +146,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   function writeLog(log: AccessLogEntry): void {
     const level = log.status >= 500 ? 'warn' : 'info';
     options.logger[level](log, 'request');
+    const metrics = options.metrics;
+    if (metrics !== undefined) {
+      metrics.request(routeName(log.route), log.status, log.durationMs / 1000);
+      if (log.policy !== undefined && log.decision !== undefined && log.reason !== undefined) metrics.decision(log.policy, log.decision, log.reason);
+    }
   }
 
   return {
     async handleRequest(req, res) {
       const started = performance.now();
       const log: AccessLogEntry = { requestId: randomUUID(), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
+      // While draining, clients are told to reconnect (to another replica) after this answer.
+      if (options.draining?.()) res.shouldKeepAlive = false;
       try {
         const routed = await route(req, res, log, false);
         if (routed === 'handled') return;
@@ -161,6 +172,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         const signal = requestMs === null ? null : AbortSignal.timeout(requestMs);
         const path = upstreamPath(routed);
         const timeouts = timeoutsFor(routed.action);
+        const upstreamStarted = performance.now();
         const outcome = await forwardWithRetry(options.forwarder, req, res, routed.action.upstreams, selection, (endpoint) => ({
           origin: endpoint.origin,
           path,
@@ -168,6 +180,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           timeouts,
           signal,
         }));
+        if (outcome !== null) options.metrics?.upstream(routeName(log.route), (performance.now() - upstreamStarted) / 1000, outcome.error?.code ?? null);
         if (outcome === null) {
           answer(req, res, proxyError('NO_HEALTHY_BACKEND', 'No backend of this route has a ready endpoint.'), log);
           return;
@@ -218,6 +231,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
     },
   };
+}
+
+/** `namespace/name` of the Route from a rule id (`namespace/name/rules[0]/matches[0]`), for metrics. */
+function routeName(ruleId: string | undefined): string {
+  if (ruleId === undefined) return 'none';
+  const end = ruleId.indexOf('/rules[');
+  return end === -1 ? ruleId : ruleId.slice(0, end);
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, error: ErrorAnswer, log: AccessLogEntry): void {

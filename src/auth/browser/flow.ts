@@ -27,6 +27,8 @@ export interface BrowserFlowOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
+  /** A session's tokens were renewed at the provider (metrics). */
+  readonly onRefreshed?: (policy: AuthPolicy) => void;
 }
 
 /** Name of the upstream header that carries the ID token when `forward.idToken` is on. */
@@ -41,6 +43,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
   const kit: FlowKit = {
     logger,
     now,
+    onRefreshed: options.onRefreshed,
     seconds: () => Math.floor(now() / 1000),
     clients,
     store: createSessionStore(redis),

@@ -16,6 +16,8 @@ export interface FlowKit {
   readonly clients: ClientCache;
   readonly store: SessionStore;
   keysOf(policy: AuthPolicy): PolicyKeys;
+  /** A session's tokens were renewed at the provider (metrics). */
+  readonly onRefreshed?: (policy: AuthPolicy) => void;
 }
 
 /** A login attempt's cookie lives this long (seconds): time enough to sign in. */

@@ -68,6 +68,7 @@ export function createRefresher(kit: FlowKit): Refresher {
       if (error instanceof AuthError) return { kind: 'failed', reason: error.code };
       throw error;
     }
+    kit.onRefreshed?.(policy);
     return {
       kind: 'refreshed',
       session: {

@@ -1,0 +1,68 @@
+// Prometheus metrics, named by its conventions (`_total`, `_seconds`), in one registry that
+// main builds and passes in. Label values come from configuration (routes, policies, issuers)
+// and from fixed code lists, never from requests, so cardinality stays bounded.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Reasons that begin or end a browser session (see src/auth/browser). */
+const SESSION_CREATED = new Set(['SIGNED_IN']);
+const SESSION_ENDED = new Set(['SIGNED_OUT', 'SESSION_EXPIRED', 'SESSION_IDLE', 'SESSION_TOKENS_EXPIRED', 'REFRESH_FAILED']);
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** One finished request: by Route (`namespace/name`, or `none`) and status class. */
+  request(route: string, status: number, seconds: number): void;
+  upstream(route: string, seconds: number, errorCode: string | null): void;
+  /** A policy's decision on a request; browser sign-ins and sign-outs count as sessions too. */
+  decision(policy: string, decision: string, reason: string): void;
+  sessionRefreshed(policy: string): void;
+  providerFetch(issuer: string, document: 'discovery' | 'jwks', ok: boolean): void;
+  tableApplied(compileSeconds: number): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  const requests = new Counter({ name: 'portcullis_requests_total', help: 'Requests answered, by Route and status class.', labelNames: ['route', 'status_class'], registers: [registry] });
+  const requestSeconds = new Histogram({ name: 'portcullis_request_duration_seconds', help: 'Time from the request head to the end of the answer.', labelNames: ['route'], buckets, registers: [registry] });
+  const upstreamSeconds = new Histogram({ name: 'portcullis_upstream_duration_seconds', help: 'Time spent forwarding to the upstream, retries included.', labelNames: ['route'], buckets, registers: [registry] });
+  const upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Forwarding failures, by Route and error code.', labelNames: ['route', 'code'], registers: [registry] });
+  const decisions = new Counter({ name: 'portcullis_auth_decisions_total', help: 'Authentication outcomes, by policy, decision and reason code.', labelNames: ['policy', 'decision', 'reason'], registers: [registry] });
+  const sessions = new Counter({ name: 'portcullis_sessions_total', help: 'Browser sessions created, refreshed and ended, by policy.', labelNames: ['policy', 'event'], registers: [registry] });
+  const fetches = new Counter({ name: 'portcullis_provider_fetches_total', help: 'Discovery and JWKS fetches, by issuer, document and result.', labelNames: ['issuer', 'document', 'result'], registers: [registry] });
+  const rebuilds = new Counter({ name: 'portcullis_table_rebuilds_total', help: 'Routing tables compiled and put in force.', registers: [registry] });
+  const compileSeconds = new Histogram({ name: 'portcullis_table_compile_duration_seconds', help: 'Time to compile a routing table.', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
+  let lastApplied: number | null = null;
+  new Gauge({
+    name: 'portcullis_table_last_applied_age_seconds',
+    help: 'Seconds since the last change was put in force (absent before the first).',
+    registers: [registry],
+    collect() {
+      if (lastApplied !== null) this.set((Date.now() - lastApplied) / 1000);
+    },
+  });
+
+  return {
+    registry,
+    request(route, status, seconds) {
+      requests.inc({ route, status_class: `${Math.floor(status / 100)}xx` });
+      requestSeconds.observe({ route }, seconds);
+    },
+    upstream(route, seconds, errorCode) {
+      upstreamSeconds.observe({ route }, seconds);
+      if (errorCode !== null) upstreamErrors.inc({ route, code: errorCode });
+    },
+    decision(policy, decision, reason) {
+      decisions.inc({ policy, decision, reason });
+      if (SESSION_CREATED.has(reason)) sessions.inc({ policy, event: 'created' });
+      else if (SESSION_ENDED.has(reason)) sessions.inc({ policy, event: 'ended' });
+    },
+    sessionRefreshed: (policy) => sessions.inc({ policy, event: 'refreshed' }),
+    providerFetch: (issuer, document, ok) => fetches.inc({ issuer, document, result: ok ? 'ok' : 'error' }),
+    tableApplied(seconds) {
+      rebuilds.inc();
+      compileSeconds.observe(seconds);
+      lastApplied = Date.now();
+    },
+  };
+}
