@@ -9,14 +9,14 @@ import { runStandalone } from './standalone.ts';
 import { validate } from './validate.ts';
 
 const USAGE = `Usage:
-  portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--ops-listen host:port]
+  portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--listen-tls host:port] [--ops-listen host:port]
   portcullis validate -f <file|dir> [-f …] [--mode standalone|controller]
   portcullis demo [--port 9080] [--provider-port 9000] [--upstream-port 9081] [--ops-port 9082]
   portcullis controller [--kubeconfig path] [--namespace ns …] [--class name] [--listen host:port] [--ops-listen host:port]
                         [--allow-local-backends] [--allowed-backend-host host …] [--trust-proxy addr …]
                         [--leader-election-namespace ns] [--leader-election-lease name] [--no-leader-election]
                         [--leader-election-lease-duration 15s] [--leader-election-renew-deadline 10s] [--leader-election-retry-period 2s]
-                        [--rebuild-holdoff 50ms] [--rebuild-max-holdoff 500ms]
+                        [--rebuild-holdoff 50ms] [--rebuild-max-holdoff 500ms] [--drain-delay 5s] [--shutdown-timeout 25s]
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -40,6 +40,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         options: {
           file: { type: 'string', short: 'f', multiple: true },
           listen: { type: 'string', default: ':8080' },
+          'listen-tls': { type: 'string' },
+          'https-redirect-port': { type: 'string' },
           'ops-listen': { type: 'string', default: ':8081' },
           'trust-proxy': { type: 'string', multiple: true, default: [] },
           'log-level': { type: 'string', default: 'info' },
@@ -56,6 +58,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       const running = await runStandalone({
         paths: values.file,
         listen: parseListen(values.listen, '--listen'),
+        ...(values['listen-tls'] === undefined ? {} : { listenTLS: parseListen(values['listen-tls'], '--listen-tls') }),
+        ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: parseCount(values['https-redirect-port'], '--https-redirect-port') }),
         opsListen: parseListen(values['ops-listen'], '--ops-listen'),
         trustedProxies: values['trust-proxy'],
         logger,
@@ -92,6 +96,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           'log-level': { type: 'string', default: 'info' },
           'provider-refresh': { type: 'string', default: '10m' },
           'signature-cache-size': { type: 'string', default: '10000' },
+          // A pod behind a Service: keep serving while endpoints controllers and load balancers catch up.
+          'drain-delay': { type: 'string', default: '5s' },
+          'shutdown-timeout': { type: 'string', default: '25s' },
         },
         allowNegative: true,
         strict: true,
@@ -124,12 +131,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         logger,
         providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
         signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
+        drainDelayMs: parseDuration(values['drain-delay'], '--drain-delay'),
+        shutdownTimeoutMs: parseDuration(values['shutdown-timeout'], '--shutdown-timeout'),
       });
-      await untilSignal();
-      logger.info('stopping');
+      const signal = await untilSignal();
+      logger.info({ signal }, 'stopping');
       await running.close();
-      logger.flush();
-      return 0;
+      return exitAfterFlush(logger, 0);
     }
     case 'demo': {
       const { values } = parseArgs({

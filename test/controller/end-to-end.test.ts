@@ -281,6 +281,51 @@ test('deleting a Route stops its traffic', async () => {
   await waitFor('the deleted route to stop answering', async () => (await get('/late/x')).status === 404);
 }, 30_000);
 
+test('a second installation: --class and --namespace, bound by a RoleBinding in its namespace only', async () => {
+  // Its own ServiceAccount, bound to the same ClusterRole in one namespace (as deploy/rbac says
+  // for --namespace); no Lease, so no leader election.
+  const team = 'team-a';
+  await mustKubectl(plane.cluster, ['create', 'namespace', team]);
+  const teamIdentity = await plane.cluster.serviceAccount(team, 'portcullis');
+  await mustKubectl(plane.cluster, ['create', 'rolebinding', 'portcullis', '-n', team, '--clusterrole=portcullis', `--serviceaccount=${team}:portcullis`]);
+  const scoped = await startController(teamIdentity.kubeconfig, ['--namespace', team, '--class', 'team-a', '--no-leader-election', '--allow-local-backends']);
+  try {
+    await waitFor('the scoped controller to be ready', async () => (await fetch(`${scoped.opsURL}/readyz`)).status === 200);
+    await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: theirs, namespace: ${team}}
+spec:
+  className: team-a
+  rules:
+    - public: true
+      matches: [{path: {value: /theirs}}]
+      backends: [{service: {name: echo, port: 80}}]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: ours, namespace: ${team}}
+spec:
+  rules:
+    - public: true
+      matches: [{path: {value: /ours}}]
+      backends: [{service: {name: echo, port: 80}}]
+---
+${serviceAndSlice('echo').replaceAll(`namespace: ${NS}`, `namespace: ${team}`)}`);
+    await waitFor('each installation to serve its own Route', async () => (await fetch(`${scoped.url}/theirs`)).status === 200 && (await get('/ours')).status === 200);
+    expect((await fetch(`${scoped.url}/ours`)).status).toBe(404);
+    expect((await get('/theirs')).status).toBe(404);
+    await waitForCondition(plane.cluster, 'routes', team, 'theirs', 'Programmed', 'True');
+    await waitForCondition(plane.cluster, 'routes', team, 'ours', 'Programmed', 'True');
+    const teamUser = `system:serviceaccount:${team}:portcullis`;
+    const teamEvents = plane.cluster.auditEvents().filter((event) => event.user.username === teamUser);
+    expect(teamEvents.filter((event) => event.verb === 'patch' && event.objectRef?.name === 'theirs').length).toBeGreaterThan(0);
+    expect(teamEvents.filter((event) => event.responseStatus?.code === 403).map(describeEvent)).toEqual([]);
+    expect(teamEvents.every((event) => event.objectRef?.namespace === team)).toBe(true);
+  } finally {
+    await scoped.stop();
+  }
+}, 60_000);
+
 test('the controller used every permission deploy/rbac grants it, and was denied none', async () => {
   // The identity can do no more than the roles say.
   for (const [verb, resource] of [['get', 'secrets'], ['update', 'routes'], ['delete', 'leases'], ['create', 'routes'], ['update', 'routes/status']] as const) {

@@ -31,9 +31,13 @@ export async function startControlPlane(options: ClusterOptions = {}): Promise<C
   }
 }
 
-/** `portcullis controller` as its own process, authenticated as `kubeconfig` says (never the admin). */
+/**
+ * `portcullis controller` as its own process, authenticated as `kubeconfig` says (never the
+ * admin); without the drain delay a pod needs, unless `args` set one.
+ */
 export function startController(kubeconfig: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<PortcullisProcess> {
-  return startPortcullis(['controller', '--kubeconfig', kubeconfig, ...args], { env: { ...process.env, KUBECONFIG: '', ...env } });
+  const drain = args.includes('--drain-delay') ? [] : ['--drain-delay', '0s'];
+  return startPortcullis(['controller', '--kubeconfig', kubeconfig, ...drain, ...args], { env: { ...process.env, KUBECONFIG: '', ...env } });
 }
 
 export async function mustKubectl(cluster: Cluster, args: readonly string[], input?: string): Promise<string> {
