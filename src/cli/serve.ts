@@ -13,13 +13,18 @@ import { buildOps } from '../observability/ops.ts';
 import { createUndiciForwarder } from '../proxy/forward/index.ts';
 import { trustedPeers } from '../proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../proxy/pipeline.ts';
-import { buildProxy } from '../proxy/server.ts';
+import { buildProxy, DEFAULT_PROXY_SERVER_OPTIONS, type SniLookup } from '../proxy/server.ts';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { listenURL } from './listen.ts';
 
 export interface ServeOptions {
   readonly listen: { host: string | undefined; port: number };
+  /** An HTTPS listener, its certificates from the Routes' `tls.secretRef` (SNI). */
+  readonly listenTLS?: { host: string | undefined; port: number };
+  /** The public HTTPS port that `tls.redirectHTTP` sends browsers to (default: the HTTPS listener's, 443 when there is none). */
+  readonly httpsRedirectPort?: number;
   readonly opsListen: { host: string | undefined; port: number };
   readonly trustedProxies: readonly string[];
   readonly logger: Logger;
@@ -39,10 +44,35 @@ export interface ServeOptions {
 }
 
 export const DEFAULT_DRAIN_DELAY_MS = 5_000;
+
+/**
+ * SNI → TLS context from the table in force: the exact hostname, then wildcards from the longest
+ * suffix, then the certificate of a Route without hostnames. Contexts are cached per certificate.
+ */
+function sniLookup(table: () => RouteTable): SniLookup {
+  const contexts = new Map<string, SecureContext>();
+  return (servername) => {
+    const certificates = table().certificates;
+    const name = servername.toLowerCase().replace(/\.$/, '');
+    let found = certificates.get(name);
+    for (let dot = name.indexOf('.'); found === undefined && dot !== -1; dot = name.indexOf('.', dot + 1)) found = certificates.get(`*${name.slice(dot)}`);
+    found ??= certificates.get('*');
+    if (found === undefined) return null;
+    let context = contexts.get(found.fingerprint);
+    if (context === undefined) {
+      if (contexts.size > 1000) contexts.clear();
+      context = createSecureContext({ cert: found.cert, key: found.key });
+      contexts.set(found.fingerprint, context);
+    }
+    return context;
+  };
+}
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 
 export interface Serving {
   readonly proxyURL: string;
+  /** null without an HTTPS listener. */
+  readonly proxyTLSURL: string | null;
   readonly opsURL: string;
   readonly auth: AuthRuntime;
   readonly metrics: Metrics;
@@ -91,27 +121,33 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   }
 
   const forwarder = createUndiciForwarder();
-  const pipeline = createPipeline({
-    table: () => table,
-    forwarder,
-    guard: auth,
-    logger,
-    trustedPeers: trustedPeers(options.trustedProxies),
-    scheme: 'http',
-    timeouts: DEFAULT_TIMEOUTS,
-    metrics,
-    draining: () => draining,
-  });
-  const proxy = buildProxy(pipeline);
+  const pipelineFor = (scheme: 'http' | 'https') =>
+    createPipeline({
+      table: () => table,
+      forwarder,
+      guard: auth,
+      logger,
+      trustedPeers: trustedPeers(options.trustedProxies),
+      scheme,
+      timeouts: DEFAULT_TIMEOUTS,
+      metrics,
+      draining: () => draining,
+      httpsRedirectPort: options.httpsRedirectPort ?? (options.listenTLS?.port || 443),
+    });
+  const proxy = buildProxy(pipelineFor('http'));
+  const proxyTLS = options.listenTLS === undefined ? null : buildProxy(pipelineFor('https'), DEFAULT_PROXY_SERVER_OPTIONS, sniLookup(() => table));
   const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : loaded ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) }, metrics);
   await proxy.listen({ host: options.listen.host ?? '::', port: options.listen.port });
+  if (proxyTLS !== null) await proxyTLS.listen({ host: options.listenTLS!.host ?? '::', port: options.listenTLS!.port });
   await ops.listen({ host: options.opsListen.host ?? '::', port: options.opsListen.port });
   const proxyURL = listenURL(proxy.server.address() as AddressInfo);
   const opsURL = listenURL(ops.server.address() as AddressInfo);
-  logger.info({ proxy: proxyURL, ops: opsURL }, 'listening');
+  const proxyTLSURL = proxyTLS === null ? null : listenURL(proxyTLS.server.address() as AddressInfo, 'https');
+  logger.info({ proxy: proxyURL, ...(proxyTLSURL === null ? {} : { proxyTLS: proxyTLSURL }), ops: opsURL }, 'listening');
 
   return {
     proxyURL,
+    proxyTLSURL,
     opsURL,
     auth,
     metrics,
@@ -125,12 +161,13 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       await sleep(drainDelayMs);
       // No new connections; idle keep-alive ones close now, busy ones as soon as their answer is
       // sent (Node closes idle connections once, at close(): the sweep catches the later ones).
-      const sweep = setInterval(() => proxy.server.closeIdleConnections(), 100);
+      const proxies = proxyTLS === null ? [proxy] : [proxy, proxyTLS];
+      const sweep = setInterval(() => proxies.forEach((p) => p.server.closeIdleConnections()), 100);
       const cut = setTimeout(() => {
         logger.warn('shutdown timeout: cutting the connections still open');
-        proxy.server.closeAllConnections();
+        proxies.forEach((p) => p.server.closeAllConnections());
       }, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
-      await proxy.close();
+      await Promise.all(proxies.map((p) => p.close()));
       clearInterval(sweep);
       clearTimeout(cut);
       await ops.close();

@@ -5,7 +5,7 @@ import { identityHeaderKey } from '../model/headers.ts';
 import { comparePrecedence } from '../match/precedence.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { ObjectStatus } from '../model/status.ts';
-import type { RouteTable } from '../model/table.ts';
+import type { RouteTable, ServingCertificate } from '../model/table.ts';
 import { condition, finding, objectStatus } from './conditions.ts';
 import { resolveConflicts } from './conflicts.ts';
 import { compilePolicies, FORBIDDEN_FORWARD_HEADERS } from './policies.ts';
@@ -57,7 +57,15 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
     for (const path of [policy.browser.callbackPath, policy.browser.logoutPath]) authEndpoints.set(path, [...(authEndpoints.get(path) ?? []), policy]);
   }
 
-  return { table: { rules, policies: policies.ready, identityHeaders, authEndpoints, matcher: buildMatcher(rules) }, statuses };
+  // 8. Certificates for the HTTPS listener, by hostname: the older Route's wins a shared name.
+  const certificates = new Map<string, ServingCertificate>();
+  const byAge = [...routes].sort((a, b) => (a.createdAt ?? Infinity) - (b.createdAt ?? Infinity) || 0);
+  for (const route of byAge) {
+    if (route.certificate === null) continue;
+    for (const hostname of route.hostnames.length > 0 ? route.hostnames : ['*']) if (!certificates.has(hostname)) certificates.set(hostname, route.certificate);
+  }
+
+  return { table: { rules, policies: policies.ready, identityHeaders, authEndpoints, certificates, matcher: buildMatcher(rules) }, statuses };
 }
 
 /** A manifest its schema refused: not compiled, so its references were never looked at. */

@@ -5,16 +5,20 @@ import { durationToMs } from '../api/common.ts';
 import type { Route, RouteMatch, RouteRule } from '../api/route.ts';
 import { compileFullMatch } from '../match/regex.ts';
 import { normalizePath } from '../proxy/normalize.ts';
-import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, Upstream, ValueMatch } from '../model/table.ts';
+import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
 import { resolveBackend } from './backends.ts';
 import { finding, type Finding } from './conditions.ts';
 import type { CompiledPolicies } from './policies.ts';
 import type { CompileOptions, SnapshotIndex } from './snapshot.ts';
+import { resolveCertificate } from './tls.ts';
 
 export interface CompiledRoute {
   readonly namespace: string;
   readonly name: string;
   readonly generation: number | null;
+  readonly createdAt: number | null;
+  readonly hostnames: readonly string[];
+  readonly certificate: ServingCertificate | null;
   readonly rules: CompiledRule[];
   readonly findings: Finding[];
 }
@@ -27,6 +31,8 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
   const hostnames = [...new Set(route.spec.hostnames ?? [])].sort();
 
   if (route.spec.policyRef) lookupPolicy(route.spec.policyRef.name, 'spec.policyRef', namespace, policies, findings);
+  const certificate = resolveCertificate(route, namespace, index, findings);
+  const httpsRedirect = route.spec.tls?.redirectHTTP === true;
 
   const rules: CompiledRule[] = [];
   route.spec.rules.forEach((rule, ruleIndex) => {
@@ -42,10 +48,10 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
         matchAction = { kind: 'respond', status: 503, code: 'RULE_INVALID', message: 'This route is not valid.' };
       }
       const id = `${namespace}/${ref.name}/rules[${ruleIndex}]/matches[${matchIndex}]`;
-      rules.push({ id, route: ref, ruleIndex, matchIndex, hostnames, ...compiled, action: matchAction });
+      rules.push({ id, route: ref, ruleIndex, matchIndex, hostnames, ...compiled, httpsRedirect, action: matchAction });
     });
   });
-  return { namespace, name: route.metadata.name, generation: route.metadata.generation ?? null, rules, findings };
+  return { namespace, name: route.metadata.name, generation: route.metadata.generation ?? null, createdAt, hostnames, certificate, rules, findings };
 }
 
 function compileAction(

@@ -16,6 +16,7 @@ export const CONDITION_REASONS = [
   'ConfigMapNotFound',
   'InvalidBackend',
   'InvalidSessionKey',
+  'InvalidCertificate',
   // Programmed
   'Programmed',
   'NoRules',

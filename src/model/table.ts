@@ -75,7 +75,19 @@ export interface CompiledRule {
   readonly method: HttpMethod | null;
   readonly headers: readonly ValueMatch[];
   readonly queryParams: readonly ValueMatch[];
+  /** Route.spec.tls.redirectHTTP: on plain HTTP, answer with a redirect to HTTPS. */
+  readonly httpsRedirect: boolean;
   readonly action: ForwardAction | RespondAction;
+}
+
+/** A certificate a Route's `tls.secretRef` names, for the HTTPS listener's SNI. */
+export interface ServingCertificate {
+  /** `namespace/name` of the Secret. */
+  readonly secret: string;
+  readonly cert: string;
+  readonly key: string;
+  /** Changes when the certificate or key does: TLS contexts are cached on it. */
+  readonly fingerprint: string;
 }
 
 export interface MatchRequest {
@@ -109,5 +121,10 @@ export interface RouteTable {
    * policies that use that path. These are answered by the proxy on every host, before matching.
    */
   readonly authEndpoints: ReadonlyMap<string, readonly AuthPolicy[]>;
+  /**
+   * Certificates by hostname as Routes write them (`api.example.com`, `*.example.com`); `*` for
+   * a Route without hostnames (the default when no name matches).
+   */
+  readonly certificates: ReadonlyMap<string, ServingCertificate>;
   readonly matcher: Matcher;
 }

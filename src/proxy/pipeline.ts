@@ -34,6 +34,8 @@ export interface PipelineOptions {
   /** Used where a rule sets no timeout. */
   readonly timeouts: ForwardTimeouts;
   readonly metrics?: Metrics;
+  /** The public HTTPS port that redirects to HTTPS name (443: none in the URL). */
+  readonly httpsRedirectPort?: number;
   /** True while the process drains before it stops: answers then close their connection. */
   readonly draining?: () => boolean;
 }
@@ -90,6 +92,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const rule = table.matcher.match({ host: target.host, path: target.path, method: req.method ?? 'GET', headers: req.headers, query: target.query });
     if (rule === null) return proxyError('NOT_FOUND', 'No route matches this request.');
     log.route = rule.id;
+    // Route.spec.tls.redirectHTTP: plain HTTP gets the same URL on HTTPS, before anything else.
+    if (rule.httpsRedirect && options.scheme === 'http' && res !== null) {
+      const port = options.httpsRedirectPort ?? 443;
+      const location = `https://${target.host}${port === 443 ? '' : `:${port}`}${target.path}${target.query === '' ? '' : `?${target.query}`}`;
+      res.writeHead(308, { location, 'content-length': 0, 'cache-control': 'no-store' });
+      res.end();
+      log.status = 308;
+      return 'handled';
+    }
     const action = rule.action;
     if (action.kind === 'respond') return { status: action.status, code: action.code, message: action.message };
 

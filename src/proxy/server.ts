@@ -1,6 +1,8 @@
 // The proxy's HTTP server: fastify with one catch-all route that hands every request, raw and
 // unparsed, to the pipeline. buildProxy() does not listen; the caller decides where.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTLSServer } from 'node:https';
+import type { SecureContext } from 'node:tls';
 import { fastify, type FastifyInstance } from 'fastify';
 import type { Pipeline } from './pipeline.ts';
 
@@ -16,11 +18,28 @@ export interface ProxyServerOptions {
 
 export const DEFAULT_PROXY_SERVER_OPTIONS: ProxyServerOptions = { maxHeaderSize: 64 * 1024, keepAliveTimeoutMs: 65_000 };
 
-export function buildProxy(pipeline: Pipeline, options: ProxyServerOptions = DEFAULT_PROXY_SERVER_OPTIONS): FastifyInstance {
+/** For an HTTPS listener: the TLS context for a client's SNI name, or null to refuse the handshake. */
+export type SniLookup = (servername: string) => SecureContext | null;
+
+export function buildProxy(pipeline: Pipeline, options: ProxyServerOptions = DEFAULT_PROXY_SERVER_OPTIONS, sni: SniLookup | null = null): FastifyInstance {
   const app = fastify({
     logger: false,
     serverFactory: (handler) => {
-      const server: Server = createServer({ maxHeaderSize: options.maxHeaderSize, keepAliveTimeout: options.keepAliveTimeoutMs, requestTimeout: 0 }, handler);
+      const settings = { maxHeaderSize: options.maxHeaderSize, keepAliveTimeout: options.keepAliveTimeoutMs, requestTimeout: 0 };
+      // The certificate is chosen per connection from the table in force: rotation needs no restart.
+      const server: Server =
+        sni === null
+          ? createServer(settings, handler)
+          : (createTLSServer(
+              {
+                ...settings,
+                SNICallback: (servername, done) => {
+                  const context = sni(servername);
+                  done(context === null ? new Error(`No certificate for ${servername}`) : null, context ?? undefined);
+                },
+              },
+              handler,
+            ) as unknown as Server);
       server.headersTimeout = 60_000;
       return server;
     },

@@ -6,6 +6,8 @@ import { CLI, REPO_ROOT } from './cli.ts';
 
 export interface PortcullisProcess {
   readonly url: string;
+  /** The HTTPS listener's URL, when `--listen-tls` was given. */
+  readonly tlsURL: string | null;
   readonly opsURL: string;
   readonly child: ChildProcess;
   /** Every JSON log line so far. */
@@ -71,6 +73,7 @@ export async function startPortcullis(args: readonly string[], options: { env?: 
   const listening = await waitForLog((line) => line.msg === 'listening');
   return {
     url: String(listening.proxy),
+    tlsURL: typeof listening.proxyTLS === 'string' ? listening.proxyTLS : null,
     opsURL: String(listening.ops),
     child,
     logs,

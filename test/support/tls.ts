@@ -13,6 +13,8 @@ export interface TestPki {
   /** Key and certificate (PEM) for `localhost` and `127.0.0.1`, signed by the CA. */
   readonly serverKey: string;
   readonly serverCert: string;
+  /** A key and a certificate (PEM) for these DNS names, signed by the CA. */
+  issue(names: readonly string[]): { readonly key: string; readonly cert: string };
   remove(): void;
 }
 
@@ -31,12 +33,20 @@ export function createTestPki(): TestPki {
   openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
     '-out', file('server.crt'), '-days', '2', '-extfile', file('server.ext'));
 
+  let issued = 0;
   return {
     dir,
     caCert: readFileSync(file('ca.crt'), 'utf8'),
     caFile: file('ca.crt'),
     serverKey: readFileSync(file('server.key'), 'utf8'),
     serverCert: readFileSync(file('server.crt'), 'utf8'),
+    issue(names) {
+      const base = `issued-${issued++}`;
+      openssl('req', ...ec, '-keyout', file(`${base}.key`), '-out', file(`${base}.csr`), '-subj', `/CN=${names[0]}`);
+      writeFileSync(file(`${base}.ext`), `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nextendedKeyUsage=serverAuth\n`);
+      openssl('x509', '-req', '-in', file(`${base}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file(`${base}.crt`), '-days', '2', '-extfile', file(`${base}.ext`));
+      return { key: readFileSync(file(`${base}.key`), 'utf8'), cert: readFileSync(file(`${base}.crt`), 'utf8') };
+    },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
