@@ -66,7 +66,7 @@ beforeAll(async () => {
   [plane, provider, host] = await Promise.all([startControlPlane(), startHttpsCognito(pki), createTestHost()]);
   upstream = await host.startEchoServer(8080);
   await mustKubectl(plane.cluster, ['create', 'namespace', NS]);
-  controller = await startController(plane.identity.kubeconfig, [], { NODE_EXTRA_CA_CERTS: pki.caFile });
+  controller = await startController(plane.identity.kubeconfig, ['--allowed-backend-host', 'api.partner.example', '--allowed-backend-host', '169.254.169.254'], { NODE_EXTRA_CA_CERTS: pki.caFile });
   await waitFor('the controller to be ready', async () => (await fetch(`${controller.opsURL}/readyz`)).status === 200);
 }, CLUSTER_START_TIMEOUT_MS);
 
@@ -280,6 +280,88 @@ test('deleting a Route stops its traffic', async () => {
   await mustKubectl(plane.cluster, ['delete', 'route', 'late', '-n', NS]);
   await waitFor('the deleted route to stop answering', async () => (await get('/late/x')).status === 404);
 }, 30_000);
+
+test('controller-mode safety, as a user sees it in statuses and Events', async () => {
+  await mustKubectl(plane.cluster, ['create', 'namespace', 'other-team']);
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: plain-http, namespace: ${NS}}
+spec:
+  issuer: http://issuer.example
+  clientID: c
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: no-session-key, namespace: ${NS}}
+spec:
+  issuer: ${provider.issuer}
+  clientID: c
+  browser: {}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: metadata, namespace: ${NS}}
+spec:
+  rules:
+    - public: true
+      matches: [{path: {value: /metadata}}]
+      backends: [{url: "http://169.254.169.254"}]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: elsewhere, namespace: ${NS}}
+spec:
+  rules:
+    - public: true
+      matches: [{path: {value: /elsewhere}}]
+      backends: [{url: "https://api.other.example"}]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: shared, namespace: ${NS}}
+spec:
+  hostnames: [shared.example.com]
+  rules:
+    - public: true
+      matches: [{path: {value: /}}]
+      backends: [{service: {name: httpbin, port: 80}}]
+`);
+  expect(await waitForCondition(plane.cluster, 'oidcpolicies', NS, 'plain-http', 'Accepted', 'False')).toMatchObject({ reason: 'Invalid', message: 'spec.issuer: Must be an https URL; http is refused in controller mode.' });
+  expect(await waitForCondition(plane.cluster, 'oidcpolicies', NS, 'no-session-key', 'Accepted', 'False')).toMatchObject({
+    message: 'spec.browser.session.secretRef: Required in controller mode, so that every replica shares the session key.',
+  });
+  // Listed as allowed, and still refused: link-local is refused unless --allow-local-backends.
+  expect(await waitForCondition(plane.cluster, 'routes', NS, 'metadata', 'ResolvedRefs', 'False')).toMatchObject({
+    reason: 'InvalidBackend',
+    message: 'spec.rules[0].backends[0].url: 169.254.169.254 is a loopback or link-local address, refused in controller mode.',
+  });
+  expect(await waitForCondition(plane.cluster, 'routes', NS, 'elsewhere', 'ResolvedRefs', 'False')).toMatchObject({
+    message: 'spec.rules[0].backends[0].url: api.other.example is not among the allowed backend hosts.',
+  });
+  expect((await get('/metadata')).status).toBe(503);
+
+  // The same host and path claimed from another namespace, later: the older Route keeps it.
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: shared, namespace: other-team}
+spec:
+  hostnames: [shared.example.com]
+  rules:
+    - public: true
+      matches: [{path: {value: /}}]
+      backends: [{url: "https://api.partner.example"}]
+`);
+  const conflicted = await waitForCondition(plane.cluster, 'routes', 'other-team', 'shared', 'Accepted', 'False');
+  expect(conflicted).toMatchObject({ reason: 'Conflicted', message: `spec.rules[0].matches[0]: The host shared.example.com and path PathPrefix / are already served by Route ${NS}/shared, which is older.` });
+  await waitForCondition(plane.cluster, 'routes', NS, 'shared', 'Accepted', 'True');
+  const event = await waitFor('a Conflicted Event', async () => {
+    const list = JSON.parse(await mustKubectl(plane.cluster, ['get', 'events', '-n', 'other-team', '--field-selector', 'involvedObject.name=shared', '-o', 'json'])) as { items: { type: string; reason: string }[] };
+    return list.items.find((item) => item.reason === 'Conflicted');
+  });
+  expect(event.type).toBe('Warning');
+  const described = await mustKubectl(plane.cluster, ['describe', 'route', 'shared', '-n', 'other-team']);
+  expect(described).toMatch(/Warning\s+Conflicted\s+.*portcullis\.dev\/controller/);
+}, 60_000);
 
 test('a second installation: --class and --namespace, bound by a RoleBinding in its namespace only', async () => {
   // Its own ServiceAccount, bound to the same ClusterRole in one namespace (as deploy/rbac says
