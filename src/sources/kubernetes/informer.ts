@@ -137,7 +137,7 @@ export function createInformer(options: InformerOptions): Informer {
     const items: KubeObject[] = [];
     let resourceVersion = '';
     let token: string | undefined;
-    do {
+    for (;;) {
       const query: Record<string, string> = { limit: String(pageSize) };
       if (token !== undefined) query.continue = token;
       const response = await client.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: KubeObject[] }>('GET', path, { query, timeoutMs: 60_000 });
@@ -151,7 +151,8 @@ export function createInformer(options: InformerOptions): Informer {
       for (const item of response.body.items ?? []) items.push(trimObject(item, resource));
       if (token === undefined) resourceVersion = response.body.metadata?.resourceVersion ?? '';
       token = response.body.metadata?.continue || undefined;
-    } while (token !== undefined);
+      if (token === undefined) break;
+    }
     listed = true;
     // Our objects are plain JSON (timestamps as strings), not the typed classes ListWatch's types name.
     return { metadata: { resourceVersion }, items: items as KubernetesObject[] };
