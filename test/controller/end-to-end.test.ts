@@ -340,6 +340,23 @@ spec:
   });
   expect((await get('/metadata')).status).toBe(503);
 
+  // A policy whose provider cannot be reached: Ready False, and a Warning Event says why.
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: unreachable, namespace: ${NS}}
+spec:
+  issuer: https://127.0.0.1:1/us-east-1_Nowhere
+  provider: Cognito
+  clientID: c
+`);
+  const notReady = await waitForCondition(plane.cluster, 'oidcpolicies', NS, 'unreachable', 'Ready', 'False');
+  expect(notReady.reason).toBe('DiscoveryFailed');
+  expect(notReady.message).toMatch(/^Discovery at https:\/\/127\.0\.0\.1:1\/us-east-1_Nowhere\/\.well-known\/openid-configuration failed: /);
+  await waitFor('a DiscoveryFailed Event', async () => {
+    const list = JSON.parse(await mustKubectl(plane.cluster, ['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=unreachable', '-o', 'json'])) as { items: { type: string; reason: string }[] };
+    return list.items.some((item) => item.type === 'Warning' && item.reason === 'DiscoveryFailed');
+  });
+
   // The same host and path claimed from another namespace, later: the older Route keeps it.
   await apply(`apiVersion: portcullis.dev/v1alpha1
 kind: Route
