@@ -14,6 +14,7 @@ import { createTestHost, type HostedProcess, type TestHost } from '../support/ne
 import { createTestPki, type TestPki } from '../support/tls.ts';
 import { startHttpsCognito, type HttpsCognito } from './https-cognito.ts';
 import {
+  conditionsOf,
   CONTROLLER_USER,
   mustKubectl,
   RBAC_DIR,
@@ -133,6 +134,14 @@ test('kubectl get routes,oidcpolicies shows them Accepted, Programmed and Ready'
   expect(wide.find((row) => row.NAME === 'httpbin')).toMatchObject({ POLICY: 'machines', RESOLVEDREFS: 'True' });
   const conditions = await waitForCondition(plane.cluster, 'routes', NS, 'httpbin', 'Programmed', 'True');
   expect(conditions.observedGeneration).toBe(1);
+
+  // An edit to the spec: every condition catches up with the new generation; its transition time stays.
+  await mustKubectl(plane.cluster, ['patch', 'route', 'httpbin', '-n', NS, '--type', 'merge', '-p', '{"spec":{"hostnames":[]}}']);
+  const edited = await waitFor('observedGeneration 2', async () => {
+    const all = await conditionsOf(plane.cluster, 'routes', NS, 'httpbin');
+    return Object.values(all).every((c) => c.observedGeneration === 2) && Object.keys(all).length === 3 ? all : undefined;
+  });
+  expect(edited.Programmed!.lastTransitionTime).toBe(conditions.lastTransitionTime);
 }, 30_000);
 
 test('invalid manifests are refused at apply time, with the field and the reason', async () => {
@@ -358,6 +367,9 @@ spec:
   });
 
   // The same host and path claimed from another namespace, later: the older Route keeps it.
+  // creationTimestamp counts whole seconds (a tie goes to namespace/name): be a second later.
+  const created = Date.parse((await mustKubectl(plane.cluster, ['get', 'route', 'shared', '-n', NS, '-o', 'jsonpath={.metadata.creationTimestamp}'])).trim());
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, created + 1_100 - Date.now())));
   await apply(`apiVersion: portcullis.dev/v1alpha1
 kind: Route
 metadata: {name: shared, namespace: other-team}
