@@ -2,7 +2,6 @@
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { DEFAULT_LEADER_ELECTION, runController } from './controller.ts';
 import { parseListen } from './listen.ts';
 import { runDemo } from './demo.ts';
 import { runStandalone } from './standalone.ts';
@@ -116,6 +115,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         throw new UsageError('Leader election needs retry period < renew deadline < lease duration.');
       }
       const logger = createLogger({ level: values['log-level'] });
+      // Loaded here, not at the top: @kubernetes/client-node takes about 0.4 s and 90 MB to
+      // import, which no other mode should pay.
+      const { DEFAULT_LEADER_ELECTION, runController } = await import('./controller.ts');
       const running = await runController({
         kubeconfig: values.kubeconfig,
         namespaces: values.namespace,
