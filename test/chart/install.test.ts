@@ -1,0 +1,269 @@
+// The chart against a real API server (test/cluster): `helm install`, the installed
+// Deployment's own command line run as a controller under the ServiceAccount and RBAC the
+// chart created, the NOTES' first Route and OIDCPolicy, `helm upgrade` to another shape,
+// `helm uninstall`; bad values refused at install; every rendering accepted by
+// `kubectl apply --dry-run=server`; the pod template admitted in a namespace that enforces the
+// "restricted" Pod Security Standard. No kubelet runs here, so no pod ever starts: the tests
+// check objects, never readiness.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLUSTER_START_TIMEOUT_MS, startCluster, type Cluster } from '../cluster/harness.ts';
+import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
+import { createTestPki, type TestPki } from '../support/tls.ts';
+import { REPO_ROOT } from '../support/cli.ts';
+import { PLAIN_MANIFEST } from './plain-manifests.ts';
+import { BAD_VALUES_DIR, CHART_DIR, parseObjects, startHelm, VALUES_DIR, VALUES_FILES, type Helm, type K8sObject } from './helm.ts';
+
+const RELEASE = 'portcullis';
+const NS = 'portcullis-system';
+const SERVICE_MONITOR_CRD = join(import.meta.dirname, 'fixtures', 'servicemonitors.monitoring.coreos.com.yaml');
+
+let cluster: Cluster;
+let helm: Helm;
+let pki: TestPki;
+
+beforeAll(async () => {
+  [cluster, helm] = await Promise.all([startCluster(), startHelm()]);
+  pki = createTestPki();
+}, CLUSTER_START_TIMEOUT_MS);
+
+afterAll(async () => {
+  await cluster?.stop();
+  helm?.close();
+  pki?.remove();
+});
+
+const helmOn = (args: readonly string[]) => helm.run(args, { kubeconfig: cluster.kubeconfig });
+const mustHelm = (args: readonly string[]) => helm.must(args, { kubeconfig: cluster.kubeconfig });
+
+async function kubectl(args: readonly string[], input?: string): Promise<string> {
+  const result = await cluster.kubectl(args, input === undefined ? {} : { input });
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+async function getJSON<T = K8sObject>(args: readonly string[]): Promise<T> {
+  return JSON.parse(await kubectl(['get', ...args, '-o', 'json'])) as T;
+}
+
+async function exists(args: readonly string[]): Promise<boolean> {
+  const result = await cluster.kubectl(['get', ...args, '-o', 'name']);
+  if (result.code !== 0 && !/NotFound|not found/.test(result.stderr)) throw new Error(result.stderr);
+  return result.code === 0;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface DeploymentJSON {
+  spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } };
+}
+
+/**
+ * The NOTES' example, as a user would paste it: the heredoc between `<<'YAML'` and `YAML`, with
+ * the placeholders filled in.
+ */
+function notesExample(notes: string): string {
+  const lines = notes.split('\n');
+  const start = lines.findIndex((l) => l.includes("<<'YAML'"));
+  const end = lines.findIndex((l, i) => i > start && l.trim() === 'YAML');
+  expect(start).toBeGreaterThan(0);
+  const yaml = lines
+    .slice(start + 1, end)
+    .map((l) => l.slice(2))
+    .join('\n')
+    .replaceAll('<region>', 'us-east-1')
+    .replaceAll('<user pool id>', 'us-east-1_AbCdEf123')
+    .replaceAll('<web client id>', '1example23456789webclient')
+    .replaceAll('<machines client id>', '2example23456789machines');
+  expect(yaml).not.toMatch(/<[a-z ]+>/);
+  return yaml;
+}
+
+describe('helm install, upgrade and uninstall', () => {
+  it('installs the CRDs and every object of the chart, and prints the NOTES', async () => {
+    const output = await mustHelm(['install', RELEASE, CHART_DIR, '--namespace', NS, '--create-namespace']);
+    expect(output).toContain('STATUS: deployed');
+    expect(output).toContain('Your first Route and OIDCPolicy');
+    // From the chart's crds/: helm applies them before the templates.
+    await kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/routes.portcullis.dev', 'crd/oidcpolicies.portcullis.dev']);
+    const manifest = parseObjects(await mustHelm(['get', 'manifest', RELEASE, '--namespace', NS]));
+    expect(manifest.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
+    for (const object of manifest) {
+      const live = await getJSON([object.kind, object.metadata.name, ...(object.metadata.namespace ? ['-n', object.metadata.namespace] : [])]);
+      expect(live.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/instance': RELEASE });
+    }
+    const deployment = await getJSON<DeploymentJSON>(['deployment', RELEASE, '-n', NS]);
+    expect(deployment.spec.replicas).toBe(2);
+  });
+
+  describe('the installed Deployment, run as a controller under the chart’s ServiceAccount', () => {
+    let controller: PortcullisProcess;
+    afterAll(() => controller?.stop());
+
+    it('becomes ready, takes its Lease, and writes the status of the NOTES’ Route and OIDCPolicy', async () => {
+      const deployment = await getJSON<DeploymentJSON>(['deployment', RELEASE, '-n', NS]);
+      const [command, ...flags] = deployment.spec.template.spec.containers[0]!.args;
+      expect(command).toBe('controller');
+      // The pod's own arguments; only the listeners move to loopback ports, and the drain (for a
+      // load balancer that is not here) is skipped so that the test stops at once.
+      const local: Record<string, string> = { '--listen': '127.0.0.1:0', '--listen-tls': '127.0.0.1:0', '--ops-listen': '127.0.0.1:0', '--drain-delay': '0s' };
+      const args = flags.flatMap((arg) => {
+        const name = arg.split('=')[0]!;
+        return name in local ? [name, local[name]!] : [arg];
+      });
+      expect(args).toEqual(expect.arrayContaining(['--listen', '--ops-listen']));
+      const serviceAccount = await cluster.serviceAccount(NS, deployment.spec.template.spec.serviceAccountName);
+      controller = await startPortcullis(['controller', '--kubeconfig', serviceAccount.kubeconfig, ...args], { env: { ...process.env, KUBECONFIG: '' } });
+
+      await waitFor('/readyz to answer 200', async () => ((await fetch(`${controller.opsURL}/readyz`)).status === 200 ? true : undefined));
+      const lease = await waitFor('the leader Lease', async () => {
+        const result = await cluster.kubectl(['get', 'lease', 'portcullis-leader', '-n', NS, '-o', 'jsonpath={.spec.holderIdentity}']);
+        return result.code === 0 && result.stdout !== '' ? result.stdout : undefined;
+      });
+      expect(lease).not.toBe('');
+      expect((await fetch(`${controller.opsURL}/metrics`)).status).toBe(200);
+
+      // The NOTES' example, with the Secrets it says to create first.
+      const notes = await mustHelm(['get', 'notes', RELEASE, '--namespace', NS]);
+      await cluster.ensureNamespace('demo');
+      const certificate = pki.issue(['app.example.com']);
+      await kubectl(['-n', 'demo', 'create', 'secret', 'generic', 'cognito', '--from-literal=client-secret=s3cret', `--from-literal=session-keys=${'k'.repeat(44)}`]);
+      writeFileSync(join(pki.dir, 'app.example.com.crt'), certificate.cert);
+      writeFileSync(join(pki.dir, 'app.example.com.key'), certificate.key);
+      await kubectl(['-n', 'demo', 'create', 'secret', 'tls', 'app-example-com', `--cert=${join(pki.dir, 'app.example.com.crt')}`, `--key=${join(pki.dir, 'app.example.com.key')}`]);
+      await kubectl(['-n', 'demo', 'apply', '-f', '-'], notesExample(notes));
+      for (const resource of ['oidcpolicy/cognito', 'route/httpbin']) {
+        const accepted = await waitFor(`${resource} to have an Accepted condition`, async () => {
+          const object = await getJSON<{ status?: { conditions?: { type: string; status: string }[] } }>([resource, '-n', 'demo']);
+          return object.status?.conditions?.find((c) => c.type === 'Accepted');
+        });
+        expect(accepted.status).toBe('True');
+      }
+
+      // Every request the controller made was allowed by the chart's RBAC.
+      const user = `system:serviceaccount:${NS}:${deployment.spec.template.spec.serviceAccountName}`;
+      const denied = cluster.auditEvents().filter((e) => e.user.username === user && (e.responseStatus?.code === 403 || e.responseStatus?.code === 401));
+      expect(denied.map((e) => `${e.verb} ${e.requestURI} ${e.responseStatus?.code}`)).toEqual([]);
+      await controller.stop();
+    });
+  });
+
+  it('upgrades to a namespaced install of another class: RoleBindings replace the ClusterRoleBinding', async () => {
+    for (const ns of ['team-a', 'team-b']) await cluster.ensureNamespace(ns);
+    const output = await mustHelm(['upgrade', RELEASE, CHART_DIR, '--namespace', NS, '-f', join(VALUES_DIR, 'namespaced.yaml')]);
+    expect(output).toContain('REVISION: 2');
+    const deployment = await getJSON<DeploymentJSON>(['deployment', RELEASE, '-n', NS]);
+    expect(deployment.spec.replicas).toBe(3);
+    expect(deployment.spec.template.spec.containers[0]!.args).toEqual(expect.arrayContaining(['--class=internal', '--namespace=team-a', '--namespace=team-b']));
+    expect(await exists(['clusterrolebinding', RELEASE])).toBe(false);
+    expect(await exists(['rolebinding', RELEASE, '-n', 'team-a'])).toBe(true);
+    expect(await exists(['rolebinding', RELEASE, '-n', 'team-b'])).toBe(true);
+    const role = await getJSON<{ rules: { resourceNames?: string[] }[] }>(['role', `${RELEASE}-leader-election`, '-n', NS]);
+    expect(role.rules[1]!.resourceNames).toEqual(['portcullis-leader-internal']);
+    expect((await getJSON<{ spec: { type: string } }>(['service', RELEASE, '-n', NS])).spec.type).toBe('ClusterIP');
+    const history = JSON.parse(await mustHelm(['history', RELEASE, '--namespace', NS, '-o', 'json'])) as { revision: number; status: string }[];
+    expect(history.map((h) => [h.revision, h.status])).toEqual([[1, 'superseded'], [2, 'deployed']]);
+  });
+
+  it('refuses bad values at install, with the schema’s message, and installs nothing', async () => {
+    const result = await helmOn(['install', 'bad', CHART_DIR, '--namespace', NS, '-f', join(BAD_VALUES_DIR, 'log-level.yaml')]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("at '/controller/logLevel': value must be one of 'trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'");
+    const releases = JSON.parse(await mustHelm(['list', '--all', '--namespace', NS, '-o', 'json'])) as { name: string }[];
+    expect(releases.map((r) => r.name)).toEqual([RELEASE]);
+  });
+
+  it('uninstalls every object, and keeps the CRDs and the resources made with them', async () => {
+    const manifest = parseObjects(await mustHelm(['get', 'manifest', RELEASE, '--namespace', NS]));
+    await mustHelm(['uninstall', RELEASE, '--namespace', NS]);
+    for (const object of manifest) {
+      expect({ object: `${object.kind}/${object.metadata.name}`, exists: await exists([object.kind, object.metadata.name, ...(object.metadata.namespace ? ['-n', object.metadata.namespace] : [])]) }).toEqual({
+        object: `${object.kind}/${object.metadata.name}`,
+        exists: false,
+      });
+    }
+    expect(JSON.parse(await mustHelm(['list', '--all', '--namespace', NS, '-o', 'json']))).toEqual([]);
+    expect(await exists(['crd', 'routes.portcullis.dev'])).toBe(true);
+    expect(await exists(['route', 'httpbin', '-n', 'demo'])).toBe(true);
+  });
+});
+
+describe('without helm', () => {
+  it('installs the same controller with kubectl apply of crds/, deploy/rbac/ and deploy/controller.yaml', async () => {
+    const output = await kubectl(['apply', '-f', join(REPO_ROOT, 'crds'), '-f', join(REPO_ROOT, 'deploy', 'rbac'), '-f', PLAIN_MANIFEST]);
+    expect(output).toMatch(/^deployment\.apps\/portcullis (created|configured)$/m);
+    const deployment = await getJSON<DeploymentJSON>(['deployment', 'portcullis', '-n', NS]);
+    expect(deployment.spec.template.spec.serviceAccountName).toBe('portcullis');
+    expect(deployment.spec.template.spec.containers[0]!.args[0]).toBe('controller');
+    for (const object of [['service', 'portcullis'], ['service', 'portcullis-metrics'], ['poddisruptionbudget', 'portcullis'], ['serviceaccount', 'portcullis'], ['role', 'portcullis-leader-election']]) {
+      expect(await exists([...object, '-n', NS])).toBe(true);
+    }
+    expect(await exists(['clusterrolebinding', 'portcullis'])).toBe(true);
+    await kubectl(['delete', '-f', PLAIN_MANIFEST, '--wait=false']);
+  });
+});
+
+describe('kubectl apply --dry-run=server', () => {
+  beforeAll(async () => {
+    await kubectl(['apply', '--server-side', '-f', join(CHART_DIR, 'crds'), '-f', SERVICE_MONITOR_CRD]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/routes.portcullis.dev', 'crd/oidcpolicies.portcullis.dev', 'crd/servicemonitors.monitoring.coreos.com']);
+    for (const ns of [NS, 'team-a', 'team-b']) await cluster.ensureNamespace(ns);
+  });
+
+  it.each(['defaults', ...VALUES_FILES])('accepts every object rendered with %s, without a warning', async (values) => {
+    const rendered = await mustHelm(['template', RELEASE, CHART_DIR, '--namespace', NS, ...(values === 'defaults' ? [] : ['-f', join(VALUES_DIR, values)])]);
+    const result = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: rendered });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toHaveLength(parseObjects(rendered).length);
+  });
+
+  it("accepts the manifests of the README's Cognito walkthrough", async () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Amazon Cognito on a real cluster\n'), readme.indexOf('\n## The API\n'));
+    const blocks = [...section.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThan(0);
+    await cluster.ensureNamespace('demo');
+    for (const yaml of blocks) {
+      const result = await cluster.kubectl(['apply', '--dry-run=server', '-n', 'demo', '-f', '-'], { input: yaml });
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toMatch(/^oidcpolicy\.portcullis\.dev\/cognito (created|configured|unchanged) \(server dry run\)$/m);
+      expect(result.stdout).toMatch(/^route\.portcullis\.dev\/httpbin (created|configured|unchanged) \(server dry run\)$/m);
+    }
+  });
+
+  it('admits the pod template in a namespace that enforces the "restricted" Pod Security Standard', async () => {
+    const ns = 'restricted';
+    await kubectl(['create', 'namespace', ns]);
+    await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted']);
+    const rendered = parseObjects(await mustHelm(['template', RELEASE, CHART_DIR, '--namespace', ns]));
+    const template = (rendered.find((o) => o.kind === 'Deployment')!.spec as { template: { metadata: object; spec: { serviceAccountName: string; containers: { securityContext: object }[] } } }).template;
+    // Pods need their ServiceAccount to exist; this one is the chart's.
+    await kubectl(['create', 'serviceaccount', template.spec.serviceAccountName, '-n', ns]);
+    const pod = (spec: object) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: 'portcullis-pod', namespace: ns }, spec });
+    const admitted = await cluster.kubectl(['create', '--dry-run=server', '-f', '-'], { input: pod(template.spec) });
+    expect(admitted.stderr).toBe('');
+    expect(admitted.code).toBe(0);
+    // The namespace does enforce it: the same pod with privilege escalation allowed is refused.
+    const escalating = { ...template.spec, containers: template.spec.containers.map((c) => ({ ...c, securityContext: { ...c.securityContext, allowPrivilegeEscalation: true } })) };
+    const refused = await cluster.kubectl(['create', '--dry-run=server', '-f', '-'], { input: pod(escalating) });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false');
+  });
+
+  it('refuses what the schema of a CRD refuses (the dry run checks, it does not just parse)', async () => {
+    const result = await cluster.kubectl(['apply', '--dry-run=server', '-n', NS, '-f', '-'], {
+      input: 'apiVersion: portcullis.dev/v1alpha1\nkind: Route\nmetadata: {name: bad}\nspec: {rules: [{matches: [{path: {type: Glob, value: /x}}]}]}\n',
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('Unsupported value: "Glob"');
+  });
+});
