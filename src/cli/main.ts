@@ -11,7 +11,8 @@ const USAGE = `Usage:
   portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--listen-tls host:port] [--ops-listen host:port]
   portcullis validate -f <file|dir> [-f …] [--mode standalone|controller]
   portcullis demo [--port 9080] [--provider-port 9000] [--upstream-port 9081] [--ops-port 9082]
-  portcullis controller [--kubeconfig path] [--namespace ns …] [--class name] [--listen host:port] [--ops-listen host:port]
+  portcullis controller [--kubeconfig path] [--namespace ns …] [--class name] [--listen host:port] [--listen-tls host:port] [--ops-listen host:port]
+                        [--https-redirect-port port]
                         [--allow-local-backends] [--allowed-backend-host host …] [--trust-proxy addr …]
                         [--leader-election-namespace ns] [--leader-election-lease name] [--no-leader-election]
                         [--leader-election-lease-duration 15s] [--leader-election-renew-deadline 10s] [--leader-election-retry-period 2s]
@@ -80,6 +81,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           namespace: { type: 'string', short: 'n', multiple: true, default: [] },
           class: { type: 'string', default: 'portcullis' },
           listen: { type: 'string', default: ':8080' },
+          'listen-tls': { type: 'string' },
+          'https-redirect-port': { type: 'string' },
           'ops-listen': { type: 'string', default: ':8081' },
           'trust-proxy': { type: 'string', multiple: true, default: [] },
           'allow-local-backends': { type: 'boolean', default: false },
@@ -123,6 +126,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         namespaces: values.namespace,
         className: values.class,
         listen: parseListen(values.listen, '--listen'),
+        ...(values['listen-tls'] === undefined ? {} : { listenTLS: parseListen(values['listen-tls'], '--listen-tls') }),
+        ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: parseCount(values['https-redirect-port'], '--https-redirect-port') }),
         opsListen: parseListen(values['ops-listen'], '--ops-listen'),
         trustedProxies: values['trust-proxy'],
         allowLocalBackends: values['allow-local-backends'],

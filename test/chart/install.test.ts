@@ -6,7 +6,9 @@
 // "restricted" Pod Security Standard. No kubelet runs here, so no pod ever starts: the tests
 // check objects, never readiness.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { CLUSTER_START_TIMEOUT_MS, startCluster, type Cluster } from '../cluster/harness.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
 import { createTestPki, type TestPki } from '../support/tls.ts';
@@ -60,6 +62,17 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+function httpGet(url: string, headers: Record<string, string>): Promise<{ status: number; location: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+    });
+    req.once('error', reject);
+    req.end();
+  });
 }
 
 interface DeploymentJSON {
@@ -119,7 +132,7 @@ describe('helm install, upgrade and uninstall', () => {
         const name = arg.split('=')[0]!;
         return name in local ? [name, local[name]!] : [arg];
       });
-      expect(args).toEqual(expect.arrayContaining(['--listen', '--ops-listen']));
+      expect(args).toEqual(expect.arrayContaining(['--listen', '--listen-tls', '--ops-listen']));
       const serviceAccount = await cluster.serviceAccount(NS, deployment.spec.template.spec.serviceAccountName);
       controller = await startPortcullis(['controller', '--kubeconfig', serviceAccount.kubeconfig, ...args], { env: { ...process.env, KUBECONFIG: '' } });
 
@@ -147,6 +160,25 @@ describe('helm install, upgrade and uninstall', () => {
         });
         expect(accepted.status).toBe('True');
       }
+
+      // The HTTPS listener answers for the Route's hostname with the certificate of its Secret.
+      const tlsURL = new URL(String(controller.logs.find((l) => l.msg === 'listening')!.proxyTLS));
+      const presented = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: tlsURL.hostname, port: Number(tlsURL.port), servername: 'app.example.com', ca: pki.caCert }, () => {
+          resolve(socket.getPeerX509Certificate()!.subjectAltName ?? '');
+          socket.end();
+        });
+        socket.once('error', reject);
+      });
+      expect(presented).toBe('DNS:app.example.com');
+
+      // Plain HTTP redirected to HTTPS names the Service's port (443: none), not the pod's.
+      await kubectl(['-n', 'demo', 'patch', 'route', 'httpbin', '--type=merge', '-p', '{"spec":{"tls":{"redirectHTTP":true}}}']);
+      const location = await waitFor('a redirect to HTTPS', async () => {
+        const answer = await httpGet(`${controller.url}/anything/x?y=1`, { host: 'app.example.com' });
+        return answer.status === 308 || answer.status === 301 ? answer.location : undefined;
+      });
+      expect(location).toBe('https://app.example.com/anything/x?y=1');
 
       // Every request the controller made was allowed by the chart's RBAC.
       const user = `system:serviceaccount:${NS}:${deployment.spec.template.spec.serviceAccountName}`;

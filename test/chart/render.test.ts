@@ -144,7 +144,7 @@ describe('the chart', () => {
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'ops' });
     expect(ports.ops).toBe(portOf(flag(container, 'ops-listen')));
     expect(ports.http).toBe(portOf(flag(container, 'listen')));
-    expect(ports.https).toEqual(expect.any(Number));
+    expect(ports.https).toBe(portOf(flag(container, 'listen-tls')));
 
     const selector = deploymentOf(values).spec.selector.matchLabels;
     expect(deploymentOf(values).spec.template.metadata.labels).toMatchObject(selector);
@@ -155,6 +155,8 @@ describe('the chart', () => {
     }
     const proxy = services.find((s) => s.spec.ports.some((p) => p.name === 'http'))!;
     expect(proxy.spec.ports.map((p) => [p.name, p.targetPort])).toEqual([['http', 'http'], ['https', 'https']]);
+    // Redirects to HTTPS go to the port clients reach, the Service's.
+    expect(Number(flag(container, 'https-redirect-port'))).toBe(proxy.spec.ports[1]!.port);
     const metrics = services.find((s) => s.spec.ports.some((p) => p.name === 'metrics'));
     if (metrics !== undefined) expect(metrics.spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'metrics', targetPort: 'ops' }] });
   });
