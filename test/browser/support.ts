@@ -3,8 +3,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 import type { DemoUser } from '../../src/demo/users.ts';
 
@@ -17,15 +15,10 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A port free on 127.0.0.1 now (the provider must know the proxies' callback URLs before they start). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A port free on 127.0.0.1 (the provider must know the proxies' callback URLs before they start). */
+import { freePort } from '../support/ports.ts';
+
+export { freePort };
 
 /** Fills the provider's own sign-in form, as a person would. */
 export async function fillLoginForm(page: Page, user: Pick<DemoUser, 'username' | 'password'>): Promise<Response | null> {

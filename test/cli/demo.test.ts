@@ -1,24 +1,16 @@
 // `portcullis demo`, run as a person would, then the machine-to-machine commands it prints.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { CLI, REPO_ROOT } from '../support/cli.ts';
+import { freePorts } from '../support/ports.ts';
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 let demo: ChildProcess;
 let instructions = '';
 let site = '';
 
 beforeAll(async () => {
-  const [proxy, ops, provider, upstream] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [proxy, ops, provider, upstream] = (await freePorts(4)) as [number, number, number, number];
   demo = spawn(CLI, ['demo', '--port', String(proxy), '--ops-port', String(ops), '--provider-port', String(provider), '--upstream-port', String(upstream), '--log-level', 'warn'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -12,10 +12,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePorts } from '../support/ports.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { clusterOperations, type ClusterOperations, type Identity } from './kubectl.ts';
 import { createCa, createServiceAccountKey, signLeaf, type KeyPair } from './pki.ts';
@@ -140,7 +140,7 @@ async function startOnce(binDir: string, options: ClusterOptions): Promise<Clust
   if (!keepWorkDir) writeFileSync(join(workDir, 'owner'), `${process.pid} ${bootId()}\n`);
   const pki = join(workDir, 'pki');
   mkdirSync(pki);
-  const [etcdPort, peerPort, apiPort] = await freePorts(3);
+  const [etcdPort, peerPort, apiPort] = (await freePorts(3)) as [number, number, number];
   const etcdURL = `http://127.0.0.1:${etcdPort}`;
   const peerURL = `http://127.0.0.1:${peerPort}`;
   const server = `https://127.0.0.1:${apiPort}`;
@@ -331,21 +331,6 @@ function httpsGet(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): 
   });
 }
 
-/** Distinct free loopback ports: all held open at once, then released. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  const ports = await Promise.all(
-    servers.map(
-      (s) =>
-        new Promise<number>((resolve, reject) => {
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve((s.address() as { port: number }).port));
-        }),
-    ),
-  );
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 /** Work directories of test processes that died without stop() (their servers died with them). */
 function removeAbandonedWorkDirs(): void {
