@@ -7,5 +7,7 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30_000,
+  // A leaked handle in one suite must not keep CI waiting forever once every test has run.
+  forceExit: true,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
 };
