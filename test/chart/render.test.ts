@@ -242,6 +242,8 @@ describe('values files', () => {
     expect(findObject(objects, 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 2 });
     expect(findObject(objects, 'PodDisruptionBudget').spec).not.toHaveProperty('maxUnavailable');
     expect(container.args.at(-1)).toBe('--rebuild-max-holdoff=1s');
+    // Not 2e+06: helm reads numbers as floats.
+    expect(flag(container, 'signature-cache-size')).toBe('2000000');
   });
 
   it('single.yaml: no Lease, no RBAC or ServiceAccount of its own, no budget, no metrics Service, fixed node ports', () => {
