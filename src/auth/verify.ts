@@ -91,6 +91,26 @@ export interface VerifyContext {
 
 /** Verifies a bearer token against the policy; resolves with its claims or throws an AuthError. */
 export async function verifyBearerToken(token: string, context: VerifyContext): Promise<Claims> {
+  // A token verified before under this policy (the cache is per policy and emptied when the
+  // provider's keys change) skips steps 1–5: a lookup, not a decode and a signature check.
+  const claims = context.cache.get(token) ?? (await verifySignature(token, context));
+
+  // 6. Time, with the policy's skew, on every request.
+  const { policy } = context;
+  const skew = policy.clockSkewMs;
+  if (typeof claims.exp !== 'number') throw new AuthError('TOKEN_MALFORMED', 'The token has no exp claim.');
+  if (claims.exp * 1000 + skew <= context.now) throw new AuthError('TOKEN_EXPIRED', 'The token has expired.');
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 - skew > context.now)) {
+    throw new AuthError('TOKEN_NOT_YET_VALID', 'The token is not valid yet.');
+  }
+
+  // 7–8. What kind of token, and for whom.
+  checkAudience(claims, policy);
+  return claims;
+}
+
+/** Steps 1–5: shape, algorithm, issuer, key and signature; the verified claims are cached. */
+async function verifySignature(token: string, context: VerifyContext): Promise<Claims> {
   const { policy, provider } = context;
   const { header, claims } = decodeToken(token, context.maxLength);
 
@@ -102,32 +122,19 @@ export async function verifyBearerToken(token: string, context: VerifyContext): 
   // 2. The issuer, exactly: before any key is looked up, so foreign tokens cost no fetch.
   if (claims.iss !== policy.issuer) throw new AuthError('TOKEN_ISSUER_MISMATCH', 'The token was issued by another issuer.');
 
-  // 3–5. Key and signature, unless this exact token was verified before under this policy.
-  if (context.cache.get(token) === undefined) {
-    const kid = typeof header.kid === 'string' ? header.kid : undefined;
-    const key = await provider.key(kid);
-    if (key === null) throw new AuthError('TOKEN_KID_UNKNOWN', 'The token is signed with a key the provider does not publish.');
-    if ((key.use !== undefined && key.use !== 'sig') || (key.alg !== undefined && key.alg !== alg)) {
-      throw new AuthError('TOKEN_KEY_UNUSABLE', 'The provider does not publish that key for this algorithm.');
-    }
-    try {
-      await compactVerify(token, key.key, { algorithms: [alg] });
-    } catch (error) {
-      throw new AuthError('TOKEN_SIGNATURE_INVALID', 'The token signature is not valid.', { cause: error });
-    }
-    context.cache.set(token, claims);
+  // 3–5. Key and signature.
+  const kid = typeof header.kid === 'string' ? header.kid : undefined;
+  const key = await provider.key(kid);
+  if (key === null) throw new AuthError('TOKEN_KID_UNKNOWN', 'The token is signed with a key the provider does not publish.');
+  if ((key.use !== undefined && key.use !== 'sig') || (key.alg !== undefined && key.alg !== alg)) {
+    throw new AuthError('TOKEN_KEY_UNUSABLE', 'The provider does not publish that key for this algorithm.');
   }
-
-  // 6. Time, with the policy's skew, on every request.
-  const skew = policy.clockSkewMs;
-  if (typeof claims.exp !== 'number') throw new AuthError('TOKEN_MALFORMED', 'The token has no exp claim.');
-  if (claims.exp * 1000 + skew <= context.now) throw new AuthError('TOKEN_EXPIRED', 'The token has expired.');
-  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 - skew > context.now)) {
-    throw new AuthError('TOKEN_NOT_YET_VALID', 'The token is not valid yet.');
+  try {
+    await compactVerify(token, key.key, { algorithms: [alg] });
+  } catch (error) {
+    throw new AuthError('TOKEN_SIGNATURE_INVALID', 'The token signature is not valid.', { cause: error });
   }
-
-  // 7–8. What kind of token, and for whom.
-  checkAudience(claims, policy);
+  context.cache.set(token, claims);
   return claims;
 }
 

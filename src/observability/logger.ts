@@ -10,18 +10,29 @@ export interface LoggerOptions {
   readonly flushIntervalMs?: number;
 }
 
+/** The message of access-log lines, the only ones that wait in the buffer. */
+export const ACCESS_LOG_MESSAGE = 'request';
+
 /**
  * JSON lines. Nothing that could carry a secret is ever logged: callers pass only safe fields.
  *
- * Lines are buffered and written 4 KiB at a time, or every `flushIntervalMs` (default 100 ms),
- * whichever comes first: a write per access-log line cost more CPU than forwarding the request.
+ * Access-log lines are buffered and written 4 KiB at a time, or every `flushIntervalMs`
+ * (default 100 ms), whichever comes first: a write per request cost more CPU than forwarding it.
+ * Every other line (events, problems) is written at once, with whatever is buffered before it.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const buffered = typeof options.destination !== 'object';
   const destination = buffered ? pino.destination({ dest: options.destination ?? 1, sync: false, minLength: 4096 }) : options.destination;
+  const flush = () => (destination as pino.DestinationStream & { flush(): void }).flush();
   const logger = pino(
     {
       level: options.level ?? 'info',
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args);
+          if (buffered && args[args.length - 1] !== ACCESS_LOG_MESSAGE) flush();
+        },
+      },
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
@@ -31,6 +42,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     destination as pino.DestinationStream,
   );
   // The stream's own flush: without a callback it adds no listener while a write is under way.
-  if (buffered) setInterval(() => (destination as pino.DestinationStream & { flush(): void }).flush(), options.flushIntervalMs ?? 100).unref();
+  if (buffered) setInterval(flush, options.flushIntervalMs ?? 100).unref();
   return logger;
 }

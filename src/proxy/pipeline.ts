@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../observability/logger.ts';
+import { ACCESS_LOG_MESSAGE, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
 import { redactQuery, type AccessLogEntry } from './access-log.ts';
@@ -156,7 +156,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   function writeLog(log: AccessLogEntry): void {
     const level = log.status >= 500 ? 'warn' : 'info';
-    options.logger[level](log, 'request');
+    options.logger[level](log, ACCESS_LOG_MESSAGE);
     const metrics = options.metrics;
     if (metrics !== undefined) {
       metrics.request(routeName(log.route), log.status, log.durationMs / 1000);
