@@ -1,6 +1,7 @@
 // The data plane every mode shares: the table in force, the auth runtime, the proxy and ops
 // listeners. A source (a manifest folder, Kubernetes informers) hands it snapshots.
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { createBrowserFlow } from '../auth/browser/flow.ts';
 import type { ProviderReadiness } from '../auth/provider.ts';
 import { createAuthRuntime, type AuthRuntime } from '../auth/runtime.ts';
@@ -44,6 +45,24 @@ export interface ServeOptions {
 }
 
 export const DEFAULT_DRAIN_DELAY_MS = 5_000;
+
+/**
+ * Listens where asked; without a host, on every interface: IPv6 and IPv4 (`::`), or IPv4 alone
+ * on a node without IPv6.
+ */
+async function listenAll(app: FastifyInstance, address: { host: string | undefined; port: number }): Promise<void> {
+  if (address.host !== undefined) {
+    await app.listen({ host: address.host, port: address.port });
+    return;
+  }
+  try {
+    await app.listen({ host: '::', port: address.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw error;
+    await app.listen({ host: '0.0.0.0', port: address.port });
+  }
+}
 
 /**
  * SNI → TLS context from the table in force: the exact hostname, then wildcards from the longest
@@ -137,9 +156,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const proxy = buildProxy(pipelineFor('http'));
   const proxyTLS = options.listenTLS === undefined ? null : buildProxy(pipelineFor('https'), DEFAULT_PROXY_SERVER_OPTIONS, sniLookup(() => table));
   const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : loaded ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) }, metrics);
-  await proxy.listen({ host: options.listen.host ?? '::', port: options.listen.port });
-  if (proxyTLS !== null) await proxyTLS.listen({ host: options.listenTLS!.host ?? '::', port: options.listenTLS!.port });
-  await ops.listen({ host: options.opsListen.host ?? '::', port: options.opsListen.port });
+  await listenAll(proxy, options.listen);
+  if (proxyTLS !== null) await listenAll(proxyTLS, options.listenTLS!);
+  await listenAll(ops, options.opsListen);
   const proxyURL = listenURL(proxy.server.address() as AddressInfo);
   const opsURL = listenURL(ops.server.address() as AddressInfo);
   const proxyTLSURL = proxyTLS === null ? null : listenURL(proxyTLS.server.address() as AddressInfo, 'https');

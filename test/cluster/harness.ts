@@ -10,7 +10,7 @@
 // (which answers from its cache at once, or builds for about six minutes on a cold machine).
 // Ready about three seconds after start, so each test file starts its own.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,7 +137,12 @@ async function startOnce(binDir: string, options: ClusterOptions): Promise<Clust
   const keepWorkDir = options.keepWorkDir ?? false;
   const workDir = mkdtempSync(join(tmpdir(), WORK_DIR_PREFIX));
   // A kept directory has no owner, so removeAbandonedWorkDirs() leaves it alone.
-  if (!keepWorkDir) writeFileSync(join(workDir, 'owner'), `${process.pid} ${bootId()}\n`);
+  // Written whole, then renamed: another process sweeping abandoned directories must never read
+  // a half-written owner and take this live directory for a dead one.
+  if (!keepWorkDir) {
+    writeFileSync(join(workDir, 'owner.tmp'), `${process.pid} ${bootId()}\n`);
+    renameSync(join(workDir, 'owner.tmp'), join(workDir, 'owner'));
+  }
   const pki = join(workDir, 'pki');
   mkdirSync(pki);
   const [etcdPort, peerPort, apiPort] = (await freePorts(3)) as [number, number, number];
@@ -345,6 +350,7 @@ function removeAbandonedWorkDirs(): void {
       continue;
     }
     const [pid, boot] = owner.trim().split(' ');
+    if (pid === undefined || boot === undefined || !/^\d+$/.test(pid)) continue; // not ours to judge
     if (boot !== bootId() || !isAlive(Number(pid))) rmSync(dir, { recursive: true, force: true });
   }
 }
