@@ -15,6 +15,8 @@ export interface PortcullisRowOptions {
   readonly mint?: CognitoMint;
   /** Verified signatures kept per policy (0: every request verifies its signature). */
   readonly signatureCacheSize?: number;
+  /** Run under V8's default young generation instead of the CLI's --max-semi-space-size=1. */
+  readonly defaultYoungGeneration?: boolean;
 }
 
 export async function startPortcullis(upstream: string, options: PortcullisRowOptions = {}): Promise<Running> {
@@ -38,7 +40,9 @@ spec:
 `,
   );
   const args = ['standalone', '-f', dir, '--listen', '127.0.0.1:0', '--ops-listen', '127.0.0.1:0', '--signature-cache-size', String(options.signatureCacheSize ?? 10_000)];
-  const child = spawn(CLI, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = options.defaultYoungGeneration
+    ? spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(CLI, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8');

@@ -23,6 +23,8 @@ export const ROWS: readonly BenchRow[] = [
   { name: 'node:http + undici Forwarder', start: (upstream) => startScript(script('node-forwarder.ts'), [upstream]) },
   { name: 'node:http + http-proxy', start: (upstream) => startScript(script('node-http-proxy.ts'), [upstream]) },
   { name: 'portcullis, pass-through', start: (upstream) => startPortcullis(upstream) },
+  // What the CLI's small young generation (it bounds memory during large uploads) costs.
+  { name: 'portcullis, pass-through, V8 default young gen', start: (upstream) => startPortcullis(upstream, { defaultYoungGeneration: true }) },
   { name: 'portcullis, bearer (cache hit)', start: async (upstream) => startPortcullis(upstream, { mint: await sharedMint() }) },
   { name: 'portcullis, bearer (no cache)', start: async (upstream) => startPortcullis(upstream, { mint: await sharedMint(), signatureCacheSize: 0 }) },
 ];

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const table = report(results, settings, [loadBefore, loadavg()[0] ?? 0]);
+    const table = `${report(results, settings, [loadBefore, loadavg()[0] ?? 0])}\n\n${targets(results)}`;
     console.log(`\n${table}`);
     writeResultsSection('Proxy (npm run bench)', table);
   } finally {
@@ -69,6 +69,21 @@ async function main(): Promise<void> {
     await echo.stop();
     await closeSharedMint();
   }
+}
+
+/** The issues' targets, each said met or MISSED. */
+function targets(results: ReadonlyMap<string, readonly WrkResult[]>): string {
+  const best = (name: string) => Math.max(0, ...(results.get(name) ?? []).map((r) => r.requestsPerSecond));
+  const nginx = best(BASELINE);
+  const passThrough = best('portcullis, pass-through');
+  const cached = best('portcullis, bearer (cache hit)');
+  const line = (what: string, value: number, target: number) => `- ${what}: ${value.toFixed(2)}× (target ≥ ${target}×) — ${value >= target ? 'met' : 'MISSED'}`;
+  return [
+    'Targets:',
+    line('Portcullis pass-through vs nginx', passThrough / nginx, 0.5),
+    line('bearer (cache hit) vs Portcullis pass-through', cached / passThrough, 0.85),
+    line('bearer (cache hit) vs nginx', cached / nginx, 0.45),
+  ].join('\n');
 }
 
 function report(results: ReadonlyMap<string, readonly WrkResult[]>, settings: Settings, load: readonly number[]): string {
