@@ -39,35 +39,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         args: [...rest],
         options: {
           file: { type: 'string', short: 'f', multiple: true },
-          listen: { type: 'string', default: ':8080' },
-          'listen-tls': { type: 'string' },
-          'https-redirect-port': { type: 'string' },
-          'ops-listen': { type: 'string', default: ':8081' },
-          'trust-proxy': { type: 'string', multiple: true, default: [] },
-          'log-level': { type: 'string', default: 'info' },
-          'provider-refresh': { type: 'string', default: '10m' },
-          'signature-cache-size': { type: 'string', default: '10000' },
           // A single process on a laptop has no load balancer to tell; in a cluster, drain.
-          'drain-delay': { type: 'string', default: '0s' },
-          'shutdown-timeout': { type: 'string', default: '25s' },
+          ...servingFlags('0s'),
         },
         strict: true,
       });
       if (!values.file?.length) throw new UsageError('standalone needs at least one -f <file|dir>.');
       const logger = createLogger({ level: values['log-level'] });
-      const running = await runStandalone({
-        paths: values.file,
-        listen: parseListen(values.listen, '--listen'),
-        ...(values['listen-tls'] === undefined ? {} : { listenTLS: parseListen(values['listen-tls'], '--listen-tls') }),
-        ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: parseCount(values['https-redirect-port'], '--https-redirect-port') }),
-        opsListen: parseListen(values['ops-listen'], '--ops-listen'),
-        trustedProxies: values['trust-proxy'],
-        logger,
-        providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
-        signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
-        drainDelayMs: parseDuration(values['drain-delay'], '--drain-delay'),
-        shutdownTimeoutMs: parseDuration(values['shutdown-timeout'], '--shutdown-timeout'),
-      });
+      const running = await runStandalone({ paths: values.file, ...servingOptions(values), logger });
       const signal = await untilSignal();
       logger.info({ signal }, 'stopping');
       await running.close();
@@ -80,11 +59,6 @@ export async function main(argv: readonly string[]): Promise<number> {
           kubeconfig: { type: 'string' },
           namespace: { type: 'string', short: 'n', multiple: true, default: [] },
           class: { type: 'string', default: 'portcullis' },
-          listen: { type: 'string', default: ':8080' },
-          'listen-tls': { type: 'string' },
-          'https-redirect-port': { type: 'string' },
-          'ops-listen': { type: 'string', default: ':8081' },
-          'trust-proxy': { type: 'string', multiple: true, default: [] },
           'allow-local-backends': { type: 'boolean', default: false },
           'allowed-backend-host': { type: 'string', multiple: true },
           'leader-election': { type: 'boolean', default: true },
@@ -95,12 +69,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           'leader-election-retry-period': { type: 'string', default: '2s' },
           'rebuild-holdoff': { type: 'string', default: '50ms' },
           'rebuild-max-holdoff': { type: 'string', default: '500ms' },
-          'log-level': { type: 'string', default: 'info' },
-          'provider-refresh': { type: 'string', default: '10m' },
-          'signature-cache-size': { type: 'string', default: '10000' },
           // A pod behind a Service: keep serving while endpoints controllers and load balancers catch up.
-          'drain-delay': { type: 'string', default: '5s' },
-          'shutdown-timeout': { type: 'string', default: '25s' },
+          ...servingFlags('5s'),
         },
         allowNegative: true,
         strict: true,
@@ -125,21 +95,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         kubeconfig: values.kubeconfig,
         namespaces: values.namespace,
         className: values.class,
-        listen: parseListen(values.listen, '--listen'),
-        ...(values['listen-tls'] === undefined ? {} : { listenTLS: parseListen(values['listen-tls'], '--listen-tls') }),
-        ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: parseCount(values['https-redirect-port'], '--https-redirect-port') }),
-        opsListen: parseListen(values['ops-listen'], '--ops-listen'),
-        trustedProxies: values['trust-proxy'],
+        ...servingOptions(values),
         allowLocalBackends: values['allow-local-backends'],
         allowedBackendHosts: values['allowed-backend-host'] ?? null,
         leaderElection: { ...DEFAULT_LEADER_ELECTION, ...election },
         holdoffMs: parseDuration(values['rebuild-holdoff'], '--rebuild-holdoff'),
         maxHoldoffMs: parseDuration(values['rebuild-max-holdoff'], '--rebuild-max-holdoff'),
         logger,
-        providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
-        signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
-        drainDelayMs: parseDuration(values['drain-delay'], '--drain-delay'),
-        shutdownTimeoutMs: parseDuration(values['shutdown-timeout'], '--shutdown-timeout'),
       });
       const signal = await untilSignal();
       logger.info({ signal }, 'stopping');
@@ -181,6 +143,48 @@ export async function main(argv: readonly string[]): Promise<number> {
     default:
       throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
   }
+}
+
+/** The flags of the data plane, the same for `standalone` and `controller`. */
+function servingFlags(drainDelay: string) {
+  return {
+    listen: { type: 'string', default: ':8080' },
+    'listen-tls': { type: 'string' },
+    'https-redirect-port': { type: 'string' },
+    'ops-listen': { type: 'string', default: ':8081' },
+    'trust-proxy': { type: 'string', multiple: true, default: [] as string[] },
+    'log-level': { type: 'string', default: 'info' },
+    'provider-refresh': { type: 'string', default: '10m' },
+    'signature-cache-size': { type: 'string', default: '10000' },
+    'drain-delay': { type: 'string', default: drainDelay },
+    'shutdown-timeout': { type: 'string', default: '25s' },
+  } as const;
+}
+
+type ServingValues = {
+  listen: string;
+  'listen-tls'?: string | undefined;
+  'https-redirect-port'?: string | undefined;
+  'ops-listen': string;
+  'trust-proxy': string[];
+  'provider-refresh': string;
+  'signature-cache-size': string;
+  'drain-delay': string;
+  'shutdown-timeout': string;
+};
+
+function servingOptions(values: ServingValues) {
+  return {
+    listen: parseListen(values.listen, '--listen'),
+    ...(values['listen-tls'] === undefined ? {} : { listenTLS: parseListen(values['listen-tls'], '--listen-tls') }),
+    ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: parseCount(values['https-redirect-port'], '--https-redirect-port') }),
+    opsListen: parseListen(values['ops-listen'], '--ops-listen'),
+    trustedProxies: values['trust-proxy'],
+    providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
+    signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
+    drainDelayMs: parseDuration(values['drain-delay'], '--drain-delay'),
+    shutdownTimeoutMs: parseDuration(values['shutdown-timeout'], '--shutdown-timeout'),
+  };
 }
 
 function parseDuration(value: string, flag: string): number {
