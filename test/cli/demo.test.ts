@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { CLI, REPO_ROOT } from '../support/cli.ts';
 import { freePorts } from '../support/ports.ts';
+import { echoed, fillLoginForm, launchChromium } from '../browser/support.ts';
 
 
 let demo: ChildProcess;
@@ -55,4 +56,24 @@ describe('portcullis demo', () => {
     expect(invalid.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
     expect((await fetch(`${site}/anything/test`)).status).toBe(401);
   });
+
+  it('lets a person sign in with a browser and sign out, as the instructions say', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${site}/anything/test`);
+      expect(await page.locator('#username').count()).toBe(1); // the provider's own sign-in form
+      const landed = await fillLoginForm(page, { username: 'alice', password: 'alice-password' });
+      expect(landed?.status()).toBe(200);
+      expect(page.url()).toBe(`${site}/anything/test`);
+      const seen = await echoed(page);
+      expect(seen.headers['x-user-email']).toBe('alice@example.com');
+      expect(seen.headers['x-user-groups']).toBe('admins,users');
+      await page.goto(`${site}/oauth2/logout`);
+      await page.goto(`${site}/anything/again`);
+      expect(await page.locator('#username').count()).toBe(1); // signed out: asked to sign in again
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
