@@ -14,6 +14,7 @@ import { startCognitoMint, withPayload, type CognitoMint } from '../../src/demo/
 import { startCognitoLikeProvider, type CognitoLikeProvider } from '../../src/demo/provider.ts';
 import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
+import { policyYAML } from '../support/manifests.ts';
 import { rawRequest } from '../support/raw-http.ts';
 
 const FIXTURE = readFileSync(join(import.meta.dirname, '../../../shared/fixtures/cognito-m2m-access-token.jwt'), 'utf8').trim();
@@ -25,14 +26,6 @@ let mint: CognitoMint;
 let idp: CognitoLikeProvider;
 let fixtureDiscovery: Server;
 let proxy: PortcullisProcess;
-
-const policy = (name: string, spec: string) => `apiVersion: portcullis.dev/v1alpha1
-kind: OIDCPolicy
-metadata: {name: ${name}}
-spec:
-${spec}
----
-`;
 
 beforeAll(async () => {
   echo = await startEchoServer();
@@ -47,28 +40,28 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bearer-'));
   writeFileSync(
     join(dir, 'manifests.yaml'),
-    policy('walkthrough', `  issuer: ${idp.issuer}
+    policyYAML('walkthrough', `  issuer: ${idp.issuer}
   provider: Cognito
   clientID: ${idp.clients.machine.clientId}
   bearer: {}
   forward: {headers: {X-Client-Id: client_id}}`) +
-      policy('machines', `  issuer: ${mint.issuer}
+      policyYAML('machines', `  issuer: ${mint.issuer}
   provider: Cognito
   clientID: ${mint.clientIds.machine}
   bearer: {}
   authorization: {requiredScopes: [${READ}]}
   forward: {headers: {X-Client-Id: client_id, X-User-Email: email, X-User-Name: username, X-Sub: sub}}`) +
-      policy('admins', `  issuer: ${mint.issuer}
+      policyYAML('admins', `  issuer: ${mint.issuer}
   provider: Cognito
   clientID: ${mint.clientIds.web}
   bearer: {tokenUse: any}
   authorization: {groups: [admins]}
   forward: {headers: {X-User-Email: email, X-User-Groups: "cognito:groups", X-Tenant: "custom:tenant", X-User-Name: username}, accessToken: true}`) +
-      policy('fixture', `  issuer: ${FIXTURE_ISSUER}
+      policyYAML('fixture', `  issuer: ${FIXTURE_ISSUER}
   discoveryURL: http://127.0.0.1:${(fixtureDiscovery.address() as AddressInfo).port}/.well-known/openid-configuration
   clientID: 1nh91q0q1bgimb7pc79uh2btqe
   bearer: {}`) +
-      policy('preflight', `  issuer: ${mint.issuer}
+      policyYAML('preflight', `  issuer: ${mint.issuer}
   provider: Cognito
   clientID: ${mint.clientIds.machine}
   cors: {allowPreflight: true}`) +

@@ -34,23 +34,7 @@ export async function echoed(page: Page): Promise<{ path: string; headers: Recor
   return JSON.parse((await page.locator('body').innerText()).trim()) as { path: string; headers: Record<string, string | undefined> };
 }
 
-export const policyYAML = (name: string, spec: string) => `apiVersion: portcullis.dev/v1alpha1
-kind: OIDCPolicy
-metadata: {name: ${name}}
-spec:
-${spec}
----
-`;
-
-export const secretYAML = (name: string, data: Record<string, string>) => `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}}
-stringData:
-${Object.entries(data)
-  .map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`)
-  .join('\n')}
----
-`;
+export { policyYAML, secretYAML } from '../support/manifests.ts';
 
 /**
  * A Cognito user in many groups with long attributes, named the way real directories name them

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
+import { routeYAML } from '../support/manifests.ts';
 import { rawRequest } from '../support/raw-http.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
 
@@ -11,21 +12,13 @@ let slow: EchoServer;
 let proxy: PortcullisProcess;
 let trusting: PortcullisProcess;
 
-const route = (name: string, spec: string) => `apiVersion: portcullis.dev/v1alpha1
-kind: Route
-metadata: {name: ${name}}
-spec:
-${spec}
----
-`;
-
 beforeAll(async () => {
   echo = await startEchoServer();
   slow = await startEchoServer();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-forwarding-'));
   writeFileSync(
     join(dir, 'routes.yaml'),
-    route('public', `  rules:
+    routeYAML('public', `  rules:
     - matches: [{path: {value: /anything}}]
       backends: [{url: "${echo.url}"}]
     - matches: [{path: {type: PathPrefix, value: /v2}}]
