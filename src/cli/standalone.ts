@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
 import type { RouteTable } from '../model/table.ts';
+import { errorFields } from '../observability/logger.ts';
 import { toSnapshot } from '../sources/manifests.ts';
 import { watchManifests, type ManifestState } from '../sources/standalone.ts';
 import { startServing, type ServeOptions, type Serving } from './serve.ts';
@@ -28,7 +29,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
     defaultNamespace: compileOptions.defaultNamespace,
     // A change seen before the listeners are up is applied as soon as they are.
     onChange: (state) => (serving === null ? (early = state) : apply(serving, state)),
-    onError: (error) => logger.error({ err: error }, 'reading manifests failed; the last good table keeps serving'),
+    onError: (error) => logger.error({ err: errorFields(error) }, 'reading manifests failed; the last good table keeps serving'),
   });
   const loaded = await watcher.load();
   const started = await startServing({ ...options, compileOptions });

@@ -45,3 +45,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (buffered) setInterval(flush, options.flushIntervalMs ?? 100).unref();
   return logger;
 }
+
+/**
+ * What of an unexpected error goes into a log line: its name, code, message and stack, not its
+ * other properties (a client library's error can carry a response body, and so a token).
+ */
+export function errorFields(error: unknown): { name: string; message: string; code?: string; stack?: string } {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const code = (error as NodeJS.ErrnoException).code;
+  return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}), ...(error.stack ? { stack: error.stack } : {}) };
+}

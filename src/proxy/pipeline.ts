@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ACCESS_LOG_MESSAGE, type Logger } from '../observability/logger.ts';
+import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
 import { redactQuery, type AccessLogEntry } from './access-log.ts';
@@ -205,7 +205,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           log.code = outcome.error.code;
         }
       } catch (error) {
-        options.logger.error({ requestId: log.requestId, err: error }, 'request failed');
+        options.logger.error({ requestId: log.requestId, err: errorFields(error) }, 'request failed');
         answer(req, res, proxyError('INTERNAL', 'The proxy failed to handle this request.'), log);
       } finally {
         log.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -234,7 +234,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         Object.assign(log, { upstream: outcome.origin, status: outcome.status ?? outcome.error?.status ?? 0 });
         if (outcome.error) log.code = outcome.error.code;
       } catch (error) {
-        options.logger.error({ requestId: log.requestId, err: error }, 'upgrade failed');
+        options.logger.error({ requestId: log.requestId, err: errorFields(error) }, 'upgrade failed');
         writeSocketError(req, socket, proxyError('INTERNAL', 'The proxy failed to handle this request.'), log);
       } finally {
         log.durationMs = Math.round((performance.now() - started) * 1000) / 1000;

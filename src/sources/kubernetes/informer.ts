@@ -12,7 +12,7 @@
 // - Exceptions thrown by event callbacks are swallowed by its line parser: callbacks here
 //   never throw, they log.
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from '../../observability/logger.ts';
+import { errorFields, type Logger } from '../../observability/logger.ts';
 import { describeFailure, type KubeClient } from './client.ts';
 import { collectionPath, trimObject, type KubeObject, type WatchedResource } from './resources.ts';
 import { createBackoff, delay, SYSTEM_TIMERS, type TimerHandle, type Timers } from './timers.ts';
@@ -100,7 +100,7 @@ export function createInformer(options: InformerOptions): Informer {
     try {
       what();
     } catch (error) {
-      log.error({ err: error }, 'informer callback failed');
+      log.error({ err: errorFields(error) }, 'informer callback failed');
     }
   };
 
