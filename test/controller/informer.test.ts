@@ -113,6 +113,8 @@ test('410 Gone on a watch: it relists, and what vanished meanwhile is deleted', 
   const synced: boolean[] = [];
   start((event, object) => events.push(`${event} ${object.metadata.name}`), synced);
   await waitFor('three lists', () => synced.length === 3, 10_000);
+  // The watch after the third list starts just after its sync is reported.
+  await waitFor('three watches', () => requests.filter((r) => r.startsWith('watch')).length === 3, 10_000);
   expect(synced).toEqual([false, true, true]);
   expect(events).toEqual(['add a', 'add b', 'delete b', 'add c', 'delete a']);
   expect(requests.filter((r) => r.startsWith('watch'))).toEqual([
