@@ -22,7 +22,13 @@ export const POLICY_DEFAULTS = {
 /** The shortest session key accepted, in characters of the Secret's line. */
 export const MIN_SESSION_KEY_LENGTH = 32;
 
+/**
+ * `provider: Auto` takes Cognito's semantics for Cognito's own issuers, and for an issuer whose
+ * path is just a user pool id (`/us-east-1_AbCd1234`, `/local_AbCd1234`): the shape Cognito's
+ * local emulators and test stand-ins use, and no other provider's.
+ */
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9-]+_[A-Za-z0-9]+$/;
+const COGNITO_POOL_PATH = /^https?:\/\/[^/]+\/(?:[a-z]{2}(?:-gov)?-[a-z]+-\d|local)_[A-Za-z0-9]+$/;
 
 /** Headers a policy may not set from claims: the proxy or HTTP itself owns them. */
 export const FORBIDDEN_FORWARD_HEADERS: ReadonlySet<string> = new Set([
@@ -66,7 +72,7 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   const discoveryURL = spec.discoveryURL ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   if (spec.discoveryURL !== undefined) checkProviderURL(discoveryURL, 'spec.discoveryURL', options, invalid);
 
-  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(issuer) ? 'Cognito' : 'Generic') : spec.provider;
+  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(issuer) || COGNITO_POOL_PATH.test(issuer) ? 'Cognito' : 'Generic') : spec.provider;
   const clientSecret = spec.clientSecretRef ? readSecret(index, namespace, spec.clientSecretRef, 'spec.clientSecretRef', findings) : null;
 
   let caBundle: string | null = null;
