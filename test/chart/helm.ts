@@ -2,12 +2,13 @@
 // (from $PORTCULLIS_HELM_BIN, else build.sh, which answers from its cache at once or builds for
 // about two minutes on a cold machine), run with its own throw-away home so that nothing is read
 // from or written to the user's helm configuration.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../support/cli.ts';
+import { runBuildScript } from '../cluster/harness.ts';
 
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'portcullis');
 export const VALUES_DIR = join(import.meta.dirname, 'values');
@@ -47,7 +48,7 @@ export interface K8sObject {
 }
 
 export async function startHelm(): Promise<Helm> {
-  const binDir = process.env.PORTCULLIS_HELM_BIN ?? (await buildHelm());
+  const binDir = process.env.PORTCULLIS_HELM_BIN ?? (await runBuildScript(HELM_BUILD_SCRIPT));
   const binary = join(binDir, 'helm');
   if (!existsSync(binary)) throw new Error(`${binary} does not exist; run test/cluster/helm/build.sh, or unset PORTCULLIS_HELM_BIN.`);
   const versions = readFileSync(join(binDir, 'versions.env'), 'utf8');
@@ -101,16 +102,3 @@ export function findObject(objects: readonly K8sObject[], kind: string, name?: s
   return found;
 }
 
-/** Runs build.sh (a cache hit answers at once; its progress goes to stderr) and answers its bin directory. */
-async function buildHelm(): Promise<string> {
-  const child = spawn('bash', [HELM_BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  const bin = stdout.trim().split('\n').at(-1) ?? '';
-  if (code !== 0 || bin === '') throw new Error(`test/cluster/helm/build.sh exited with ${code}; see its output above.`);
-  return bin;
-}

@@ -114,7 +114,7 @@ function untrack(cluster: Running): void {
 // --- start and stop ----------------------------------------------------------------------------------
 
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const binDir = options.binDir ?? process.env.PORTCULLIS_CLUSTER_BIN ?? (await buildBinaries());
+  const binDir = options.binDir ?? process.env.PORTCULLIS_CLUSTER_BIN ?? (await runBuildScript(BUILD_SCRIPT));
   for (const binary of ['etcd', 'kube-apiserver', 'kubectl']) {
     if (!existsSync(join(binDir, binary))) throw new Error(`${join(binDir, binary)} does not exist; run test/cluster/build.sh, or unset PORTCULLIS_CLUSTER_BIN.`);
   }
@@ -308,9 +308,12 @@ async function compactEtcd(etcdURL: string): Promise<number> {
   return revision;
 }
 
-/** Runs build.sh (a cache hit returns at once; its progress goes to stderr) and answers its bin directory. */
-async function buildBinaries(): Promise<string> {
-  const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Runs a build script of ours (test/cluster/build.sh, test/cluster/helm/build.sh: a cache hit
+ * returns at once; progress goes to stderr) and answers the bin directory it prints last.
+ */
+export async function runBuildScript(script: string): Promise<string> {
+  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
   const code = await new Promise<number | null>((resolve, reject) => {
@@ -318,7 +321,7 @@ async function buildBinaries(): Promise<string> {
     child.once('close', resolve);
   });
   const bin = stdout.trim().split('\n').at(-1) ?? '';
-  if (code !== 0 || bin === '') throw new Error(`test/cluster/build.sh exited with ${code}; see its output above.`);
+  if (code !== 0 || bin === '') throw new Error(`${script} exited with ${code}; see its output above.`);
   return bin;
 }
 
