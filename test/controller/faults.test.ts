@@ -12,7 +12,7 @@ import { CLUSTER_START_TIMEOUT_MS } from '../cluster/harness.ts';
 import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
 import { createTestPki, type TestPki } from '../support/tls.ts';
 import { startHttpsCognito, type HttpsCognito } from './https-cognito.ts';
-import { mustKubectl, startControlPlane, startController, waitFor, waitForCondition, type ControlPlane, type PortcullisProcess } from './support.ts';
+import { mustKubectl, publicRoute, startControlPlane, startController, waitFor, waitForCondition, type ControlPlane, type PortcullisProcess } from './support.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 const OUTAGE_MS = 20_000;
@@ -27,17 +27,6 @@ let controller: PortcullisProcess;
 const apply = (yaml: string) => mustKubectl(plane.cluster, ['apply', '-f', '-'], yaml);
 const logged = (msg: string, extra: (line: Record<string, unknown>) => boolean = () => true) => controller.logs.filter((line) => line.msg === msg && extra(line)).length;
 
-function publicRoute(name: string): string {
-  return `apiVersion: portcullis.dev/v1alpha1
-kind: Route
-metadata: {name: ${name}, namespace: default}
-spec:
-  rules:
-    - public: true
-      matches: [{path: {value: /${name}}}]
-      backends: [{url: "${echo.url}"}]
-`;
-}
 
 beforeAll(async () => {
   pki = createTestPki();
@@ -109,14 +98,14 @@ spec:
   expect(statuses.get(200)).toBeGreaterThan(200);
 
   // Back: a change made now is served, and the leader (itself again) writes its status.
-  await apply(publicRoute('after'));
+  await apply(publicRoute('after', echo.url));
   await waitFor('the route made after the outage to be served', async () => (await fetch(`${controller.url}/after`)).status === 200, 20_000);
   await waitFor('the controller to lead again', () => logged('became the leader: writing status') === 2, 20_000);
   await waitForCondition(plane.cluster, 'routes', 'default', 'after', 'Programmed', 'True');
 }, 90_000);
 
 test('a watch resumed from a compacted resourceVersion relists and converges', async () => {
-  await apply(publicRoute('before'));
+  await apply(publicRoute('before', echo.url));
   await waitFor('the first route to be served', async () => (await fetch(`${controller.url}/before`)).status === 200);
   const failures = logged('watch failed; retrying with back-off');
 
@@ -124,7 +113,7 @@ test('a watch resumed from a compacted resourceVersion relists and converges', a
   await waitFor('the controller to lose its watches', () => logged('watch failed; retrying with back-off') > failures, 10_000);
   // Behind its back: one Route goes, another comes, and etcd forgets the history in between.
   await mustKubectl(plane.cluster, ['delete', 'route', 'before', '-n', 'default']);
-  await apply(publicRoute('behind'));
+  await apply(publicRoute('behind', echo.url));
   for (let i = 0; i < 5; i++) await mustKubectl(plane.cluster, ['create', 'configmap', `churn-${i}`, '-n', 'default', '--from-literal=i=1']);
   const revision = await plane.cluster.compactEtcd();
   expect(revision).toBeGreaterThan(0);

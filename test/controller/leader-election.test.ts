@@ -3,7 +3,7 @@
 // releases the Lease), the leader dying hands over once its Lease expires.
 import { CLUSTER_START_TIMEOUT_MS } from '../cluster/harness.ts';
 import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
-import { CONTROLLER_NAMESPACE, mustKubectl, startControlPlane, startController, waitFor, waitForCondition, type ControlPlane, type PortcullisProcess } from './support.ts';
+import { CONTROLLER_NAMESPACE, mustKubectl, publicRoute, startControlPlane, startController, waitFor, waitForCondition, type ControlPlane, type PortcullisProcess } from './support.ts';
 
 // Short enough for a test, long enough that a release (about one retry period) and an expiry
 // (the whole Lease) cannot be mistaken for each other on a busy machine.
@@ -27,17 +27,6 @@ const isLeader = (controller: PortcullisProcess) => {
 const holder = async () => (await mustKubectl(plane.cluster, ['get', 'lease', LEASE, '-n', CONTROLLER_NAMESPACE, '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
 const statusWrites = (controller: PortcullisProcess) => controller.logs.filter((line) => line.msg === 'status written').length;
 
-function route(name: string): string {
-  return `apiVersion: portcullis.dev/v1alpha1
-kind: Route
-metadata: {name: ${name}, namespace: default}
-spec:
-  rules:
-    - public: true
-      matches: [{path: {value: /${name}}}]
-      backends: [{url: "${echo.url}"}]
-`;
-}
 
 beforeAll(async () => {
   [plane, echo] = await Promise.all([startControlPlane(), startEchoServer({ record: false })]);
@@ -54,7 +43,7 @@ test('two replicas elect one leader; both serve, only the leader writes status',
   const follower = leader === a ? b! : a!;
   expect(await holder()).toBe(identityOf(leader));
 
-  await mustKubectl(plane.cluster, ['apply', '-f', '-'], route('one'));
+  await mustKubectl(plane.cluster, ['apply', '-f', '-'], publicRoute('one', echo.url));
   await waitForCondition(plane.cluster, 'routes', 'default', 'one', 'Programmed', 'True');
   for (const replica of [a!, b!]) await waitFor('both replicas to serve', async () => (await fetch(`${replica.url}/one`)).status === 200);
   // A moment for a follower that (wrongly) wrote to have done so.
@@ -76,7 +65,7 @@ test('the leader stopping releases the Lease: the follower takes over at once an
   expect(Date.now() - stopped).toBeLessThan(3_500);
   expect(await holder()).toBe(identityOf(follower));
 
-  await mustKubectl(plane.cluster, ['apply', '-f', '-'], route('two'));
+  await mustKubectl(plane.cluster, ['apply', '-f', '-'], publicRoute('two', echo.url));
   await waitForCondition(plane.cluster, 'routes', 'default', 'two', 'Programmed', 'True');
   expect(statusWrites(follower)).toBeGreaterThan(0);
 }, 60_000);
@@ -97,7 +86,7 @@ test('the leader dying: another replica takes over once the Lease expires', asyn
   expect(takeover).toBeLessThan(10_000);
   expect(await holder()).toBe(identityOf(standby));
 
-  await mustKubectl(plane.cluster, ['apply', '-f', '-'], route('three'));
+  await mustKubectl(plane.cluster, ['apply', '-f', '-'], publicRoute('three', echo.url));
   await waitForCondition(plane.cluster, 'routes', 'default', 'three', 'Programmed', 'True');
   expect((await fetch(`${standby.url}/three`)).status).toBe(200);
 }, 60_000);

@@ -93,3 +93,16 @@ export function waitForCondition(cluster: Cluster, resource: string, namespace: 
 }
 
 export type { Cluster, Identity, PortcullisProcess };
+
+/** A public Route in `default` answering `/<name>` from `upstream`. */
+export function publicRoute(name: string, upstream: string): string {
+  return `apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: ${name}, namespace: default}
+spec:
+  rules:
+    - public: true
+      matches: [{path: {value: /${name}}}]
+      backends: [{url: "${upstream}"}]
+`;
+}
