@@ -82,7 +82,7 @@ export const FLAGS = [
   },
   {
     name: 'mode', kind: 'choice', choices: ['standalone', 'controller'], default: 'standalone', commands: ['validate'],
-    description: 'The rules to check against: controller also refuses what only a single process allows (generated session keys, url backends on loopback).',
+    description: "The rules to check against: controller's also refuse what only a single process may do (no session secretRef, url backends on loopback, http:// issuers).",
   },
 
   // --- the data plane: the same for standalone and controller ------------------------------------

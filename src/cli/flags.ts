@@ -51,8 +51,9 @@ export function parseCommand<C extends CommandName>(command: C, args: readonly s
       given.set(spec.name, !negated);
       continue;
     }
-    // As parseArgs' strict mode: `--listen --ops-listen :9` is a forgotten value, not the value "--ops-listen".
-    if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-'))) {
+    // As parseArgs' strict mode: `--listen --ops-listen :9` is a forgotten value, not the value
+    // "--ops-listen". A negative number is a value (and gets its own message).
+    if (token.value === undefined || (!token.inlineValue && /^-[^0-9]/.test(token.value))) {
       throw new UsageError(`${token.rawName} needs a value: ${token.rawName} <${placeholder(spec)}>.`);
     }
     const values = given.get(spec.name);

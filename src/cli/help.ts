@@ -105,7 +105,7 @@ export function cliReference(version: string): string {
   );
   return `# Command-line reference
 
-<!-- Generated from src/cli/commands.ts by \`node scripts/cli-reference.ts > docs/cli.md\`; test/cli/reference.test.ts checks that they agree. -->
+<!-- Generated from src/cli/commands.ts by \`npm run docs:cli\`; test/cli/reference.test.ts checks that they agree. -->
 
 Portcullis ${version} is one command, \`portcullis\`, with a subcommand for each way to run it. From a clone, after
 \`npm ci\`, run it as \`npx portcullis <command>\`: it works from Node.js 20 on, since \`bin/portcullis.js\` hands
