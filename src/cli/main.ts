@@ -30,7 +30,8 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
   },
 
   async demo(values) {
-    const logger = await commandLogger(values);
+    // Lines written as they come, so that the start-up lines stay above the banner.
+    const logger = await commandLogger(values, { sync: true });
     const { runDemo } = await import('./demo.ts');
     const demo = await runDemo({
       proxyPort: values.port,
@@ -133,11 +134,11 @@ function packageVersion(): string {
 }
 
 /** `--log-format auto`: text for a person at a terminal, JSON for whatever reads a pipe or a file. */
-async function commandLogger(values: { 'log-level': string; 'log-format': 'auto' | 'json' | 'text' }): Promise<Logger> {
+async function commandLogger(values: { 'log-level': string; 'log-format': 'auto' | 'json' | 'text' }, options: { sync?: boolean } = {}): Promise<Logger> {
   const { createLogger } = await import('../observability/logger.ts');
   const format = values['log-format'] === 'auto' ? (process.stdout.isTTY ? 'text' : 'json') : values['log-format'];
   const color = format === 'text' && process.stdout.isTTY === true && process.stdout.hasColors();
-  return createLogger({ level: values['log-level'], format, color });
+  return createLogger({ level: values['log-level'], format, color, ...options });
 }
 
 /** The data plane's flags, the same for `standalone` and `controller`. */

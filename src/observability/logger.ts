@@ -13,6 +13,11 @@ export interface LoggerOptions {
   readonly format?: 'json' | 'text';
   /** Colours the level in text lines; for a terminal that has them. */
   readonly color?: boolean;
+  /**
+   * Writes each line before the call returns, access-log lines too, so that they keep their
+   * place among other output on the terminal (the demo's banner). Off by default: it costs CPU.
+   */
+  readonly sync?: boolean;
 }
 
 /** The message of access-log lines, the only ones that wait in the buffer. */
@@ -28,8 +33,9 @@ export const ACCESS_LOG_MESSAGE = 'request';
  * Text lines go through the same buffer; JSON lines pay nothing for the text format's existence.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const buffered = typeof options.destination !== 'object';
-  const destination = buffered ? pino.destination({ dest: options.destination ?? 1, sync: false, minLength: 4096 }) : options.destination;
+  const buffered = typeof options.destination !== 'object' && options.sync !== true;
+  const destination =
+    typeof options.destination === 'object' ? options.destination : pino.destination({ dest: options.destination ?? 1, sync: !buffered, minLength: buffered ? 4096 : 0 });
   const flush = () => (destination as pino.DestinationStream & { flush(): void }).flush();
   const logger = pino(
     {
