@@ -56,9 +56,10 @@ export function parseCommand<C extends CommandName>(command: C, args: readonly s
     if (token.value === undefined || (!token.inlineValue && /^-[^0-9]/.test(token.value))) {
       throw new UsageError(`${token.rawName} needs a value: ${token.rawName} <${placeholder(spec)}>.`);
     }
+    // A flag given twice: the last one counts (as with Go's flags), so that the chart's
+    // `extraArgs` can override the flags it sets itself.
     const values = given.get(spec.name);
-    if (Array.isArray(values) && !spec.multiple) throw new UsageError(`--${spec.name} is given twice; it takes one value.`);
-    given.set(spec.name, [...(Array.isArray(values) ? values : []), token.value]);
+    given.set(spec.name, spec.multiple && Array.isArray(values) ? [...values, token.value] : [token.value]);
   }
 
   const values: Record<string, unknown> = {};

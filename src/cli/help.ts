@@ -117,8 +117,8 @@ portcullis help <command>      # the command's usage and flags; also: portcullis
 portcullis --version
 \`\`\`
 
-Flags take their value as \`--flag value\` or \`--flag=value\`; a flag marked "repeat for more" may be given
-more than once. Values:
+Flags take their value as \`--flag value\` or \`--flag=value\`. A flag marked "repeat for more" may be given
+more than once; any other flag given twice takes its last value. Values:
 
 - **host:port** (\`--listen\`, \`--listen-tls\`, \`--ops-listen\`): \`127.0.0.1:8080\`, \`[::1]:8080\`, \`:8080\` or
   \`8080\`; without a host, every interface (IPv6 and IPv4). Port 0 picks a free port.

@@ -85,6 +85,12 @@ describe('parseCommand', () => {
     expect(demo.help === false && demo.values['log-format']).toBe('text');
   });
 
+  it('takes the last value of a flag given twice, and every value of a repeatable one', () => {
+    const parsed = parseCommand('controller', ['--log-level=info', '-n', 'a', '--namespace=b', '--log-level', 'debug']);
+    expect(parsed.help === false && parsed.values['log-level']).toBe('debug');
+    expect(parsed.help === false && parsed.values.namespace).toEqual(['a', 'b']);
+  });
+
   it('reads --no-<flag> as false', () => {
     const parsed = parseCommand('controller', ['--no-leader-election', '--allow-local-backends']);
     expect(parsed.help === false && parsed.values['leader-election']).toBe(false);
@@ -105,7 +111,6 @@ describe('parseCommand', () => {
     [['standalone'], '`portcullis standalone` needs --file <file|dir> (one or more).'],
     [['standalone', '-f', 'x', '--listen'], '--listen needs a value: --listen <host:port>.'],
     [['standalone', '-f', 'x', '--listen', '--ops-listen', '9'], '--listen needs a value: --listen <host:port>.'],
-    [['standalone', '-f', 'x', '--listen', '1', '--listen', '2'], '--listen is given twice; it takes one value.'],
     [['standalone', '-f', 'x', 'extra'], 'Unexpected argument "extra": `portcullis standalone` takes flags only (see `portcullis standalone --help`).'],
     [['standalone', '-f', 'x', '--log-level', 'verbose'], '--log-level takes fatal, error, warn, info, debug, trace or silent, not "verbose".'],
     [['standalone', '-f', 'x', '--log-format', 'pretty'], '--log-format takes auto, json or text, not "pretty".'],
