@@ -41,7 +41,7 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       logger,
     });
     process.stderr.write(demo.instructions);
-    await untilSignal();
+    await stopOnSignal(logger);
     await demo.close();
     return exitAfterFlush(logger, 0);
   },
@@ -200,7 +200,7 @@ function exitAfterFlush(logger: Logger, code: number): Promise<number> {
 /** A failure a person can act on, as one line and an exit status; null for a bug (it keeps its stack trace). */
 function explain(error: unknown): { message: string; status: number } | null {
   if (error instanceof UsageError) return { message: error.message, status: 2 };
-  const err = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  const err = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
   const where = err.address === undefined ? `port ${err.port}` : `${err.address.includes(':') ? `[${err.address}]` : err.address}:${err.port}`;
   switch (err.code) {
     case 'EADDRINUSE':
@@ -209,6 +209,8 @@ function explain(error: unknown): { message: string; status: number } | null {
       return { message: `Cannot listen on ${where}: permission denied (ports below 1024 need privileges).`, status: 1 };
     case 'EADDRNOTAVAIL':
       return { message: `Cannot listen on ${where}: no interface of this machine has that address.`, status: 1 };
+    case 'ENOTFOUND':
+      return { message: `Cannot listen on ${err.hostname ?? where}: no such host name.`, status: 1 };
     case 'ENOENT':
       return { message: `${err.path ?? err.message}: no such file or directory.`, status: 2 };
     default:
