@@ -94,7 +94,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(usage(version));
     return 2;
   }
-  if (first === '--help' || first === '-h' || (first === 'help' && rest.length === 0)) {
+  if (first === '--help' || first === '-h' || (first === 'help' && (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h'))) {
     process.stdout.write(usage(version));
     return 0;
   }
