@@ -237,6 +237,8 @@ function checkProviderURL(raw: string, field: string, options: CompileOptions, i
     invalid(field, `${JSON.stringify(raw)} is not a URL.`);
     return;
   }
+  // The value is shown in statuses and logs, and a provider's documents are public anyway.
+  if (url.username !== '' || url.password !== '') invalid(field, 'Must not carry a user name or password.');
   if (url.protocol === 'https:') return;
   if (url.protocol !== 'http:') invalid(field, 'Must be an https URL.');
   else if (options.mode === 'controller') invalid(field, 'Must be an https URL; http is refused in controller mode.');

@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { GuardContext, GuardDecision } from '../../proxy/guard.ts';
 import { AuthError } from '../errors.ts';
-import type { Provider } from '../provider.ts';
+import { unavailableMessage, type Provider } from '../provider.ts';
 import { decodeAttempt, encodeAttempt, type LoginAttempt, type Session } from './codec.ts';
 import { expireCookie, loginCookiePrefix, parseCookies, restartsCookieName, setCookie, type CookieJar } from './cookies.ts';
 import { ATTEMPT_ID_LENGTH, ATTEMPT_TTL_SECONDS, attemptAttributes, log, MAX_ATTEMPTS, MAX_RESTARTS, restartsAttributes, type FlowKit } from './kit.ts';
@@ -28,7 +28,7 @@ export function createSignIn(kit: FlowKit): SignIn {
 
   async function start(req: IncomingMessage, res: ServerResponse, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<GuardDecision> {
     const config = clients.get(policy, provider);
-    if (config === null) return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', 'The identity provider of this route is not reachable yet.'), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
+    if (config === null) return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     const browser = policy.browser!;
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -109,7 +109,7 @@ export function createSignIn(kit: FlowKit): SignIn {
     }
     const config = provider === null ? null : clients.get(policy, provider);
     if (provider === null || config === null) {
-      return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', 'The identity provider of this route is not reachable yet.'), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
+      return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     }
 
     const currentURL = new URL(attempt.redirectURI);
