@@ -57,6 +57,7 @@ export const PROVIDER_ERRORS = [
   'NETWORK',
   // What it answered.
   'REDIRECTED',
+  'HTTP_UNAVAILABLE',
   'HTTP_STATUS',
   'TOO_LARGE',
   'NOT_JSON',

@@ -35,7 +35,8 @@ export function createFetcher(options: FetcherOptions): { fetchJSON: FetchJSON; 
         if (!response.ok) {
           await response.body?.cancel();
           const words = STATUS_CODES[response.status];
-          throw new ProviderError('HTTP_STATUS', `it answered HTTP ${response.status}${words ? ` ${words}` : ''}`);
+          const unavailable = response.status >= 500 || response.status === 429;
+          throw new ProviderError(unavailable ? 'HTTP_UNAVAILABLE' : 'HTTP_STATUS', `it answered HTTP ${response.status}${words ? ` ${words}` : ''}`);
         }
         const text = await readBounded(response.body, maxBytes);
         try {

@@ -72,7 +72,13 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   const discoveryURL = spec.discoveryURL ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   if (spec.discoveryURL !== undefined) checkProviderURL(discoveryURL, 'spec.discoveryURL', options, invalid);
 
-  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(issuer) || COGNITO_POOL_PATH.test(issuer) ? 'Cognito' : 'Generic') : spec.provider;
+  // Recognised with or without a trailing slash, so that the slash is refused below rather than
+  // turning a Cognito issuer into a Generic one.
+  const bare = issuer.replace(/\/+$/, '');
+  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(bare) || COGNITO_POOL_PATH.test(bare) ? 'Cognito' : 'Generic') : spec.provider;
+  if (provider === 'Cognito' && bare !== issuer) {
+    invalid('spec.issuer', `Cognito's tokens name their issuer without a trailing slash (${JSON.stringify(bare)}), so no token would ever match this one: drop the trailing slash.`);
+  }
   const clientSecret = spec.clientSecretRef ? readSecret(index, namespace, spec.clientSecretRef, 'spec.clientSecretRef', findings) : null;
 
   let caBundle: string | null = null;

@@ -78,7 +78,7 @@ describe('provider runtime', () => {
     const provider = start(Date.now);
     await provider.refresh();
     expect(provider.readiness()).toMatchObject({ ready: false, reason: 'DiscoveryFailed' });
-    expect(provider.readiness()).toMatchObject({ error: 'HTTP_STATUS', message: expect.stringMatching(/failed: it answered HTTP 503 Service Unavailable\.$/) });
+    expect(provider.readiness()).toMatchObject({ error: 'HTTP_UNAVAILABLE', message: expect.stringMatching(/failed: it answered HTTP 503 Service Unavailable\.$/) });
     keyServer.up = true;
     // The back-off retry (50 ms, then 100 ms) picks it up by itself.
     for (let i = 0; i < 50 && !provider.readiness().ready; i++) await new Promise((r) => setTimeout(r, 20));
@@ -145,11 +145,17 @@ describe('provider runtime', () => {
     });
     keysUnusable.close();
 
-    keyServer.up = false;
+    keyServer.up = false; // 503: unavailable for now
     const down = start(Date.now);
     await down.refresh();
-    expect(down.readiness()).toMatchObject({ publicMessage: 'The identity provider of this route does not serve a usable discovery document.' });
+    expect(down.readiness()).toMatchObject({ publicMessage: 'The identity provider of this route is not reachable yet.' });
     down.close();
+
+    const wrongPath = createProvider({ issuer: keyServer.issuer, discoveryURL: `${keyServer.issuer}/nothing-here`, fetchJSON: fetcher.fetchJSON, retryMs: 10_000 });
+    keyServer.up = true;
+    await wrongPath.refresh();
+    expect(wrongPath.readiness()).toMatchObject({ error: 'HTTP_STATUS', publicMessage: 'The identity provider of this route does not serve a usable discovery document.' });
+    wrongPath.close();
   });
 
   it('never shows the user name or password of a URL', async () => {
