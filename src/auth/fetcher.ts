@@ -91,22 +91,23 @@ interface SystemError {
  * fetch() rejects with `TypeError: fetch failed` and the real reason in `cause` (sometimes one
  * level deeper): the reason is what a person needs, the code is what they search for.
  */
-export function describeFetchFailure(error: unknown, url: URL, limits: { readonly phaseMs: number; readonly totalMs: number }): ProviderError {
+export function describeFetchFailure(error: unknown, url: URL, limits?: { readonly phaseMs: number; readonly totalMs: number }): ProviderError {
   const cause = innermost(error);
   const code = cause.code ?? '';
   const host = url.hostname;
   const hostPort = `${host}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
   const fail = (kind: ProviderError['code'], message: string) => new ProviderError(kind, message, { cause: error });
+  const within = (ms: number | undefined) => (ms === undefined ? 'in time' : `within ${ms} ms`);
 
   if (code === 'ECONNREFUSED') return fail('CONNECTION_REFUSED', `connection refused (ECONNREFUSED ${cause.address && cause.port ? `${cause.address}:${cause.port}` : hostPort})`);
   if (code === 'ENOTFOUND') return fail('HOST_NOT_FOUND', `the host name was not found (ENOTFOUND ${host})`);
   if (code === 'EAI_AGAIN') return fail('HOST_NOT_FOUND', `the host name could not be resolved now (EAI_AGAIN ${host})`);
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return fail('HOST_UNREACHABLE', `the host is unreachable (${code} ${hostPort})`);
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return fail('CONNECTION_CLOSED', `the connection was closed before a complete answer (${code})`);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return fail('TIMEOUT', `no connection to ${hostPort} within ${limits.phaseMs} ms (timeout)`);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return fail('TIMEOUT', `no answer within ${limits.phaseMs} ms (timeout)`);
-  if (code === 'UND_ERR_BODY_TIMEOUT') return fail('TIMEOUT', `the body stalled for ${limits.phaseMs} ms (timeout)`);
-  if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return fail('TIMEOUT', `no complete answer within ${limits.totalMs} ms (timeout)`);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return fail('TIMEOUT', `no connection to ${hostPort} ${within(limits?.phaseMs)} (timeout)`);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return fail('TIMEOUT', `no answer ${within(limits?.phaseMs)} (timeout)`);
+  if (code === 'UND_ERR_BODY_TIMEOUT') return fail('TIMEOUT', `the body stalled (timeout)`);
+  if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return fail('TIMEOUT', `no complete answer ${within(limits?.totalMs)} (timeout)`);
   if (UNTRUSTED_CERTIFICATE.has(code)) {
     return fail('TLS_UNTRUSTED', `the provider's certificate is not trusted: ${opensslReason(cause)} (${code}); add its CA with spec.caBundleRef`);
   }
@@ -123,6 +124,31 @@ export function describeFetchFailure(error: unknown, url: URL, limits: { readonl
   if (cause.message === 'unexpected redirect') return fail('REDIRECTED', 'it answered with a redirect, which is not followed (set the final URL)');
   const detail = printable(cause.message ?? String(error));
   return fail('NETWORK', code ? `${detail} (${code})` : detail);
+}
+
+/**
+ * Why a call to another of the provider's endpoints (token, revocation) failed, in the same
+ * words: an OAuth error answer by its `error` (invalid_client: a wrong client secret), a
+ * network failure by its cause. Never the request, which carries the client secret.
+ */
+export function describeEndpointFailure(error: unknown, endpoint: string | undefined): { readonly code: string; readonly message: string } {
+  const answer = error as { error?: unknown; error_description?: unknown; status?: unknown } | null;
+  if (typeof answer?.error === 'string' && typeof answer.status === 'number') {
+    const description = typeof answer.error_description === 'string' ? ` (${printable(answer.error_description)})` : '';
+    return { code: printable(answer.error), message: `it answered HTTP ${answer.status} with ${printable(answer.error)}${description}` };
+  }
+  // A network failure, however wrapped (openid-client wraps some in "something went wrong").
+  const cause = innermost(error);
+  const target = endpoint === undefined ? null : URL.parse(endpoint);
+  const systemCode = typeof cause.code === 'string' && !cause.code.startsWith('OAUTH_');
+  if (target !== null && cause !== error && (systemCode || cause.name === 'TimeoutError')) {
+    const described = describeFetchFailure(error, target);
+    return { code: described.code, message: described.message };
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const status = (error as { cause?: { status?: unknown } } | null)?.cause?.status;
+  const message = error instanceof Error ? printable(error.message) : printable(String(error));
+  return { code: typeof code === 'string' ? code : 'ERROR', message: typeof status === 'number' ? `it answered HTTP ${status}: ${message}` : message };
 }
 
 function innermost(error: unknown): SystemError {

@@ -8,8 +8,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as oidc from 'openid-client';
 import { ProviderError } from '../../src/auth/errors.ts';
-import { createFetcher } from '../../src/auth/fetcher.ts';
+import { createFetcher, describeEndpointFailure } from '../../src/auth/fetcher.ts';
+import { startCognitoLikeProvider } from '../../src/demo/provider.ts';
 import { createTestPki, type TestPki } from '../support/tls.ts';
 
 const servers: Server[] = [];
@@ -159,5 +161,38 @@ describe('provider fetch failures', () => {
   it('a URL with a user name or password, without repeating them', async () => {
     const error = await failure(fetcher()('https://admin:s3cret@127.0.0.1:1/x'));
     expect(error).toMatchObject({ code: 'URL_INVALID', message: 'the URL carries a user name or password, which Portcullis never sends' });
+  });
+});
+
+describe('token endpoint failures (openid-client against the real oidc-provider)', () => {
+  const grant = (config: oidc.Configuration) =>
+    oidc.clientCredentialsGrant(config, { scope: 'default-m2m-resource-server/read' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+
+  it('a wrong client secret is invalid_client, said without the secret', async () => {
+    const idp = await startCognitoLikeProvider();
+    try {
+      const wrongSecret = 'not-the-secret-0123456789';
+      const config = await oidc.discovery(new URL(idp.issuer), idp.clients.machine.clientId, wrongSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+      const described = describeEndpointFailure(await grant(config), config.serverMetadata().token_endpoint);
+      expect(described).toMatchObject({ code: 'invalid_client', message: expect.stringMatching(/^it answered HTTP 401 with invalid_client/) });
+      expect(JSON.stringify(described)).not.toContain(wrongSecret);
+    } finally {
+      await idp.close();
+    }
+  });
+
+  it('a token endpoint that refuses connections, by its cause', async () => {
+    const closed = createTcpServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    closed.close();
+    await once(closed, 'close');
+    const tokenEndpoint = `http://127.0.0.1:${port}/oauth2/token`;
+    const config = new oidc.Configuration({ issuer: `http://127.0.0.1:${port}/pool`, token_endpoint: tokenEndpoint }, 'client', 'secret-value-0123456789');
+    oidc.allowInsecureRequests(config);
+    expect(describeEndpointFailure(await grant(config), tokenEndpoint)).toEqual({ code: 'CONNECTION_REFUSED', message: `connection refused (ECONNREFUSED 127.0.0.1:${port})` });
   });
 });

@@ -6,6 +6,7 @@ import * as oidc from 'openid-client';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { GuardContext, GuardDecision } from '../../proxy/guard.ts';
 import { AuthError } from '../errors.ts';
+import { describeEndpointFailure } from '../fetcher.ts';
 import { unavailableMessage, type Provider } from '../provider.ts';
 import { decodeAttempt, encodeAttempt, type LoginAttempt, type Session } from './codec.ts';
 import { expireCookie, loginCookiePrefix, parseCookies, restartsCookieName, setCookie, type CookieJar } from './cookies.ts';
@@ -120,7 +121,7 @@ export function createSignIn(kit: FlowKit): SignIn {
     } catch (error) {
       // A code already used or expired (a reload, the back button): start again, a bounded number of times.
       if (error instanceof oidc.ResponseBodyError && error.error === 'invalid_grant') return restart(req, res, policy, provider, context, jar, attempt.returnTo, cookies, 'CODE_REJECTED');
-      logger.warn({ policy: policy.key, requestId: context.requestId, err: { message: (error as Error).message, code: (error as { code?: string }).code } }, 'code exchange failed');
+      logger.warn({ policy: policy.key, requestId: context.requestId, err: describeEndpointFailure(error, config.serverMetadata().token_endpoint) }, 'code exchange failed');
       return sendAnswer(req, res, browserError('SIGNIN_FAILED', 'The identity provider did not complete the sign-in.'), cookies, context.requestId, log(policy, 'deny', 'CODE_EXCHANGE_FAILED'));
     }
 
