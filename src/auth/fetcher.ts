@@ -121,6 +121,8 @@ export function describeFetchFailure(error: unknown, url: URL, limits?: { readon
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.startsWith('CERT_') || code.includes('_CERT')) {
     return fail('TLS_FAILED', `the TLS handshake with ${hostPort} failed: ${opensslReason(cause)} (${code})`);
   }
+  // fetch() never connects to some well-known ports (the Fetch standard's "bad ports").
+  if (cause.message === 'bad port') return fail('URL_INVALID', `fetch never connects to port ${url.port} (bad port); use another port`);
   if (cause.message === 'unexpected redirect') return fail('REDIRECTED', 'it answered with a redirect, which is not followed (set the final URL)');
   const detail = printable(cause.message ?? String(error));
   return fail('NETWORK', code ? `${detail} (${code})` : detail);

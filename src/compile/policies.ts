@@ -1,5 +1,5 @@
 // OIDCPolicy → AuthPolicy: defaults applied, Secrets resolved, mode rules enforced.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { durationToMs } from '../api/common.ts';
 import { secretValue } from '../api/core.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
@@ -94,6 +94,11 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
       caBundle = readSecret(index, namespace, { name: ref.name, key: ref.key }, field, findings);
     }
     if (caBundle !== null && !caBundle.includes('-----BEGIN CERTIFICATE-----')) invalid(field, 'The referenced value holds no PEM certificate.');
+    else if (caBundle !== null) {
+      // Caught here rather than at the first TLS handshake, where it would read as a connection failure.
+      const unreadable = unreadableCertificate(caBundle);
+      if (unreadable !== null) invalid(field, unreadable);
+    }
   }
 
   const browserOn = spec.browser !== undefined && spec.browser.enabled !== false;
@@ -218,6 +223,22 @@ function compileBearer(policy: OIDCPolicy, invalid: (field: string, message: str
   if (allowedClientIDs.length === 0) invalid('spec.bearer.allowedClientIDs', 'Must name at least one client ID.');
   if (audiences.length === 0) invalid('spec.bearer.audiences', 'Must name at least one audience.');
   return { tokenUse: bearer.tokenUse ?? 'access', allowedClientIDs, audiences };
+}
+
+/** Why a certificate of a PEM bundle cannot be read, naming which one; null when all can. */
+function unreadableCertificate(bundle: string): string | null {
+  const blocks = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      // OpenSSL's "error:04800064:PEM routines::bad base64 decode": the words after the last "::".
+      const reason = (error as Error).message.split('::').at(-1)!.trim();
+      const code = (error as { code?: string }).code;
+      return `Certificate ${i + 1} of ${blocks.length} in the bundle cannot be read: ${reason}${code ? ` (${code})` : ''}.`;
+    }
+  }
+  return null;
 }
 
 function readSecret(index: SnapshotIndex, namespace: string, ref: { name: string; key: string }, field: string, findings: Finding[]): string | null {

@@ -162,6 +162,10 @@ describe('provider fetch failures', () => {
     const error = await failure(fetcher()('https://admin:s3cret@127.0.0.1:1/x'));
     expect(error).toMatchObject({ code: 'URL_INVALID', message: 'the URL carries a user name or password, which Portcullis never sends' });
   });
+
+  it('a port fetch never connects to', async () => {
+    expect(await failure(fetcher()('http://127.0.0.1:6000/x'))).toMatchObject({ code: 'URL_INVALID', message: 'fetch never connects to port 6000 (bad port); use another port' });
+  });
 });
 
 describe('token endpoint failures (openid-client against the real oidc-provider)', () => {
