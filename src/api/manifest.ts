@@ -32,11 +32,14 @@ export function parseManifest(doc: unknown): ParseResult {
   const metadata = isRecord(doc) && isRecord(doc.metadata) ? doc.metadata : undefined;
   const name = typeof metadata?.name === 'string' ? metadata.name : undefined;
   if (kind === undefined || !(kind in KINDS)) {
-    const known = Object.keys(KINDS).join(', ');
-    return { ok: false, kind, name, issues: [{ field: 'kind', message: `Unsupported kind ${JSON.stringify(kind ?? null)}; expected one of ${known}.`, path: ['kind'] }] };
+    const known = Object.keys(KINDS);
+    const meant = kind === undefined ? null : closest(kind, known);
+    const hint = meant === null ? '' : ` (did you mean "${meant}"?)`;
+    return { ok: false, kind, name, issues: [{ field: 'kind', message: `Unsupported kind ${JSON.stringify(kind ?? null)}${hint}; expected one of ${known.join(', ')}.`, path: ['kind'] }] };
   }
   const schema = KINDS[kind as Kind];
-  const result = schema.safeParse(doc);
+  // The input is reported so that a near miss can be named; it never leaves this module.
+  const result = schema.safeParse(doc, { reportInput: true });
   if (result.success) return { ok: true, object: result.data as Manifest };
   return { ok: false, kind, name, issues: result.error.issues.flatMap((issue) => fieldIssues(issue, schema)) };
 }
@@ -57,7 +60,24 @@ function fieldIssues(issue: z.core.$ZodIssue, schema: z.core.$ZodType): FieldIss
     const why = issue.issues[0]?.message ?? issue.message;
     return [{ field: fieldPath(issue.path.slice(0, -1)), message: sentence(`key ${JSON.stringify(String(key))}: ${why.charAt(0).toLowerCase()}${why.slice(1)}`), path }];
   }
-  return [{ field: fieldPath(issue.path), message: sentence(issue.message), path }];
+  return [{ field: fieldPath(issue.path), message: explain(issue), path }];
+}
+
+/** zod's message, said the way a manifest's author needs it: what is missing, or what was nearly right. */
+function explain(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `Required (${article(issue.expected)} ${issue.expected}).`;
+  if (issue.code === 'invalid_type' && issue.expected === 'string' && (typeof issue.input === 'number' || typeof issue.input === 'boolean')) {
+    return `Expected a string, got the ${typeof issue.input} ${String(issue.input)}: quote the value in YAML.`;
+  }
+  if (issue.code === 'invalid_value' && typeof issue.input === 'string' && issue.values.length > 1) {
+    const meant = closest(issue.input, issue.values.map(String));
+    if (meant !== null) return sentence(`${issue.message} (did you mean ${JSON.stringify(meant)}?)`);
+  }
+  return sentence(issue.message);
+}
+
+function article(noun: string): string {
+  return /^[aeiou]/.test(noun) ? 'an' : 'a';
 }
 
 function unknownField(key: string, known: readonly string[]): string {
