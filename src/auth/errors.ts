@@ -38,3 +38,44 @@ export class AuthError extends Error {
     this.status = AUTH_ERRORS[code];
   }
 }
+
+/**
+ * Why the provider's discovery document or key set could not be used: stable codes, the
+ * message in a person's words, the underlying error kept as `cause`.
+ */
+export const PROVIDER_ERRORS = [
+  // Reaching the provider.
+  'URL_INVALID',
+  'CONNECTION_REFUSED',
+  'HOST_NOT_FOUND',
+  'HOST_UNREACHABLE',
+  'CONNECTION_CLOSED',
+  'TIMEOUT',
+  'TLS_UNTRUSTED',
+  'TLS_CERTIFICATE_INVALID',
+  'TLS_FAILED',
+  'NETWORK',
+  // What it answered.
+  'REDIRECTED',
+  'HTTP_UNAVAILABLE',
+  'HTTP_STATUS',
+  'TOO_LARGE',
+  'NOT_JSON',
+  // What the documents say.
+  'ISSUER_MISMATCH',
+  'DOCUMENT_INVALID',
+  'NO_USABLE_KEY',
+] as const;
+
+export type ProviderErrorCode = (typeof PROVIDER_ERRORS)[number];
+
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  readonly code: ProviderErrorCode;
+
+  /** `message` continues a sentence (`Discovery at … failed: <message>.`): lower case first, no full stop. */
+  constructor(code: ProviderErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

@@ -58,6 +58,7 @@ interface PolicyEntry {
 }
 
 const REALM = 'portcullis';
+const NOT_LOADED = { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.', error: null, publicMessage: 'The identity provider of this route has not answered yet.' } as const;
 
 export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
   const now = options.now ?? Date.now;
@@ -102,7 +103,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     if (summary === entry.lastReadiness || readiness.reason === 'Pending') return;
     entry.lastReadiness = summary;
     options.onReadinessChange?.(entry.policy, readiness);
-    const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason };
+    const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, ...(readiness.ready ? {} : { error: readiness.error }) };
     if (readiness.ready) options.logger.info(fields, readiness.message);
     else options.logger.warn(fields, readiness.message);
   }
@@ -122,9 +123,10 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
 
   async function check(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision> {
     const entry = policies.get(policy.fingerprint);
-    if (entry === undefined || !entry.provider.provider.readiness().ready) {
-      return answer(policy, new AuthError('POLICY_NOT_READY', 'The identity provider of this route is not reachable yet.'));
-    }
+    if (entry === undefined) return answer(policy, new AuthError('POLICY_NOT_READY', NOT_LOADED.publicMessage));
+    // The client is told what is true (not reachable, another issuer, …); the cause stays in the log.
+    const readiness = entry.provider.provider.readiness();
+    if (!readiness.ready) return answer(policy, new AuthError('POLICY_NOT_READY', readiness.publicMessage));
 
     // A CORS preflight carries no credentials by design; the policy may let it through.
     if (policy.allowPreflight && req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
@@ -188,7 +190,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       }
     },
     readiness(policy) {
-      return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.' };
+      return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? NOT_LOADED;
     },
     check,
     forwardedCookie(header) {

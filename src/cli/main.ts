@@ -9,7 +9,7 @@ import { validate } from './validate.ts';
 
 const USAGE = `Usage:
   portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--listen-tls host:port] [--ops-listen host:port]
-  portcullis validate -f <file|dir> [-f …] [--mode standalone|controller]
+  portcullis validate -f <file|dir> [-f …] [--mode standalone|controller] [--check-providers]
   portcullis demo [--port 9080] [--provider-port 9000] [--upstream-port 9081] [--ops-port 9082]
   portcullis controller [--kubeconfig path] [--namespace ns …] [--class name] [--listen host:port] [--listen-tls host:port] [--ops-listen host:port]
                         [--https-redirect-port port]
@@ -25,12 +25,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'validate': {
       const { values } = parseArgs({
         args: [...rest],
-        options: { file: { type: 'string', short: 'f', multiple: true }, mode: { type: 'string', default: 'standalone' } },
+        options: { file: { type: 'string', short: 'f', multiple: true }, mode: { type: 'string', default: 'standalone' }, 'check-providers': { type: 'boolean', default: false } },
         strict: true,
       });
       if (!values.file?.length) throw new UsageError('validate needs at least one -f <file|dir>.');
       if (values.mode !== 'standalone' && values.mode !== 'controller') throw new UsageError('--mode is standalone or controller.');
-      const report = await validate(values.file, values.mode);
+      const report = await validate(values.file, values.mode, { checkProviders: values['check-providers'] });
       process.stdout.write(`${report.text}\n`);
       return report.ok ? 0 : 1;
     }

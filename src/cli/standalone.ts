@@ -41,7 +41,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
     // What `validate` would say, as log lines: each manifest problem, each condition not True.
     for (const problem of state.problems) {
       for (const issue of problem.issues) {
-        logger.warn({ file: problem.file, line: problem.line, kind: problem.kind, name: problem.name, field: issue.field }, `manifest problem: ${issue.message}`);
+        logger.warn({ file: problem.file, line: issue.line ?? problem.line, column: issue.column, kind: problem.kind, name: problem.name, field: issue.field }, `manifest problem: ${issue.message}`);
       }
     }
     for (const status of result.statuses) {

@@ -6,7 +6,8 @@ import * as oidc from 'openid-client';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { GuardContext, GuardDecision } from '../../proxy/guard.ts';
 import { AuthError } from '../errors.ts';
-import type { Provider } from '../provider.ts';
+import { describeEndpointFailure } from '../fetcher.ts';
+import { unavailableMessage, type Provider } from '../provider.ts';
 import { decodeAttempt, encodeAttempt, type LoginAttempt, type Session } from './codec.ts';
 import { expireCookie, loginCookiePrefix, parseCookies, restartsCookieName, setCookie, type CookieJar } from './cookies.ts';
 import { ATTEMPT_ID_LENGTH, ATTEMPT_TTL_SECONDS, attemptAttributes, log, MAX_ATTEMPTS, MAX_RESTARTS, restartsAttributes, type FlowKit } from './kit.ts';
@@ -28,7 +29,7 @@ export function createSignIn(kit: FlowKit): SignIn {
 
   async function start(req: IncomingMessage, res: ServerResponse, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<GuardDecision> {
     const config = clients.get(policy, provider);
-    if (config === null) return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', 'The identity provider of this route is not reachable yet.'), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
+    if (config === null) return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     const browser = policy.browser!;
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -109,7 +110,7 @@ export function createSignIn(kit: FlowKit): SignIn {
     }
     const config = provider === null ? null : clients.get(policy, provider);
     if (provider === null || config === null) {
-      return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', 'The identity provider of this route is not reachable yet.'), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
+      return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     }
 
     const currentURL = new URL(attempt.redirectURI);
@@ -120,7 +121,7 @@ export function createSignIn(kit: FlowKit): SignIn {
     } catch (error) {
       // A code already used or expired (a reload, the back button): start again, a bounded number of times.
       if (error instanceof oidc.ResponseBodyError && error.error === 'invalid_grant') return restart(req, res, policy, provider, context, jar, attempt.returnTo, cookies, 'CODE_REJECTED');
-      logger.warn({ policy: policy.key, requestId: context.requestId, err: { message: (error as Error).message, code: (error as { code?: string }).code } }, 'code exchange failed');
+      logger.warn({ policy: policy.key, requestId: context.requestId, err: describeEndpointFailure(error, config.serverMetadata().token_endpoint) }, 'code exchange failed');
       return sendAnswer(req, res, browserError('SIGNIN_FAILED', 'The identity provider did not complete the sign-in.'), cookies, context.requestId, log(policy, 'deny', 'CODE_EXCHANGE_FAILED'));
     }
 
