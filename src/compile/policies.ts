@@ -30,6 +30,12 @@ export const MIN_SESSION_KEY_LENGTH = 32;
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9-]+_[A-Za-z0-9]+$/;
 const COGNITO_POOL_PATH = /^https?:\/\/[^/]+\/(?:[a-z]{2}(?:-gov)?-[a-z]+-\d|local)_[A-Za-z0-9]+$/;
 
+/** The provider whose semantics a policy gets: as written, or what `Auto` recognises in the issuer. */
+export function resolveProvider(spec: Pick<OIDCPolicy['spec'], 'provider' | 'issuer'>): Provider {
+  if (spec.provider !== 'Auto') return spec.provider;
+  return COGNITO_ISSUER.test(spec.issuer) || COGNITO_POOL_PATH.test(spec.issuer) ? 'Cognito' : 'Generic';
+}
+
 /** Headers a policy may not set from claims: the proxy or HTTP itself owns them. */
 export const FORBIDDEN_FORWARD_HEADERS: ReadonlySet<string> = new Set([
   'host', 'authorization', 'cookie', 'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
@@ -72,7 +78,7 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   const discoveryURL = spec.discoveryURL ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   if (spec.discoveryURL !== undefined) checkProviderURL(discoveryURL, 'spec.discoveryURL', options, invalid);
 
-  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(issuer) || COGNITO_POOL_PATH.test(issuer) ? 'Cognito' : 'Generic') : spec.provider;
+  const provider = resolveProvider(spec);
   const clientSecret = spec.clientSecretRef ? readSecret(index, namespace, spec.clientSecretRef, 'spec.clientSecretRef', findings) : null;
 
   let caBundle: string | null = null;
