@@ -40,7 +40,7 @@ export function resolveProvider(spec: Pick<OIDCPolicy['spec'], 'provider' | 'iss
 export const FORBIDDEN_FORWARD_HEADERS: ReadonlySet<string> = new Set([
   'host', 'authorization', 'cookie', 'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'forwarded', 'x-forwarded-for', 'x-forwarded-host',
-  'x-forwarded-proto',
+  'x-forwarded-proto', 'x-request-id',
 ]);
 
 /** Authorization request parameters that the flow itself owns. */
