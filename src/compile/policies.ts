@@ -30,11 +30,20 @@ export const MIN_SESSION_KEY_LENGTH = 32;
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9-]+_[A-Za-z0-9]+$/;
 const COGNITO_POOL_PATH = /^https?:\/\/[^/]+\/(?:[a-z]{2}(?:-gov)?-[a-z]+-\d|local)_[A-Za-z0-9]+$/;
 
+/** The provider whose semantics a policy gets: as written, or what `Auto` recognises in the issuer. */
+export function resolveProvider(spec: Pick<OIDCPolicy['spec'], 'provider' | 'issuer'>): Provider {
+  if (spec.provider !== 'Auto') return spec.provider;
+  // Recognised with or without a trailing slash, so that compile refuses the slash rather than
+  // turning a Cognito issuer into a Generic one.
+  const bare = spec.issuer.replace(/\/+$/, '');
+  return COGNITO_ISSUER.test(bare) || COGNITO_POOL_PATH.test(bare) ? 'Cognito' : 'Generic';
+}
+
 /** Headers a policy may not set from claims: the proxy or HTTP itself owns them. */
 export const FORBIDDEN_FORWARD_HEADERS: ReadonlySet<string> = new Set([
   'host', 'authorization', 'cookie', 'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'forwarded', 'x-forwarded-for', 'x-forwarded-host',
-  'x-forwarded-proto',
+  'x-forwarded-proto', 'x-request-id',
 ]);
 
 /** Authorization request parameters that the flow itself owns. */
@@ -72,10 +81,8 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   const discoveryURL = spec.discoveryURL ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   if (spec.discoveryURL !== undefined) checkProviderURL(discoveryURL, 'spec.discoveryURL', options, invalid);
 
-  // Recognised with or without a trailing slash, so that the slash is refused below rather than
-  // turning a Cognito issuer into a Generic one.
+  const provider = resolveProvider(spec);
   const bare = issuer.replace(/\/+$/, '');
-  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(bare) || COGNITO_POOL_PATH.test(bare) ? 'Cognito' : 'Generic') : spec.provider;
   if (provider === 'Cognito' && bare !== issuer) {
     invalid('spec.issuer', `Cognito's tokens name their issuer without a trailing slash (${JSON.stringify(bare)}), so no token would ever match this one: drop the trailing slash.`);
   }

@@ -21,7 +21,10 @@ export interface GuardContext {
 export interface DecisionLog {
   readonly policy: string;
   readonly decision: 'allow' | 'deny' | 'redirect' | 'handled';
+  /** For an answer with a body, its `code` (what the client saw); else why (TOKEN_VALID, SESSION_MISSING, …). */
   readonly reason: string;
+  /** Behind an answer's code, the more precise why, when it differs (SESSION_EXPIRED behind SESSION_REQUIRED). */
+  readonly cause?: string;
   readonly sub?: string;
   readonly clientId?: string;
 }

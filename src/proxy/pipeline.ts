@@ -1,6 +1,7 @@
 // The per-request pipeline: normalise → match → guard → forward, the same for every method and
-// for WebSocket upgrades. Every answer of our own carries a stable code.
-import { randomUUID } from 'node:crypto';
+// for WebSocket upgrades. Every answer of our own carries a stable code, and every answer — ours,
+// the upstream's, a redirect, a refused upgrade — the request's id (X-Request-Id), which the
+// upstream receives too and the access log records.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/logger.ts';
@@ -18,7 +19,7 @@ import {
   type ForwardTimeouts,
 } from './forward/index.ts';
 import type { Guard, GuardContext, GuardDecision } from './guard.ts';
-import { clientScheme, setForwardedHeaders, stripIdentityHeaders, type TrustedPeers } from './headers.ts';
+import { clientScheme, requestIdOf, setForwardedHeaders, stripIdentityHeaders, type TrustedPeers } from './headers.ts';
 import { normalizeTarget } from './normalize.ts';
 import { rewritePath } from './rewrite.ts';
 
@@ -59,25 +60,25 @@ interface Routed {
 export function createPipeline(options: PipelineOptions): Pipeline {
   const selection = createSelectionState();
 
-  /** Everything before forwarding; an ErrorAnswer or 'handled' ends the request there. */
-  async function route(req: IncomingMessage, res: ServerResponse | null, log: AccessLogEntry, upgrade: boolean): Promise<Routed | ErrorAnswer | 'handled'> {
+  /**
+   * Everything before forwarding; an ErrorAnswer or 'handled' ends the request there. `res` is
+   * null for a WebSocket upgrade; `trusted` says whether the peer is a trusted proxy.
+   */
+  async function route(req: IncomingMessage, res: ServerResponse | null, log: AccessLogEntry, trusted: boolean): Promise<Routed | ErrorAnswer | 'handled'> {
     const host = typeof req.headers.host === 'string' ? req.headers.host : undefined;
     const target = normalizeTarget(req.url ?? '', host);
     if (!target.ok) return { status: 400, code: target.code, message: target.message };
     log.path = target.query === '' ? target.path : `${target.path}?${redactQuery(target.query)}`;
 
     const table = options.table();
-    const context = (): GuardContext => {
-      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
-      return {
-        requestId: log.requestId,
-        scheme: clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }),
-        host: host ?? target.host,
-        path: target.path,
-        query: target.query,
-        upgrade,
-      };
-    };
+    const context = (): GuardContext => ({
+      requestId: log.requestId,
+      scheme: clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }),
+      host: host ?? target.host,
+      path: target.path,
+      query: target.query,
+      upgrade: res === null,
+    });
 
     // The browser flow's callback and logout paths belong to the proxy, on every host.
     const endpointPolicies = res === null ? undefined : table.authEndpoints.get(target.path);
@@ -86,6 +87,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       Object.assign(log, decision.log);
       if (decision.kind === 'answer') return decision.answer;
       log.status = decision.kind === 'handled' ? decision.status : 500;
+      if (decision.log.decision === 'deny') log.code = decision.log.reason;
       return 'handled';
     }
 
@@ -96,7 +98,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     if (rule.httpsRedirect && options.scheme === 'http' && res !== null) {
       const port = options.httpsRedirectPort ?? 443;
       const location = `https://${target.host}${port === 443 ? '' : `:${port}`}${target.path}${target.query === '' ? '' : `?${target.query}`}`;
-      res.writeHead(308, { location, 'content-length': 0, 'cache-control': 'no-store' });
+      res.writeHead(308, { location, 'content-length': 0, 'cache-control': 'no-store', 'x-request-id': log.requestId });
       res.end();
       log.status = 308;
       return 'handled';
@@ -108,6 +110,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // ones included, so that whatever the guard sets next is ours alone.
     const headers: Record<string, string | string[] | undefined> = headersFromClient(req.headers);
     stripIdentityHeaders(headers, table.identityHeaders);
+    // The client's X-Request-Id is replaced by ours (which is a trusted proxy's own, if it sent one).
+    headers['x-request-id'] = log.requestId;
 
     let decision: GuardDecision | null = null;
     if (action.policy !== null) {
@@ -116,6 +120,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (decision.kind === 'answer') return decision.answer;
       if (decision.kind === 'handled') {
         log.status = decision.status;
+        // The guard answered a denial itself (sendAnswer): its reason is the body's code.
+        if (decision.log.decision === 'deny') log.code = decision.log.reason;
         return 'handled';
       }
       // Verified identity only: set after the strip above, never merged with the client's.
@@ -137,8 +143,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return { rule, action, path: target.path, query: target.query, headers, decision };
   }
 
-  function prepareHeaders(req: IncomingMessage, routed: Routed): void {
-    const trusted = options.trustedPeers.has(req.socket.remoteAddress);
+  function prepareHeaders(req: IncomingMessage, routed: Routed, trusted: boolean): void {
     const host = typeof req.headers.host === 'string' ? req.headers.host : undefined;
     setForwardedHeaders(routed.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }, host);
     if (routed.action.rewrite?.hostname) routed.headers.host = routed.action.rewrite.hostname;
@@ -160,24 +165,25 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const metrics = options.metrics;
     if (metrics !== undefined) {
       metrics.request(routeName(log.route), log.status, log.durationMs / 1000);
-      if (log.policy !== undefined && log.decision !== undefined && log.reason !== undefined) metrics.decision(log.policy, log.decision, log.reason);
+      if (log.policy !== undefined && log.decision !== undefined && log.reason !== undefined) metrics.decision(log.policy, log.decision, log.reason, log.cause);
     }
   }
 
   return {
     async handleRequest(req, res) {
       const started = performance.now();
-      const log: AccessLogEntry = { requestId: randomUUID(), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
+      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
+      const log: AccessLogEntry = { requestId: requestIdOf(req.headers, trusted), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
       // While draining, clients are told to reconnect (to another replica) after this answer.
       if (options.draining?.()) res.shouldKeepAlive = false;
       try {
-        const routed = await route(req, res, log, false);
+        const routed = await route(req, res, log, trusted);
         if (routed === 'handled') return;
         if (!('rule' in routed)) {
           answer(req, res, routed, log);
           return;
         }
-        prepareHeaders(req, routed);
+        prepareHeaders(req, routed, trusted);
         if (routed.decision?.kind === 'allow') for (const [name, value] of Object.entries(routed.decision.responseHeaders)) res.setHeader(name, value);
         const requestMs = routed.action.timeouts.requestMs;
         const signal = requestMs === null ? null : AbortSignal.timeout(requestMs);
@@ -190,6 +196,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           headers: routed.headers,
           timeouts,
           signal,
+          requestId: log.requestId,
         }));
         if (outcome !== null) options.metrics?.upstream(routeName(log.route), (performance.now() - upstreamStarted) / 1000, outcome.error?.code ?? null);
         if (outcome === null) {
@@ -215,22 +222,23 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
     async handleUpgrade(req, socket, head) {
       const started = performance.now();
-      const log: AccessLogEntry = { requestId: randomUUID(), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
+      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
+      const log: AccessLogEntry = { requestId: requestIdOf(req.headers, trusted), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
       try {
-        const routed = await route(req, null, log, true);
+        const routed = await route(req, null, log, trusted);
         if (routed === 'handled') return;
         if (!('rule' in routed)) {
           writeSocketError(req, socket, routed, log);
           return;
         }
-        prepareHeaders(req, routed);
+        prepareHeaders(req, routed, trusted);
         const pick = selectEndpoint(routed.action.upstreams, selection);
         if (pick === null) {
           writeSocketError(req, socket, proxyError('NO_HEALTHY_BACKEND', 'No backend of this route has a ready endpoint.'), log);
           return;
         }
         const timeouts = timeoutsFor(routed.action);
-        const outcome = await proxyUpgrade(req, socket, head, { origin: pick.endpoint.origin, path: upstreamPath(routed), headers: routed.headers, timeouts, signal: null });
+        const outcome = await proxyUpgrade(req, socket, head, { origin: pick.endpoint.origin, path: upstreamPath(routed), headers: routed.headers, timeouts, signal: null, requestId: log.requestId });
         Object.assign(log, { upstream: outcome.origin, status: outcome.status ?? outcome.error?.status ?? 0 });
         if (outcome.error) log.code = outcome.error.code;
       } catch (error) {
@@ -252,21 +260,33 @@ function routeName(ruleId: string | undefined): string {
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, error: ErrorAnswer, log: AccessLogEntry): void {
-  log.status = error.status;
-  log.code = error.code;
+  recordAnswer(log, error);
   sendError(req, res, error, log.requestId);
 }
 
 /** A refused handshake: a plain HTTP response on the raw socket, then close. */
 function writeSocketError(req: IncomingMessage, socket: Duplex, error: ErrorAnswer, log: AccessLogEntry): void {
-  log.status = error.status;
-  log.code = error.code;
+  recordAnswer(log, error);
   if (!socket.writable) return;
   const { contentType, body } = renderError(req, error, log.requestId);
   const extra = Object.entries(error.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(
     `HTTP/1.1 ${error.status} ${error.code}\r\ncontent-type: ${contentType}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}x-request-id: ${log.requestId}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * The access log of one of our answers: its status and code, and when a guard denied the request,
+ * its reason made equal to that code (the finer reason kept as cause), so that the log and the
+ * client agree. (After an allow, the reason stays the allow's: the answer came later, e.g. a 502.)
+ */
+function recordAnswer(log: AccessLogEntry, error: ErrorAnswer): void {
+  log.status = error.status;
+  log.code = error.code;
+  if (log.decision === 'deny' && log.reason !== error.code) {
+    log.cause = log.reason;
+    log.reason = error.code;
+  }
 }
 
 function upstreamMessage(code: string): string {

@@ -10,7 +10,11 @@ export function describeTable(result: CompileResult): unknown {
     authEndpoints: Object.fromEntries([...result.table.authEndpoints].map(([path, policies]) => [path, policies.map((p) => p.key)])),
     ...(result.table.certificates.size > 0 ? { certificates: Object.fromEntries([...result.table.certificates].map(([host, c]) => [host, c.secret])) } : {}),
     policies: Object.fromEntries([...result.table.policies].map(([key, policy]) => [key, describePolicy(policy)])),
-    statuses: result.statuses.map((s) => ({ object: `${s.kind} ${s.namespace}/${s.name}`, conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`) })),
+    statuses: result.statuses.map((s) => ({
+      object: `${s.kind} ${s.namespace}/${s.name}`,
+      ...(s.provider ? { provider: s.provider.type } : {}),
+      conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`),
+    })),
   };
 }
 

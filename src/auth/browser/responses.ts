@@ -24,6 +24,10 @@ export function browserError(code: BrowserErrorCode, message: string): ErrorAnsw
   return { status: BROWSER_ERRORS[code], code, message };
 }
 
+/**
+ * Writes an answer with a body. Its log's reason becomes the body's code, so that a log line
+ * and the answer a client saw carry the same code; the finer reason the flow had is kept as cause.
+ */
 export function sendAnswer(req: IncomingMessage, res: ServerResponse, answer: ErrorAnswer, cookies: readonly string[], requestId: string, log: DecisionLog): GuardDecision {
   const { contentType, body } = renderError(req, answer, requestId);
   res.writeHead(answer.status, {
@@ -35,7 +39,12 @@ export function sendAnswer(req: IncomingMessage, res: ServerResponse, answer: Er
     'x-request-id': requestId,
   });
   res.end(req.method === 'HEAD' ? undefined : body);
-  return { kind: 'handled', status: answer.status, log };
+  return { kind: 'handled', status: answer.status, log: answeredLog(log, answer.code) };
+}
+
+/** The log of a decision answered with `code`: reason = code, and the decision's own reason as cause when it differs. */
+export function answeredLog(log: DecisionLog, code: string): DecisionLog {
+  return log.reason === code ? log : { ...log, reason: code, cause: log.reason };
 }
 
 export function sendRedirect(res: ServerResponse, location: string, cookies: readonly string[], requestId: string, log: DecisionLog): GuardDecision {

@@ -70,6 +70,8 @@ export interface ForwardTarget {
   readonly timeouts: ForwardTimeouts;
   /** Aborts the exchange: a `TimeoutError` reason reports UPSTREAM_TIMEOUT, any other FORWARD_ABORTED. */
   readonly signal: AbortSignal | null;
+  /** The answer's `X-Request-Id`, in place of any the upstream sent; absent, its headers are relayed as they are. */
+  readonly requestId?: string;
 }
 
 export interface ForwardOutcome {

@@ -189,7 +189,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const raw = controller.rawHeaders;
     let headers: string[];
     try {
-      headers = downstreamResponseHeaders(Array.isArray(raw) ? raw : []);
+      headers = downstreamResponseHeaders(Array.isArray(raw) ? raw : [], this.#target.requestId);
       this.#res.writeHead(statusCode, headers);
     } catch (error) {
       controller.abort(new ForwardError('UPSTREAM_BAD_RESPONSE', 'The upstream response has headers that cannot be relayed.', { cause: error }));
