@@ -239,7 +239,15 @@ describe('without helm', () => {
       expect(await exists([...object, '-n', NS])).toBe(true);
     }
     expect(await exists(['clusterrolebinding', 'portcullis'])).toBe(true);
+  });
+
+  it('is an alternative to helm, not a step before it: after deploy/rbac/, helm install stops at the ServiceAccount as docs/install.md shows', async () => {
     await kubectl(['delete', '-f', PLAIN_MANIFEST, '--wait=false']);
+    const result = await helmOn(['install', RELEASE, CHART_DIR, '--namespace', NS]);
+    expect(result.code).not.toBe(0);
+    const shown = /^Error: INSTALLATION FAILED: (.*?) …$/m.exec(readFileSync(join(REPO_ROOT, 'docs', 'install.md'), 'utf8'))![1]!;
+    expect(result.stderr).toContain(`Error: INSTALLATION FAILED: ${shown}`);
+    expect(JSON.parse(await mustHelm(['list', '--all', '--namespace', NS, '-o', 'json']))).toEqual([]);
   });
 });
 
