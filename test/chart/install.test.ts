@@ -239,7 +239,15 @@ describe('without helm', () => {
       expect(await exists([...object, '-n', NS])).toBe(true);
     }
     expect(await exists(['clusterrolebinding', 'portcullis'])).toBe(true);
+  });
+
+  it('is an alternative to helm, not a step before it: after deploy/rbac/, helm install stops at the ServiceAccount as docs/install.md shows', async () => {
     await kubectl(['delete', '-f', PLAIN_MANIFEST, '--wait=false']);
+    const result = await helmOn(['install', RELEASE, CHART_DIR, '--namespace', NS]);
+    expect(result.code).not.toBe(0);
+    const shown = /^Error: INSTALLATION FAILED: (.*?) …$/m.exec(readFileSync(join(REPO_ROOT, 'docs', 'install.md'), 'utf8'))![1]!;
+    expect(result.stderr).toContain(`Error: INSTALLATION FAILED: ${shown}`);
+    expect(JSON.parse(await mustHelm(['list', '--all', '--namespace', NS, '-o', 'json']))).toEqual([]);
   });
 });
 
@@ -258,9 +266,8 @@ describe('kubectl apply --dry-run=server', () => {
     expect(result.stdout.trim().split('\n')).toHaveLength(parseObjects(rendered).length);
   });
 
-  it("accepts the manifests of the README's Cognito walkthrough, which kubectl then lists as the README shows", async () => {
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('\n## Amazon Cognito on a real cluster\n'), readme.indexOf('\n## The API\n'));
+  it('accepts the manifests of the Cognito walkthrough (docs/cognito-walkthrough.md), which kubectl then lists as the walkthrough shows', async () => {
+    const section = readFileSync(join(REPO_ROOT, 'docs', 'cognito-walkthrough.md'), 'utf8');
     const [yaml, ...others] = [...section.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
     expect(others).toEqual([]);
     const ns = 'walkthrough';

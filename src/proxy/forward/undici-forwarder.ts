@@ -1,7 +1,7 @@
 // Forwarding over undici: one keep-alive Pool per upstream origin, no pipelining, bodies
 // streamed both ways with backpressure (a paused client pauses the upstream and vice versa),
 // nothing buffered. Uses undici's low-level dispatch API: no Readable or Promise per request,
-// which is what made it the fastest path measured (DESIGN.md, "Forwarding speed").
+// which is what made it the fastest path measured (bench/RESULTS.md, "Proxy").
 //
 // HTTPS upstreams are verified against Node's default trust store, which includes the
 // certificates in NODE_EXTRA_CA_CERTS (undici's connector calls tls.connect without `ca`).
