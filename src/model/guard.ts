@@ -7,10 +7,7 @@ import type { AuthPolicy } from './policy.ts';
 /** The request as the guard sees it. */
 export interface GuardRequest {
   readonly method: string;
-  /**
-   * The client's headers (lower-case names) as they will go upstream: the client's identity
-   * headers are already gone.
-   */
+  /** The client's headers (lower-case names), its identity headers already removed. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** How many Authorization headers the client sent: `headers` keeps the first only. */
   readonly authorizationCount: number;
