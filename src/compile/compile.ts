@@ -57,11 +57,14 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
     snapshot.policies.flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey)).filter((name) => !FORBIDDEN_FORWARD_HEADERS.has(name)),
   );
 
-  // 7. The browser flow's callback and logout paths, answered before matching.
+  // 7. The browser flow's callback and logout paths, answered before matching, and its cookies,
+  // never forwarded.
   const authEndpoints = new Map<string, AuthPolicy[]>();
+  const proxyCookies = new Set<string>();
   for (const policy of policies.ready.values()) {
     if (policy.browser === null) continue;
     for (const path of [policy.browser.callbackPath, policy.browser.logoutPath]) authEndpoints.set(path, [...(authEndpoints.get(path) ?? []), policy]);
+    proxyCookies.add(policy.browser.session.cookieName);
   }
 
   // 8. Certificates for the HTTPS listener, by hostname: the older Route's wins a shared name.
@@ -72,7 +75,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
     for (const hostname of route.hostnames.length > 0 ? route.hostnames : ['*']) if (!certificates.has(hostname)) certificates.set(hostname, route.certificate);
   }
 
-  return { table: { rules, policies: policies.ready, identityHeaders, authEndpoints, certificates, matcher: buildMatcher(rules) }, statuses };
+  return { table: { rules, policies: policies.ready, identityHeaders, authEndpoints, proxyCookies: [...proxyCookies].sort(), certificates, matcher: buildMatcher(rules) }, statuses };
 }
 
 /** A manifest its schema refused: not compiled, so its references were never looked at. */

@@ -1,5 +1,5 @@
 // The forwarding engine: what the proxy pipeline uses to reach upstreams.
-export { ForwardError, FORWARD_ERROR_STATUS } from './types.ts';
+export { ForwardError } from './types.ts';
 export type { ForwardErrorCode, ForwardOutcome, ForwardTarget, ForwardTimeouts, Forwarder, UpstreamHeaders } from './types.ts';
 export { createUndiciForwarder, type UndiciForwarder, type UndiciForwarderOptions } from './undici-forwarder.ts';
 export { headersFromClient } from './hop-by-hop.ts';

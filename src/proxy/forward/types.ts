@@ -2,8 +2,10 @@
 // it learns back. One implementation today (undici, see undici-forwarder.ts); the pipeline
 // only knows this file.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERROR_STATUS, type ErrorCodes } from '../../model/errors.ts';
 
-export type ForwardErrorCode =
+/** Statuses are in the one catalogue (src/model/errors.ts); 499 is for logs only. */
+export type ForwardErrorCode = ErrorCodes<
   /** No connection could be made (refused, unreachable, connect timeout, TLS failure): nothing was sent. */
   | 'UPSTREAM_CONNECT_FAILED'
   /** The response head, or the next chunk of its body, took longer than allowed; or the caller's signal timed out. */
@@ -17,18 +19,8 @@ export type ForwardErrorCode =
   /** The client went away (or stopped sending its body) first: nothing more can be sent to it. */
   | 'CLIENT_CLOSED'
   /** The caller's signal aborted the exchange for a reason other than a timeout (e.g. shutdown). */
-  | 'FORWARD_ABORTED';
-
-/** One HTTP status per code. 499 (nginx's "client closed request") is for logs only. */
-export const FORWARD_ERROR_STATUS = {
-  UPSTREAM_CONNECT_FAILED: 502,
-  UPSTREAM_TIMEOUT: 504,
-  UPSTREAM_RESET: 502,
-  UPSTREAM_BAD_RESPONSE: 502,
-  REQUEST_INVALID: 400,
-  CLIENT_CLOSED: 499,
-  FORWARD_ABORTED: 503,
-} as const satisfies Record<ForwardErrorCode, number>;
+  | 'FORWARD_ABORTED'
+>;
 
 export class ForwardError extends Error {
   override readonly name = 'ForwardError';
@@ -38,7 +30,7 @@ export class ForwardError extends Error {
   constructor(code: ForwardErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.status = FORWARD_ERROR_STATUS[code];
+    this.status = ERROR_STATUS[code];
   }
 }
 
