@@ -16,7 +16,9 @@ export const PROXY_ERRORS = {
   UPSTREAM_RESET: { status: 502, title: 'Bad gateway' },
   UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Bad gateway' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Gateway timeout' },
+  UPSTREAM_BUSY: { status: 503, title: 'Service unavailable' },
   REQUEST_INVALID: { status: 400, title: 'Bad request' },
+  CLIENT_BODY_TIMEOUT: { status: 408, title: 'Request timeout' },
   SHUTTING_DOWN: { status: 503, title: 'Service unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
@@ -59,6 +61,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, answer: Err
     res.destroy();
     return;
   }
+  closeIfBodyUnread(req, res);
   const { contentType, body } = renderError(req, answer, requestId);
   res.writeHead(answer.status, {
     ...answer.headers,
@@ -70,11 +73,40 @@ export function sendError(req: IncomingMessage, res: ServerResponse, answer: Err
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+/**
+ * The most of a request body still to come that an answer leaves to Node to read and discard,
+ * so that the connection can serve the next request (a small form, a JSON document).
+ */
+export const UNREAD_BODY_DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * Call before (or, failing that, right after) any answer that does not read the request's body
+ * — a refusal, an error, a redirect. Node reads and discards whatever body is left so that the
+ * connection can serve another request: a refused 1 GB upload would be read in full. A body
+ * declared at most UNREAD_BODY_DRAIN_LIMIT long is still left to Node; a longer one, or one of
+ * unknown length (chunked), is not read: the answer says `Connection: close`, and Node closes
+ * the connection once the answer is written. An answer already written (its head sent) cannot
+ * say so any more: the connection is closed once it is sent.
+ */
+export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || req.readableEnded) return;
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!chunked && length <= UNREAD_BODY_DRAIN_LIMIT) return;
+  if (!res.headersSent) {
+    res.shouldKeepAlive = false;
+    return;
+  }
+  if (res.writableFinished) req.socket.destroy();
+  else res.once('finish', () => req.socket.destroy());
+}
+
 const STATUS_TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

@@ -7,7 +7,7 @@ import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/l
 import type { Metrics } from '../observability/metrics.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
 import { redactQuery, type AccessLogEntry } from './access-log.ts';
-import { proxyError, renderError, sendError, type ErrorAnswer } from './errors.ts';
+import { closeIfBodyUnread, proxyError, renderError, sendError, type ErrorAnswer } from './errors.ts';
 import {
   createSelectionState,
   forwardWithRetry,
@@ -172,7 +172,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (options.draining?.()) res.shouldKeepAlive = false;
       try {
         const routed = await route(req, res, log, false);
-        if (routed === 'handled') return;
+        if (routed === 'handled') {
+          // The guard answered (a redirect to sign in, the callback): the body stays unread.
+          closeIfBodyUnread(req, res);
+          return;
+        }
         if (!('rule' in routed)) {
           answer(req, res, routed, log);
           return;
@@ -199,7 +203,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         Object.assign(log, { upstream: outcome.origin, attempts: outcome.attempts, bytesIn: outcome.requestBytes, bytesOut: outcome.responseBytes });
         if (outcome.error === null) log.status = outcome.status ?? 0;
         else if (!outcome.responseStarted && outcome.error.code !== 'CLIENT_CLOSED') {
-          answer(req, res, { status: outcome.error.status, code: outcome.error.code, message: upstreamMessage(outcome.error.code) }, log);
+          const retryAfter = outcome.error.code === 'UPSTREAM_BUSY' ? { 'retry-after': UPSTREAM_BUSY_RETRY_AFTER } : undefined;
+          answer(req, res, { status: outcome.error.status, code: outcome.error.code, message: upstreamMessage(outcome.error.code), headers: retryAfter }, log);
         } else {
           log.status = outcome.error.status;
           log.code = outcome.error.code;
@@ -269,8 +274,15 @@ function writeSocketError(req: IncomingMessage, socket: Duplex, error: ErrorAnsw
   );
 }
 
+/** Seconds: an upstream's connections free up as fast as its requests finish. */
+const UPSTREAM_BUSY_RETRY_AFTER = '1';
+
 function upstreamMessage(code: string): string {
   switch (code) {
+    case 'UPSTREAM_BUSY':
+      return 'The upstream is busy: no connection to it became free in time. Retry later.';
+    case 'CLIENT_BODY_TIMEOUT':
+      return 'The request body stopped arriving.';
     case 'UPSTREAM_TIMEOUT':
       return 'The upstream did not answer in time.';
     case 'UPSTREAM_CONNECT_FAILED':
