@@ -1,6 +1,6 @@
 // The proxy's own answers: one catalogue of stable codes, each with one HTTP status, rendered
 // as JSON for API clients and as a small HTML page for browsers.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 export const PROXY_ERRORS = {
   TARGET_INVALID: { status: 400, title: 'Bad request' },
@@ -61,44 +61,90 @@ export function sendError(req: IncomingMessage, res: ServerResponse, answer: Err
     res.destroy();
     return;
   }
-  closeIfBodyUnread(req, res);
   const { contentType, body } = renderError(req, answer, requestId);
-  res.writeHead(answer.status, {
-    ...answer.headers,
-    'content-type': contentType,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-request-id': requestId,
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  endAnswer(
+    req,
+    res,
+    answer.status,
+    {
+      ...answer.headers,
+      'content-type': contentType,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-request-id': requestId,
+    },
+    req.method === 'HEAD' ? undefined : body,
+  );
 }
 
 /**
- * The most of a request body still to come that an answer leaves to Node to read and discard,
- * so that the connection can serve the next request (a small form, a JSON document).
+ * A body at most this long that nobody started to read is still read and discarded after an
+ * answer that ignored it, so that its connection can serve the next request (a small form, a
+ * JSON document). A longer one is not read: the connection closes instead.
  */
 export const UNREAD_BODY_DRAIN_LIMIT = 64 * 1024;
 
 /**
- * Call before (or, failing that, right after) any answer that does not read the request's body
- * — a refusal, an error, a redirect. Node reads and discards whatever body is left so that the
- * connection can serve another request: a refused 1 GB upload would be read in full. A body
- * declared at most UNREAD_BODY_DRAIN_LIMIT long is still left to Node; a longer one, or one of
- * unknown length (chunked), is not read: the answer says `Connection: close`, and Node closes
- * the connection once the answer is written. An answer already written (its head sent) cannot
- * say so any more: the connection is closed once it is sent.
+ * How long an answer that leaves a body unread stays open before its connection closes (sooner
+ * when the client closes it): closing while the body still arrives sends the client a reset,
+ * which can destroy the answer before the client has read it. Nothing is read meanwhile; the
+ * client's upload stalls on TCP flow control. Envoy's delayed_close_timeout is 1 s too.
  */
-export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
-  if (req.complete || req.readableEnded) return;
-  const chunked = req.headers['transfer-encoding'] !== undefined;
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (!chunked && length <= UNREAD_BODY_DRAIN_LIMIT) return;
-  if (!res.headersSent) {
-    res.shouldKeepAlive = false;
+export const UNREAD_BODY_LINGER_MS = 1_000;
+
+/**
+ * Writes and ends an answer of the proxy's own (a refusal, an error), whatever became of the
+ * request's body. Node would read and discard a body the answer left unread, to keep the
+ * connection: a refused 1 GB upload would be read in full. Here only a small body nobody
+ * started to read (UNREAD_BODY_DRAIN_LIMIT) is left to Node; otherwise the answer says
+ * `Connection: close`, nothing more of the body is read, and the connection closes
+ * UNREAD_BODY_LINGER_MS after the answer was written.
+ */
+export function endAnswer(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: string | undefined): void {
+  if (!leavesBodyUnread(req)) {
+    res.writeHead(status, headers);
+    res.end(body);
     return;
   }
-  if (res.writableFinished) req.socket.destroy();
-  else res.once('finish', () => req.socket.destroy());
+  res.shouldKeepAlive = false; // Connection: close; Node closes the connection once the answer ends
+  req.pause();
+  res.writeHead(status, headers);
+  if (body !== undefined) res.write(body); // all of it (Content-Length): the client has the whole answer now
+  const end = (): void => {
+    clearTimeout(timer);
+    res.off('close', end);
+    if (!res.writableEnded && !res.destroyed) res.end();
+  };
+  const timer = setTimeout(end, UNREAD_BODY_LINGER_MS);
+  res.once('close', end);
+}
+
+/**
+ * For an answer written elsewhere (the guard's redirects and sign-in endpoints, which cannot
+ * say `Connection: close` for us): once it is sent, Node reads and discards the rest of the
+ * body; the connection is cut when more than UNREAD_BODY_DRAIN_LIMIT of it was read.
+ */
+export function limitUnreadBodyDrain(req: IncomingMessage, res: ServerResponse): void {
+  if (!leavesBodyUnread(req)) return;
+  let drained = 0;
+  const count = (chunk: Buffer): void => {
+    drained += chunk.length;
+    if (drained > UNREAD_BODY_DRAIN_LIMIT) req.socket.destroy();
+  };
+  // After Node's own 'finish' handler, which starts the drain (and drops earlier 'data' listeners).
+  if (res.writableFinished) req.on('data', count);
+  else res.once('finish', () => req.on('data', count));
+}
+
+/** True when a body is still to come that Node would read in full, or could not read (already read in part). */
+function leavesBodyUnread(req: IncomingMessage): boolean {
+  if (req.complete || req.readableEnded) return false;
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) return false;
+  // Read in part (a client cut for sending too slowly): Node would not drain the rest, and the
+  // connection would hang.
+  return chunked || Number(length) > UNREAD_BODY_DRAIN_LIMIT || req.readableFlowing !== null;
 }
 
 const STATUS_TITLES: Record<number, string> = {
