@@ -120,20 +120,16 @@ export function endAnswer(req: IncomingMessage, res: ServerResponse, status: num
 }
 
 /**
- * For an answer written elsewhere (the guard's redirects and sign-in endpoints, which cannot
- * say `Connection: close` for us): once it is sent, Node reads and discards the rest of the
- * body; the connection is cut when more than UNREAD_BODY_DRAIN_LIMIT of it was read.
+ * For an answer written elsewhere (the guard's redirects and sign-in endpoints, meant for
+ * navigations, which carry no body): it said `keep-alive` as Node chose, and once it is sent
+ * Node would read and discard whatever body is left. A body that endAnswer() would not leave to
+ * Node is not drained: the connection is closed as soon as the answer is sent.
  */
-export function limitUnreadBodyDrain(req: IncomingMessage, res: ServerResponse): void {
+export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
   if (!leavesBodyUnread(req)) return;
-  let drained = 0;
-  const count = (chunk: Buffer): void => {
-    drained += chunk.length;
-    if (drained > UNREAD_BODY_DRAIN_LIMIT) req.socket.destroy();
-  };
-  // After Node's own 'finish' handler, which starts the drain (and drops earlier 'data' listeners).
-  if (res.writableFinished) req.on('data', count);
-  else res.once('finish', () => req.on('data', count));
+  // After Node's own 'finish' handler, which starts the drain: it stops there.
+  if (res.writableFinished) req.socket.destroy();
+  else res.once('finish', () => req.socket.destroy());
 }
 
 /** True when a body is still to come that Node would read in full, or could not read (already read in part). */

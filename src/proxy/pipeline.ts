@@ -7,7 +7,7 @@ import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/l
 import type { Metrics } from '../observability/metrics.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
 import { redactQuery, type AccessLogEntry } from './access-log.ts';
-import { limitUnreadBodyDrain, proxyError, renderError, sendError, type ErrorAnswer } from './errors.ts';
+import { closeIfBodyUnread, proxyError, renderError, sendError, type ErrorAnswer } from './errors.ts';
 import {
   createSelectionState,
   forwardWithRetry,
@@ -174,7 +174,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         const routed = await route(req, res, log, false);
         if (routed === 'handled') {
           // The guard answered (a redirect to sign in, the callback): the body stays unread.
-          limitUnreadBodyDrain(req, res);
+          closeIfBodyUnread(req, res);
           return;
         }
         if (!('rule' in routed)) {

@@ -214,10 +214,10 @@ describe('Expect: 100-continue', () => {
 
 describe('refused bodies', () => {
   /** Sends up to 1 GB as fast as the proxy takes it; resolves with the bytes written once the connection closes. */
-  async function refusedUpload(chunked: boolean): Promise<{ status: number; connection: string | undefined; written: number; ms: number }> {
+  async function refusedUpload(chunked: boolean, requestHead = 'POST /m2m/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n'): Promise<{ status: number; connection: string | undefined; written: number; ms: number }> {
     const client = await rawClient(edge.proxy.url);
     const started = Date.now();
-    client.socket.write(post('/m2m/upload', chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${2 ** 30}\r\n`));
+    client.socket.write(`${requestHead}${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${2 ** 30}`}\r\n\r\n`);
     const block = Buffer.alloc(1024 * 1024, 'u');
     const frame = chunked ? Buffer.concat([Buffer.from(`${block.length.toString(16)}\r\n`), block, Buffer.from('\r\n')]) : block;
     let written = 0;
@@ -244,6 +244,18 @@ describe('refused bodies', () => {
       expect(upload.written).toBeLessThan(64 * 1024 * 1024);
       expect(upload.ms).toBeLessThan(5_000);
     }
+  });
+
+  it('closes the connection instead of reading the body after an answer the guard wrote itself', async () => {
+    // A navigation to a browser-protected rule is redirected to sign in by the guard, which
+    // cannot say Connection: close for us. The client sends 1 MB of a 1 GB body and waits.
+    const client = await rawClient(edge.proxy.url);
+    client.socket.write(`GET /browser/page HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Mode: navigate\r\nContent-Length: ${2 ** 30}\r\n\r\n`);
+    client.socket.write(Buffer.alloc(1024 * 1024, 'n'));
+    const head = await client.head();
+    expect(head.status).toBe(302);
+    expect(head.headers.location).toContain('/oauth2/authorize');
+    await client.untilClosed(5_000); // Node would wait for the rest of the gigabyte, to read it
   });
 
   it('still reads a small refused body, and keeps the connection for the next request', async () => {

@@ -2,6 +2,13 @@
 // 300 clients that send a request body at 50 bytes/s to a public rule, and 300 clients that
 // never read a 100 MB download. Meanwhile a valid token on a protected rule of the same
 // upstream is answered 200 in under 2 s. The proxy's memory during each attack is printed.
+//
+// The downloads are paced by the upstream (16 KB/s each). At full speed, every unread download
+// fills the kernel's socket buffers on its way — about 9.5 MB on loopback (4 MB queued from the
+// proxy to the client, 1.3 MB from the upstream to the proxy, 4 MB in the upstream's send
+// queue) — and 300 of them take the host's TCP memory to the edge of `net.ipv4.tcp_mem`, which
+// stalls every other process's connections. Paced, the attack holds the same 300 upstream
+// connections for as long, at a fraction of the memory.
 import { rawClient, rssMB, sleep, startEdge, type Edge, type RawClient } from './support.ts';
 
 const CLIENTS = 300;
@@ -66,14 +73,14 @@ describe('stall attacks', () => {
     const rssBefore = rssMB(edge.proxy);
     const heads = edge.upstream.heads;
     const clients = await openClients(false);
-    for (const client of clients) client.socket.write('GET /bytes/100000000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    for (const client of clients) client.socket.write('GET /bytes/100000000?rate=16384 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     try {
       const deadline = Date.now() + 20_000;
       while (edge.upstream.heads - heads < CLIENTS) {
         if (Date.now() > deadline) throw new Error(`Only ${edge.upstream.heads - heads} downloads reached the upstream.`);
         await sleep(50);
       }
-      await sleep(1_000); // every socket buffer on the way is full now
+      await sleep(2_000);
       const answers = await protectedRequests(3);
       const rssDuring = rssMB(edge.proxy);
       console.log(`unread downloads: ${CLIENTS} clients; protected request ${answers.map((a) => `${a.status} in ${a.ms} ms`).join(', ')}; proxy RSS ${rssBefore} MB before, ${rssDuring} MB during; upstream connections open ${edge.upstream.open}`);

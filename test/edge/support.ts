@@ -1,7 +1,8 @@
 // The edge tests' setting: `portcullis standalone` as its own process in front of one echo
 // upstream, with public rules (/public, and the echo's own /bytes/<n> and /delay/<ms>) and a
 // rule protected by a Cognito-shaped bearer policy (/m2m), all to that upstream; and raw
-// sockets for clients that behave badly.
+// sockets for clients that behave badly. /browser is protected by a browser sign-in policy,
+// whose redirects the guard writes itself.
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCognitoMint, type CognitoMint } from '../../src/demo/cognito-mint.ts';
 import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
-import { policyYAML, routeYAML } from '../support/manifests.ts';
+import { policyYAML, routeYAML, secretYAML } from '../support/manifests.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
 
 export interface Edge {
@@ -47,16 +48,27 @@ export async function startEdge(flags: readonly string[] = [], extraRules = ''):
   provider: Cognito
   clientID: ${mint.clientIds.machine}
   bearer: {}`) +
+      policyYAML('browsers', `  issuer: ${mint.issuer}
+  provider: Cognito
+  clientID: ${mint.clientIds.web}
+  clientSecretRef: {name: web-client, key: secret}
+  browser: {}`) +
+      secretYAML('web-client', { secret: 'web-client-secret' }) +
       routeYAML('edge', `  rules:
     - matches: [{path: {value: /public}}, {path: {value: /bytes}}, {path: {value: /delay}}]
       backends: [{url: "${echo.url}"}]
     - matches: [{path: {value: /m2m}}]
       policyRef: {name: machines}
       backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /browser}}]
+      policyRef: {name: browsers}
+      backends: [{url: "${echo.url}"}]
 ${extraRules}`),
   );
   const proxy = await startPortcullis(['standalone', '-f', dir, ...flags]);
-  await proxy.waitForLog((line) => line.policy === 'default/machines' && line.condition === 'Ready' && line.status === 'True');
+  for (const policy of ['machines', 'browsers']) {
+    await proxy.waitForLog((line) => line.policy === `default/${policy}` && line.condition === 'Ready' && line.status === 'True');
+  }
   return {
     proxy,
     echo,
