@@ -465,6 +465,28 @@ describe('limits', () => {
     }
   });
 
+  it('gives back the place in the queue of a client that went away while waiting', async () => {
+    const limited = createUndiciForwarder({ connectionsPerOrigin: 1, queueSizePerOrigin: 1 });
+    const local = await startTestProxy((req, res) => limited.forward(req, res, plainTarget(req, echo.url)));
+    try {
+      const holder = send(`${local.url}/delay/400`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const impatient = connect(Number(new URL(local.url).port), '127.0.0.1');
+      await once(impatient, 'connect');
+      impatient.write('GET /anything/impatient HTTP/1.1\r\nHost: x\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const gone = local.nextOutcome();
+      impatient.destroy();
+      expect((await gone).error?.code).toBe('CLIENT_CLOSED');
+      // Its place is free again: the next request waits in it, and is served.
+      expect((await send(`${local.url}/anything/patient`)).status).toBe(200);
+      expect((await holder).status).toBe(200);
+    } finally {
+      await local.close();
+      await limited.close();
+    }
+  });
+
   it('checks its limits up front', () => {
     expect(() => createUndiciForwarder({ connectionsPerOrigin: 0 })).toThrow(TypeError);
     expect(() => createUndiciForwarder({ queueSizePerOrigin: -1 })).toThrow(TypeError);
