@@ -158,6 +158,13 @@ function servingFlags(drainDelay: string) {
     'signature-cache-size': { type: 'string', default: '10000' },
     'drain-delay': { type: 'string', default: drainDelay },
     'shutdown-timeout': { type: 'string', default: '25s' },
+    // Slow clients (issue 13): see ServeOptions.
+    'client-body-buffer-size': { type: 'string', default: '1048576' },
+    'client-body-timeout': { type: 'string', default: '60s' },
+    'send-timeout': { type: 'string', default: '60s' },
+    'upstream-max-connections': { type: 'string', default: '1024' },
+    'upstream-queue-size': { type: 'string', default: '1024' },
+    'upstream-queue-timeout': { type: 'string', default: '5s' },
   } as const;
 }
 
@@ -171,6 +178,12 @@ type ServingValues = {
   'signature-cache-size': string;
   'drain-delay': string;
   'shutdown-timeout': string;
+  'client-body-buffer-size': string;
+  'client-body-timeout': string;
+  'send-timeout': string;
+  'upstream-max-connections': string;
+  'upstream-queue-size': string;
+  'upstream-queue-timeout': string;
 };
 
 function servingOptions(values: ServingValues) {
@@ -184,12 +197,30 @@ function servingOptions(values: ServingValues) {
     signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
     drainDelayMs: parseDuration(values['drain-delay'], '--drain-delay'),
     shutdownTimeoutMs: parseDuration(values['shutdown-timeout'], '--shutdown-timeout'),
+    clientBodyBufferSize: parseCount(values['client-body-buffer-size'], '--client-body-buffer-size'),
+    clientBodyTimeoutMs: parsePositiveDuration(values['client-body-timeout'], '--client-body-timeout'),
+    sendTimeoutMs: parsePositiveDuration(values['send-timeout'], '--send-timeout'),
+    upstreamMaxConnections: parsePositiveCount(values['upstream-max-connections'], '--upstream-max-connections'),
+    upstreamQueueSize: parseCount(values['upstream-queue-size'], '--upstream-queue-size'),
+    upstreamQueueTimeoutMs: parsePositiveDuration(values['upstream-queue-timeout'], '--upstream-queue-timeout'),
   };
 }
 
 function parseDuration(value: string, flag: string): number {
   if (!new RegExp(DURATION_PATTERN).test(value)) throw new UsageError(`${flag} takes a duration such as 30s or 10m.`);
   return durationToMs(value);
+}
+
+function parsePositiveDuration(value: string, flag: string): number {
+  const ms = parseDuration(value, flag);
+  if (ms < 1) throw new UsageError(`${flag} takes a duration longer than zero, such as 60s.`);
+  return ms;
+}
+
+function parsePositiveCount(value: string, flag: string): number {
+  const n = parseCount(value, flag);
+  if (n < 1) throw new UsageError(`${flag} takes a whole number of at least 1.`);
+  return n;
 }
 
 function parseCount(value: string, flag: string): number {

@@ -33,6 +33,12 @@ export const ERROR_STATUS = {
   UPSTREAM_RESET: 502,
   UPSTREAM_BAD_RESPONSE: 502,
   UPSTREAM_TIMEOUT: 504,
+  /** Every connection to the origin was busy, and its queue full or the wait too long: nothing was sent. */
+  UPSTREAM_BUSY: 503,
+  /** The client sent nothing of its body for longer than the client body timeout. */
+  CLIENT_BODY_TIMEOUT: 408,
+  /** The client read nothing of the response for longer than the send timeout: for logs only, the response had started. */
+  CLIENT_SEND_TIMEOUT: 408,
   /** The caller aborted the exchange for a reason other than a timeout (e.g. shutdown). */
   FORWARD_ABORTED: 503,
   /** nginx's "client closed request": for logs only, nobody is left to answer. */

@@ -206,7 +206,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         Object.assign(log, { upstream: outcome.origin, attempts: outcome.attempts, bytesIn: outcome.requestBytes, bytesOut: outcome.responseBytes });
         if (outcome.error === null) log.status = outcome.status ?? 0;
         else if (!outcome.responseStarted && outcome.error.code !== 'CLIENT_CLOSED') {
-          answer(req, res, errorAnswer(outcome.error.code, upstreamMessage(outcome.error.code)), log);
+          const retryAfter = outcome.error.code === 'UPSTREAM_BUSY' ? { 'retry-after': UPSTREAM_BUSY_RETRY_AFTER } : undefined;
+          answer(req, res, errorAnswer(outcome.error.code, upstreamMessage(outcome.error.code), retryAfter === undefined ? {} : { headers: retryAfter }), log);
         } else {
           log.status = outcome.error.status;
           log.code = outcome.error.code;
@@ -290,8 +291,15 @@ function recordAnswer(log: AccessLogEntry, reply: Answer): void {
   }
 }
 
+/** Seconds: an upstream's connections free up as fast as its requests finish. */
+const UPSTREAM_BUSY_RETRY_AFTER = '1';
+
 function upstreamMessage(code: ErrorCode): string {
   switch (code) {
+    case 'UPSTREAM_BUSY':
+      return 'The upstream is busy: no connection to it became free in time. Retry later.';
+    case 'CLIENT_BODY_TIMEOUT':
+      return 'The request body stopped arriving.';
     case 'UPSTREAM_TIMEOUT':
       return 'The upstream did not answer in time.';
     case 'UPSTREAM_CONNECT_FAILED':

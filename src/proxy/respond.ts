@@ -2,7 +2,7 @@
 // page for browsers), redirects (to sign in, after the callback, to HTTPS), pages, and refused
 // WebSocket upgrades on the raw socket. What to answer is decided elsewhere, as data
 // (src/model/answer.ts): by the pipeline, and by the guard.
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Answer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
 
@@ -63,14 +63,71 @@ export function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: A
   }
   const { headers, body } = contentOf(req, answer, requestId);
   const cookies = answer.cookies ?? [];
-  res.writeHead(answer.status, {
-    ...headers,
-    ...(cookies.length > 0 ? { 'set-cookie': [...cookies] } : {}),
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-request-id': requestId,
-  });
-  res.end(req.method === 'HEAD' || body === '' ? undefined : body);
+  endAnswer(
+    req,
+    res,
+    answer.status,
+    {
+      ...headers,
+      ...(cookies.length > 0 ? { 'set-cookie': [...cookies] } : {}),
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-request-id': requestId,
+    },
+    req.method === 'HEAD' || body === '' ? undefined : body,
+  );
+}
+
+/**
+ * A body at most this long that nobody started to read is still read and discarded after an
+ * answer that ignored it, so that its connection can serve the next request (a small form, a
+ * JSON document). A longer one is not read: the connection closes instead.
+ */
+export const UNREAD_BODY_DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * How long an answer that leaves a body unread stays open before its connection closes (sooner
+ * when the client closes it): closing while the body still arrives sends the client a reset,
+ * which can destroy the answer before the client has read it. Nothing is read meanwhile; the
+ * client's upload stalls on TCP flow control. Envoy's delayed_close_timeout is 1 s too.
+ */
+export const UNREAD_BODY_LINGER_MS = 1_000;
+
+/**
+ * Writes and ends an answer, whatever became of the request's body. Node would read and discard a
+ * body the answer left unread, to keep the connection: a refused 1 GB upload would be read in
+ * full. Here only a small body nobody started to read (UNREAD_BODY_DRAIN_LIMIT) is left to Node;
+ * otherwise the answer says `Connection: close`, nothing more of the body is read, and the
+ * connection closes UNREAD_BODY_LINGER_MS after the answer was written.
+ */
+function endAnswer(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: string | undefined): void {
+  if (!leavesBodyUnread(req)) {
+    res.writeHead(status, headers);
+    res.end(body);
+    return;
+  }
+  res.shouldKeepAlive = false; // Connection: close; Node closes the connection once the answer ends
+  req.pause();
+  res.writeHead(status, headers);
+  if (body !== undefined) res.write(body); // all of it (Content-Length): the client has the whole answer now
+  const end = (): void => {
+    clearTimeout(timer);
+    res.off('close', end);
+    if (!res.writableEnded && !res.destroyed) res.end();
+  };
+  const timer = setTimeout(end, UNREAD_BODY_LINGER_MS);
+  res.once('close', end);
+}
+
+/** True when a body is still to come that Node would read in full, or could not read (already read in part). */
+function leavesBodyUnread(req: IncomingMessage): boolean {
+  if (req.complete || req.readableEnded) return false;
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) return false;
+  // Read in part (a client cut for sending too slowly): Node would not drain the rest, and the
+  // connection would hang.
+  return chunked || Number(length) > UNREAD_BODY_DRAIN_LIMIT || req.readableFlowing !== null;
 }
 
 /**
@@ -92,6 +149,7 @@ const STATUS_TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

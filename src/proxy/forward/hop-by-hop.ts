@@ -53,7 +53,7 @@ export function headersFromClient(headers: IncomingHttpHeaders): Record<string, 
 /**
  * The prepared request headers as a flat `[name, value, …]` list for undici, without
  * hop-by-hop headers, without those named in the prepared `Connection`, and without `Expect`
- * (Node's server already answered `100 Continue`, and undici refuses the header).
+ * (the forwarder answers `100 Continue` to the client itself, and undici refuses the header).
  */
 export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
   const named = connectionTokens(headerValue(headers, 'connection'));

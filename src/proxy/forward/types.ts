@@ -16,8 +16,14 @@ export type ForwardErrorCode = ErrorCodes<
   | 'UPSTREAM_BAD_RESPONSE'
   /** The request cannot be sent as prepared (a header value the HTTP client refuses). */
   | 'REQUEST_INVALID'
+  /** Every connection to the origin was busy, and its queue full or the wait too long: nothing was sent. */
+  | 'UPSTREAM_BUSY'
   /** The client went away (or stopped sending its body) first: nothing more can be sent to it. */
   | 'CLIENT_CLOSED'
+  /** The client sent nothing of its body for longer than the client body timeout: it was cut. */
+  | 'CLIENT_BODY_TIMEOUT'
+  /** The client read nothing of the response for longer than the send timeout: it was cut. */
+  | 'CLIENT_SEND_TIMEOUT'
   /** The caller's signal aborted the exchange for a reason other than a timeout (e.g. shutdown). */
   | 'FORWARD_ABORTED'
 >;
@@ -55,8 +61,9 @@ export interface ForwardTarget {
    * The request headers to send, prepared by the caller: start from `headersFromClient()`
    * (hop-by-hop and `Connection`-named headers of the client already gone), then strip and
    * set identity headers, choose `Host`, decide `X-Forwarded-*`. The forwarder still removes
-   * hop-by-hop headers, those named in this object's `Connection`, and `Expect` (Node's server
-   * already answered it). Without `Host`, the origin's host is sent.
+   * hop-by-hop headers, those named in this object's `Connection`, and `Expect` (the forwarder
+   * answers `100 Continue` itself, when it starts reading the body). Without `Host`, the origin's
+   * host is sent.
    */
   readonly headers: UpstreamHeaders;
   readonly timeouts: ForwardTimeouts;
@@ -87,8 +94,9 @@ export interface ForwardOutcome {
 
 export interface Forwarder {
   /**
-   * Sends `req` (its method and streamed body) to `target` and streams the answer into `res`.
-   * Never rejects: every failure is an outcome with an error.
+   * Sends `req` (its method and body) to `target` and streams the answer into `res`. Call it
+   * once the request is allowed: it answers the client's `Expect: 100-continue` and reads the
+   * body. Never rejects: every failure is an outcome with an error.
    */
   forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<ForwardOutcome>;
   /** Closes every upstream connection; forwarding after close fails with FORWARD_ABORTED. */
