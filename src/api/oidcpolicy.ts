@@ -91,12 +91,18 @@ export const OIDCPolicySpec = z
     path: ['unauthenticated'],
   });
 
+/** The provider a policy resolved to (`provider: Auto` made concrete); later fields describe its fetches. */
+export const RESOLVED_PROVIDERS = ['Cognito', 'Generic'] as const;
+export const OIDCPolicyStatus = Status.extend({
+  provider: z.strictObject({ type: z.enum(RESOLVED_PROVIDERS) }).optional(),
+});
+
 export const OIDCPolicy = z.looseObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('OIDCPolicy'),
   metadata: ObjectMeta,
   spec: OIDCPolicySpec,
-  status: Status.optional(),
+  status: OIDCPolicyStatus.optional(),
 });
 
 export type OIDCPolicySpec = z.infer<typeof OIDCPolicySpec>;

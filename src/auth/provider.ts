@@ -3,6 +3,7 @@
 // as long as it is down (stale-if-error). An unknown `kid` triggers one deduplicated refetch,
 // then a cool-down during which unknown kids are refused without a fetch.
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { ProviderError, type ProviderErrorCode } from './errors.ts';
 import type { FetchJSON } from './fetcher.ts';
 
 /** Signature algorithms Portcullis accepts at all: asymmetric only, never `none`, never HMAC. */
@@ -32,7 +33,16 @@ export interface SigningKey {
 
 export type ProviderReadiness =
   | { readonly ready: true; readonly reason: 'Ready'; readonly message: string }
-  | { readonly ready: false; readonly reason: 'Pending' | 'DiscoveryFailed' | 'JWKSFailed'; readonly message: string };
+  | {
+      readonly ready: false;
+      readonly reason: 'Pending' | 'DiscoveryFailed' | 'JWKSFailed';
+      /** For operators (status, log, validate): the URL and the cause, in a person's words. */
+      readonly message: string;
+      /** Why, as a stable code; null while the first fetch runs. */
+      readonly error: ProviderErrorCode | null;
+      /** For clients (the 503 body): what is true, without internal host names or causes. */
+      readonly publicMessage: string;
+    };
 
 export interface ProviderOptions {
   readonly issuer: string;
@@ -76,7 +86,13 @@ export function createProvider(options: ProviderOptions): Provider {
 
   let metadata: ProviderMetadata | null = null;
   let keys: readonly SigningKey[] = [];
-  let readiness: ProviderReadiness = { ready: false, reason: 'Pending', message: 'Fetching the discovery document and keys.' };
+  let readiness: ProviderReadiness = {
+    ready: false,
+    reason: 'Pending',
+    message: 'Fetching the discovery document and keys.',
+    error: null,
+    publicMessage: 'The identity provider of this route has not answered yet.',
+  };
   let algorithms: ReadonlySet<string> = new Set(['RS256']);
   let inFlight: Promise<void> | null = null;
   let lastKidRefetch = -Infinity;
@@ -99,7 +115,7 @@ export function createProvider(options: ProviderOptions): Provider {
     } catch (error) {
       options.onFetch?.('discovery', false);
       // Stale-if-error: a provider we already know keeps working on what we have.
-      if (keys.length === 0) setReadiness({ ready: false, reason: 'DiscoveryFailed', message: `Discovery at ${options.discoveryURL} failed: ${(error as Error).message}.` });
+      if (keys.length === 0) setReadiness(notReady('DiscoveryFailed', `Discovery at ${displayURL(options.discoveryURL)} failed`, error, options.issuer));
       throw error;
     }
     let fetched: SigningKey[];
@@ -109,7 +125,7 @@ export function createProvider(options: ProviderOptions): Provider {
       options.onFetch?.('jwks', true);
     } catch (error) {
       options.onFetch?.('jwks', false);
-      if (keys.length === 0) setReadiness({ ready: false, reason: 'JWKSFailed', message: `Fetching the keys at ${document.jwks_uri} failed: ${(error as Error).message}.` });
+      if (keys.length === 0) setReadiness(notReady('JWKSFailed', `Fetching the keys at ${displayURL(document.jwks_uri)} failed`, error, options.issuer));
       throw error;
     }
     metadata = document;
@@ -174,17 +190,66 @@ export function createProvider(options: ProviderOptions): Provider {
 }
 
 function parseMetadata(value: unknown, issuer: string): ProviderMetadata {
-  if (typeof value !== 'object' || value === null) throw new Error('the discovery document is not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProviderError('DOCUMENT_INVALID', 'the discovery document is not a JSON object');
   const document = value as Partial<ProviderMetadata>;
-  if (document.issuer !== issuer) throw new Error(`the discovery document names the issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}`);
-  if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) throw new Error('the discovery document has no jwks_uri');
+  if (document.issuer !== issuer) {
+    // Tokens are checked against spec.issuer exactly, so a near miss is still a miss: say how near.
+    const named = typeof document.issuer === 'string' ? `the issuer ${JSON.stringify(document.issuer)}` : 'no issuer';
+    const hint = typeof document.issuer === 'string' && document.issuer.replace(/\/+$/, '') === issuer.replace(/\/+$/, '') ? '; they differ only by a trailing slash' : '';
+    throw new ProviderError('ISSUER_MISMATCH', `the discovery document names ${named}, but spec.issuer is ${JSON.stringify(issuer)}${hint}`);
+  }
+  if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) throw new ProviderError('DOCUMENT_INVALID', 'the discovery document has no http(s) jwks_uri');
   return document as ProviderMetadata;
+}
+
+function notReady(reason: 'DiscoveryFailed' | 'JWKSFailed', what: string, error: unknown, issuer: string): ProviderReadiness {
+  const code = error instanceof ProviderError ? error.code : 'NETWORK';
+  const cause = error instanceof Error ? error.message : String(error);
+  return { ready: false, reason, message: `${what}: ${cause.replace(/\.$/, '')}.`, error: code, publicMessage: publicMessage(reason, code, issuer) };
+}
+
+/**
+ * What a client may learn about a provider that is not ready: what is true, in one sentence.
+ * The issuer is public (every token names it); other host names and causes stay in the log.
+ */
+function publicMessage(reason: 'DiscoveryFailed' | 'JWKSFailed', code: ProviderErrorCode, issuer: string): string {
+  if (code === 'ISSUER_MISMATCH') return `The identity provider's discovery document names another issuer than ${issuer}.`;
+  if (reason === 'JWKSFailed') return "The signing keys of this route's identity provider could not be read.";
+  switch (code) {
+    case 'REDIRECTED':
+    case 'HTTP_STATUS':
+    case 'TOO_LARGE':
+    case 'NOT_JSON':
+    case 'DOCUMENT_INVALID':
+      return 'The identity provider of this route does not serve a usable discovery document.';
+    default:
+      return 'The identity provider of this route is not reachable yet.';
+  }
+}
+
+/** What a client is told when `provider` cannot serve (yet): its public message, or that it has not answered. */
+export function unavailableMessage(provider: Provider | null): string {
+  const readiness = provider?.readiness();
+  return readiness !== undefined && !readiness.ready ? readiness.publicMessage : 'The identity provider of this route has not answered yet.';
+}
+
+/** A URL as messages show it: without any user name or password it may carry. */
+export function displayURL(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.username === '' && url.password === '') return raw;
+    url.username = '';
+    url.password = '';
+    return url.href;
+  } catch {
+    return raw;
+  }
 }
 
 /** Public signing keys only: symmetric and private keys in a JWKS are ignored, never used. */
 function parseKeySet(value: unknown): SigningKey[] {
   const list = (value as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(list)) throw new Error('the key set has no "keys" list');
+  if (!Array.isArray(list)) throw new ProviderError('DOCUMENT_INVALID', 'the key set has no "keys" list');
   const keys: SigningKey[] = [];
   for (const jwk of list as Record<string, unknown>[]) {
     if (typeof jwk !== 'object' || jwk === null || jwk.kty === 'oct' || 'd' in jwk) continue;
@@ -195,7 +260,7 @@ function parseKeySet(value: unknown): SigningKey[] {
       // A key we cannot read is a key we cannot verify with.
     }
   }
-  if (keys.length === 0) throw new Error('the key set holds no usable public key');
+  if (keys.length === 0) throw new ProviderError('NO_USABLE_KEY', `the key set lists ${list.length} key(s), none of them a public signing key Portcullis can use`);
   return keys;
 }
 

@@ -1,14 +1,12 @@
 // The auth runtime: one Provider per issuer in use, one signature cache per policy, and the
 // Guard the proxy pipeline calls for every request to a protected rule.
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorAnswer } from '../model/answer.ts';
+import type { AllowDecision, AnswerDecision, DecisionLog, Guard, GuardContext, GuardDecision, GuardRequest } from '../model/guard.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { ErrorAnswer } from '../proxy/errors.ts';
-import type { DecisionLog, Guard, GuardContext, GuardDecision } from '../proxy/guard.ts';
 import type { BrowserFlow } from './browser/contract.ts';
-import { forwardedCookieHeader } from './browser/cookies.ts';
 import { authorize } from './authorize.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
@@ -58,6 +56,7 @@ interface PolicyEntry {
 }
 
 const REALM = 'portcullis';
+const NOT_LOADED = { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.', error: null, publicMessage: 'The identity provider of this route has not answered yet.' } as const;
 
 export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
   const now = options.now ?? Date.now;
@@ -65,8 +64,6 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
   /** By policy fingerprint: a changed policy gets a fresh entry, and so an empty cache. */
   const policies = new Map<string, PolicyEntry>();
   const makeFetcher = options.fetchJSON ?? ((caBundle: string | null) => createFetcher({ caBundle }));
-  /** Cookie names of the browser policies in force: their cookies never reach an upstream. */
-  let browserCookieNames: readonly string[] = [];
 
   function providerFor(policy: AuthPolicy): ProviderEntry {
     const key = `${policy.issuer}\n${policy.discoveryURL}\n${policy.caBundle === null ? '' : createHash('sha256').update(policy.caBundle).digest('hex')}`;
@@ -102,12 +99,12 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     if (summary === entry.lastReadiness || readiness.reason === 'Pending') return;
     entry.lastReadiness = summary;
     options.onReadinessChange?.(entry.policy, readiness);
-    const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason };
+    const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, ...(readiness.ready ? {} : { error: readiness.error }) };
     if (readiness.ready) options.logger.info(fields, readiness.message);
     else options.logger.warn(fields, readiness.message);
   }
 
-  function answer(policy: AuthPolicy, error: AuthError, extra: Partial<DecisionLog> = {}): GuardDecision {
+  function answer(policy: AuthPolicy, error: AuthError, extra: Partial<DecisionLog> = {}): AnswerDecision {
     const description = error.message.replaceAll('"', "'");
     const headers: Record<string, string> = {};
     if (error.status === 401) {
@@ -116,26 +113,26 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       const scope = policy.authorization.requiredScopes.join(' ');
       headers['www-authenticate'] = `Bearer realm="${REALM}", error="insufficient_scope", error_description="${description}"${scope ? `, scope="${scope}"` : ''}`;
     }
-    const response: ErrorAnswer = { status: error.status, code: error.code, message: error.message, headers };
-    return { kind: 'answer', answer: response, log: { policy: policy.key, decision: 'deny', reason: error.code, ...extra } };
+    return { kind: 'answer', answer: errorAnswer(error.code, error.message, { headers }), log: { policy: policy.key, decision: 'deny', reason: error.code, ...extra } };
   }
 
-  async function check(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision> {
+  async function check(request: GuardRequest, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision> {
     const entry = policies.get(policy.fingerprint);
-    if (entry === undefined || !entry.provider.provider.readiness().ready) {
-      return answer(policy, new AuthError('POLICY_NOT_READY', 'The identity provider of this route is not reachable yet.'));
-    }
+    if (entry === undefined) return answer(policy, new AuthError('POLICY_NOT_READY', NOT_LOADED.publicMessage));
+    // The client is told what is true (not reachable, another issuer, …); the cause stays in the log.
+    const readiness = entry.provider.provider.readiness();
+    if (!readiness.ready) return answer(policy, new AuthError('POLICY_NOT_READY', readiness.publicMessage));
 
     // A CORS preflight carries no credentials by design; the policy may let it through.
-    if (policy.allowPreflight && req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+    if (policy.allowPreflight && request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined) {
       return allow(policy, {}, null, { reason: 'CORS_PREFLIGHT' });
     }
 
-    const token = bearerToken(req);
+    const token = bearerToken(request);
     if (token instanceof AuthError) return answer(policy, token);
     // A route with both flows: a bearer header is verified as a bearer token, otherwise the session is used.
     if ((token === null || policy.bearer === null) && policy.browser !== null && options.browser !== undefined) {
-      return options.browser.authenticate(req, res, policy, entry.provider.provider, context);
+      return options.browser.authenticate(request, policy, entry.provider.provider, context);
     }
     if (token === null || policy.bearer === null) {
       if (policy.unauthenticated === 'Allow') return allow(policy, {}, null, { reason: 'UNAUTHENTICATED_ALLOWED' });
@@ -152,7 +149,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       const caller = claims === undefined ? {} : callerOf(claims);
       return answer(policy, error, caller);
     }
-    const authorization = policy.forward.accessToken ? String(req.headers.authorization) : null;
+    const authorization = policy.forward.accessToken ? String(request.headers.authorization) : null;
     return allow(policy, identityHeaders(claims, policy), authorization, { reason: 'TOKEN_VALID', ...callerOf(claims) });
   }
 
@@ -176,9 +173,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       }
       policies.clear();
       for (const [fingerprint, entry] of wanted) policies.set(fingerprint, entry);
-      const browserPolicies = [...table.policies.values()].filter((policy) => policy.browser !== null);
-      browserCookieNames = [...new Set(browserPolicies.map((policy) => policy.browser!.session.cookieName))];
-      options.browser?.sync(browserPolicies);
+      options.browser?.sync([...table.policies.values()].filter((policy) => policy.browser !== null));
       for (const [key, provider] of providers) {
         if (provider.policies.size === 0) {
           provider.provider.close();
@@ -188,20 +183,15 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       }
     },
     readiness(policy) {
-      return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.' };
+      return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? NOT_LOADED;
     },
     check,
-    forwardedCookie(header) {
-      if (header === undefined) return null;
-      if (browserCookieNames.length === 0) return Array.isArray(header) ? header.join('; ') : header;
-      return forwardedCookieHeader(header, browserCookieNames);
-    },
-    async endpoint(req, res, endpointPolicies, context) {
+    async endpoint(request, endpointPolicies, context) {
       if (options.browser === undefined) {
-        return { kind: 'answer', answer: { status: 404, code: 'NOT_FOUND', message: 'No route matches this request.' }, log: { policy: endpointPolicies[0]!.key, decision: 'deny', reason: 'NO_BROWSER_FLOW' } };
+        return { kind: 'answer', answer: errorAnswer('NOT_FOUND', 'No route matches this request.'), log: { policy: endpointPolicies[0]!.key, decision: 'deny', reason: 'NO_BROWSER_FLOW' } };
       }
       const providerOf = (policy: AuthPolicy) => policies.get(policy.fingerprint)?.provider.provider ?? null;
-      return options.browser.endpoint(req, res, endpointPolicies, providerOf, context);
+      return options.browser.endpoint(request, endpointPolicies, providerOf, context);
     },
     async close() {
       await options.browser?.close();
@@ -215,8 +205,8 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
   };
 }
 
-function allow(policy: AuthPolicy, identity: Record<string, string>, authorization: string | null, log: Partial<DecisionLog> & { reason: string }): GuardDecision {
-  return { kind: 'allow', identity, authorization, responseHeaders: {}, log: { policy: policy.key, decision: 'allow', ...log } };
+function allow(policy: AuthPolicy, identity: Record<string, string>, authorization: string | null, log: Partial<DecisionLog> & { reason: string }): AllowDecision {
+  return { kind: 'allow', identity, authorization, cookies: [], log: { policy: policy.key, decision: 'allow', ...log } };
 }
 
 function callerOf(claims: Readonly<Record<string, unknown>>): { sub?: string; clientId?: string } {
@@ -231,12 +221,10 @@ function callerOf(claims: Readonly<Record<string, unknown>>): { sub?: string; cl
  * The token from the one Authorization header, read case-insensitively as `Bearer <token>`
  * (RFC 7235). Never from the query string or a form body. Two Authorization headers are refused.
  */
-export function bearerToken(req: IncomingMessage): string | null | AuthError {
-  let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'authorization') count++;
-  if (count > 1) return new AuthError('MULTIPLE_AUTHORIZATION_HEADERS', 'The request has more than one Authorization header.');
-  const header = req.headers.authorization;
-  if (header === undefined) return null;
+export function bearerToken(request: GuardRequest): string | null | AuthError {
+  if (request.authorizationCount > 1) return new AuthError('MULTIPLE_AUTHORIZATION_HEADERS', 'The request has more than one Authorization header.');
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
   const match = /^bearer(?:[ \t]+(\S*))?[ \t]*$/i.exec(header);
   if (match === null) return null; // another scheme: no bearer token
   if (!match[1]) return new AuthError('TOKEN_MALFORMED', 'The Authorization header carries an empty bearer token.');

@@ -63,6 +63,8 @@ export interface FlagSpec {
   readonly multiple?: boolean;
   /** Refused when absent. */
   readonly required?: boolean;
+  /** For `count` and `duration`: the least value accepted (a count, or milliseconds). */
+  readonly min?: number;
   /** For `choice`: the accepted values. */
   readonly choices?: readonly string[];
   /** For `string`: a pattern the value must match, and how to describe it when it does not. */
@@ -83,6 +85,10 @@ export const FLAGS = [
   {
     name: 'mode', kind: 'choice', choices: ['standalone', 'controller'], default: 'standalone', commands: ['validate'],
     description: "The rules to check against: controller's also refuse what only a single process may do (no session secretRef, url backends on loopback, http:// issuers).",
+  },
+  {
+    name: 'check-providers', kind: 'boolean', default: false, commands: ['validate'],
+    description: "Also fetch each valid policy's discovery document and signing keys, as the proxy would, and report Ready.",
   },
 
   // --- the data plane: the same for standalone and controller ------------------------------------
@@ -123,6 +129,32 @@ export const FLAGS = [
   {
     name: 'shutdown-timeout', kind: 'duration', default: '25s', commands: SERVING,
     description: 'After the drain delay: how long requests in flight may take to finish before their connections are cut.',
+  },
+
+  // --- slow clients and busy upstreams: the same for standalone and controller -------------------
+  {
+    name: 'client-body-buffer-size', kind: 'count', default: '1048576', commands: SERVING, placeholder: 'bytes',
+    description: 'Request bodies up to this many bytes are read in full before an upstream connection is taken.',
+  },
+  {
+    name: 'client-body-timeout', kind: 'duration', min: 1, default: '60s', commands: SERVING,
+    description: 'A client silent for longer than this while sending its request body is cut.',
+  },
+  {
+    name: 'send-timeout', kind: 'duration', min: 1, default: '60s', commands: SERVING,
+    description: 'A client that reads nothing of the response for longer than this is cut.',
+  },
+  {
+    name: 'upstream-max-connections', kind: 'count', min: 1, default: '1024', commands: SERVING,
+    description: 'Connections open to one upstream origin at most.',
+  },
+  {
+    name: 'upstream-queue-size', kind: 'count', default: '1024', commands: SERVING,
+    description: 'Requests waiting for a connection to one upstream origin at most; beyond, 503 UPSTREAM_BUSY.',
+  },
+  {
+    name: 'upstream-queue-timeout', kind: 'duration', min: 1, default: '5s', commands: SERVING,
+    description: 'The longest wait for an upstream connection, then 503 UPSTREAM_BUSY.',
   },
 
   // --- the controller ----------------------------------------------------------------------------

@@ -2,26 +2,25 @@
 // process, with their status written back by whichever replica leads.
 //
 //   informers ──► snapshot ──► serving.apply() ──► table (every replica)
-//                                     └─► statuses (+ Ready from the auth runtime) ──► status writer (leader only)
+//                                     └─► statuses (+ provider readiness, src/status/runtime.ts) ──► status writer (leader only)
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { ProviderReadiness } from '../auth/provider.ts';
 import type { CompileResult } from '../compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
-import type { ObjectStatus, StatusCondition } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
 import { createKubeClient, loadKubeConfig } from '../sources/kubernetes/client.ts';
 import { createKubernetesSource, DEFAULT_CLASS } from '../sources/kubernetes/source.ts';
 import type { Timers } from '../sources/kubernetes/timers.ts';
 import { createEventRecorder } from '../status/events.ts';
 import { createLeaderElector, type LeaderElector } from '../status/leader.ts';
+import { withRuntimeConditions } from '../status/runtime.ts';
 import { createStatusWriter, type StatusWriter } from '../status/writer.ts';
 import { startServing, type ServeOptions } from './serve.ts';
 
 export interface LeaderElectionSettings {
   readonly enabled: boolean;
-  /** Default: the kubeconfig context's namespace (in a pod, its own), else `default`. */
+  /** Default: see leaseNamespace(). */
   readonly namespace: string | undefined;
   /** Default `portcullis-leader` for the default class, `portcullis-leader-<class>` for another. */
   readonly lease: string | undefined;
@@ -64,6 +63,21 @@ export const DEFAULT_LEADER_ELECTION: LeaderElectionSettings = {
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
+/** The namespace in which deploy/rbac/30-leader-election.yaml lets the controller hold its Lease. */
+export const RBAC_LEASE_NAMESPACE = 'portcullis-system';
+
+/**
+ * Where the Lease goes: `--leader-election-namespace`; else the kubeconfig context's namespace
+ * (in a pod, its own); else the pod's namespace; else — outside a pod, with a kubeconfig that
+ * names no namespace — the namespace deploy/rbac grants the Lease in. We default there rather
+ * than refuse to start: it is where `kubectl apply -f deploy/rbac/` put the grant, whereas
+ * `default` (the old fallback) is where that identity may do nothing.
+ */
+export function leaseNamespace(flag: string | undefined, context: string | null, pod: string | null): { readonly namespace: string; readonly defaulted: boolean } {
+  const given = flag ?? context ?? pod;
+  return given === undefined || given === null ? { namespace: RBAC_LEASE_NAMESPACE, defaulted: true } : { namespace: given, defaulted: false };
+}
+
 export function leaseName(className: string): string {
   return className === DEFAULT_CLASS ? 'portcullis-leader' : `portcullis-leader-${className}`;
 }
@@ -81,12 +95,21 @@ export async function runController(options: ControllerOptions): Promise<Running
   // In a pod the host name is the pod's name: the Lease and Events then say which replica.
   const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
   let last: CompileResult | null = null;
+  let republishQueued = false;
 
   const serving = await startServing({
     ...options,
     compileOptions,
-    // Inside sync() the new result is not in `last` yet; apply() publishes every status right after.
-    onReadinessChange: (policy) => queueMicrotask(() => publishPolicy(policy.key)),
+    // A policy's readiness changes its Ready condition and the Programmed condition of the Routes
+    // that use it. Inside sync() the new result is not in `last` yet: hence the microtask.
+    onReadinessChange: () => {
+      if (republishQueued) return;
+      republishQueued = true;
+      queueMicrotask(() => {
+        republishQueued = false;
+        if (last !== null) writer.publish(runtimeStatuses(last));
+      });
+    },
   });
 
   const events = createEventRecorder({ client, instance: identity, logger, ...(options.timers ? { timers: options.timers } : {}) });
@@ -102,8 +125,9 @@ export async function runController(options: ControllerOptions): Promise<Running
       if (last === null) logger.info({ routes: snapshot.routes.length, policies: snapshot.policies.length, rejected: snapshot.rejected.length }, 'informers synced; compiling the first table');
       else logger.info({ changes }, 'relevant change; compiling');
       last = serving.apply(snapshot);
-      writer.publish(last.statuses.map(withReady));
-      const notTrue = last.statuses.filter((status) => status.conditions.some((condition) => condition.status !== 'True'));
+      const statuses = runtimeStatuses(last);
+      writer.publish(statuses);
+      const notTrue = statuses.filter((status) => status.conditions.some((condition) => condition.status !== 'True'));
       if (notTrue.length > 0) logger.info({ objects: notTrue.length, first: notTrue.slice(0, 5).map((s) => `${s.kind} ${s.namespace}/${s.name}`) }, 'objects with a condition not True (see their status)');
     },
     onObjectChange: (kind, namespace, name) => writer.recheck(kind, namespace, name),
@@ -116,21 +140,16 @@ export async function runController(options: ControllerOptions): Promise<Running
     ...(options.timers ? { timers: options.timers } : {}),
   });
 
-  /** An OIDCPolicy's compiled conditions, plus Ready as the auth runtime sees it now. */
-  function withReady(status: ObjectStatus): ObjectStatus {
-    if (status.kind !== 'OIDCPolicy' || last === null) return status;
-    return { ...status, conditions: [...status.conditions, readyCondition(status, last.table, (policy) => serving.auth.readiness(policy))] };
-  }
-
-  function publishPolicy(key: string): void {
-    const status = last?.statuses.find((s) => s.kind === 'OIDCPolicy' && `${s.namespace}/${s.name}` === key);
-    if (status !== undefined) writer.update(withReady(status));
+  /** The compiled statuses with what the auth runtime knows now: Ready, and the rules waiting for it. */
+  function runtimeStatuses(result: CompileResult) {
+    return withRuntimeConditions(result.statuses, result.table, (policy) => serving.auth.readiness(policy));
   }
 
   let elector: LeaderElector | null = null;
   const election = options.leaderElection;
   if (election.enabled) {
-    const namespace = election.namespace ?? client.namespace ?? podNamespace() ?? 'default';
+    const { namespace, defaulted } = leaseNamespace(election.namespace, client.namespace, podNamespace());
+    if (defaulted) logger.info({ namespace }, 'no namespace for the leader-election Lease in the flags or the kubeconfig: using the one deploy/rbac grants it in (--leader-election-namespace sets another)');
     elector = createLeaderElector({
       client,
       namespace,
@@ -166,18 +185,6 @@ export async function runController(options: ControllerOptions): Promise<Running
       await client.close();
     },
   };
-}
-
-/** Ready: True once discovery and keys are fetched; Unknown while fetching; False when fetching failed or the policy did not compile. */
-export function readyCondition(status: ObjectStatus, table: RouteTable, readiness: (policy: NonNullable<ReturnType<RouteTable['policies']['get']>>) => ProviderReadiness): StatusCondition {
-  const generation = status.generation === null ? {} : { observedGeneration: status.generation };
-  const policy = table.policies.get(`${status.namespace}/${status.name}`);
-  if (policy === undefined) {
-    const failed = status.conditions.find((condition) => condition.status !== 'True');
-    return { type: 'Ready', status: 'False', reason: failed?.reason ?? 'Invalid', message: `The policy is not in use: ${failed?.type ?? 'Accepted'} is not True.`, ...generation };
-  }
-  const state = readiness(policy);
-  return { type: 'Ready', status: state.ready ? 'True' : state.reason === 'Pending' ? 'Unknown' : 'False', reason: state.reason, message: state.message, ...generation };
 }
 
 function podNamespace(): string | null {

@@ -1,8 +1,9 @@
 // `portcullis demo`: the Cognito walkthrough on one machine — a local Cognito-like OpenID
 // provider, an httpbin-like upstream, and the proxy in standalone mode over manifests written
-// for them (edit them while it runs: changes are served within a second).
+// for them (edit them while it runs: changes are served within a second). The manifests hold a
+// client secret and a session key: readable by the user alone, and removed when the demo stops.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoServer } from '../demo/echo-upstream.ts';
@@ -16,8 +17,6 @@ export interface DemoOptions {
   readonly providerPort: number;
   readonly upstreamPort: number;
   readonly logger: Logger;
-  /** Where the manifests go; a new temporary folder by default. */
-  readonly dir?: string;
 }
 
 export const MACHINE_SCOPE = 'default-m2m-resource-server/read';
@@ -30,18 +29,25 @@ export async function runDemo(options: DemoOptions) {
     webClient: { redirectURIs: sites.map((s) => `${s}/oauth2/callback`), logoutURIs: sites.map((s) => `${s}/`) },
   });
   const upstream = await startEchoServer({ port: options.upstreamPort, record: false });
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'portcullis-demo-'));
-  writeFileSync(join(dir, 'demo.yaml'), demoManifests(provider.issuer, provider.clients.web, provider.clients.machine.clientId, upstream.url));
+  const manifests = writeManifests(demoManifests(provider.issuer, provider.clients.web, provider.clients.machine.clientId, upstream.url));
 
-  const proxy = await runStandalone({
-    paths: [dir],
-    listen: { host: '127.0.0.1', port: options.proxyPort },
-    opsListen: { host: '127.0.0.1', port: options.opsPort },
-    trustedProxies: [],
-    logger: options.logger,
-    drainDelayMs: 0,
-  });
+  let proxy;
+  try {
+    proxy = await runStandalone({
+      paths: [manifests.dir],
+      listen: { host: '127.0.0.1', port: options.proxyPort },
+      opsListen: { host: '127.0.0.1', port: options.opsPort },
+      trustedProxies: [],
+      logger: options.logger,
+      drainDelayMs: 0,
+    });
+  } catch (error) {
+    manifests.remove();
+    await Promise.all([upstream.close(), provider.close()]);
+    throw error;
+  }
 
+  manifests.started();
   const machine = provider.clients.machine;
   const tokenEndpoint = `${provider.origin}/oauth2/token`;
   const instructions = `
@@ -50,7 +56,7 @@ Portcullis demo — the Amazon Cognito walkthrough on one machine
   proxy       ${proxy.proxyURL}   (ops: ${proxy.opsURL}/readyz)
   provider    ${provider.issuer}   (Cognito-shaped tokens)
   upstream    ${upstream.url}   (answers /anything/* with what it received)
-  manifests   ${dir}/demo.yaml   (edit it: changes are served within a second)
+  manifests   ${manifests.file}   (edit it: changes are served within a second)
 
 Sign in with a browser (authorization code flow):
   open ${site}/anything/test
@@ -72,10 +78,41 @@ Ctrl-C stops everything.
     proxy,
     provider,
     async close() {
+      // The secrets first, before anything that could take long or fail.
+      manifests.remove();
       await proxy.close();
       await Promise.all([upstream.close(), provider.close()]);
     },
   };
+}
+
+/**
+ * The manifests, in a new folder of their own (mkdtemp makes it 0700; the file is 0600 too), and
+ * remove(), which deletes them: at close(), and at once on SIGINT or SIGTERM, before whoever
+ * stops the demo gets to it. Ctrl-C reaches the demo twice when the bin hands over to the pinned
+ * Node.js (from the terminal, and forwarded by the launcher); Node's default for the second
+ * would end the process before a graceful close() removed anything. Before started() nobody else
+ * listens for signals: one then also ends the process. Any other exit removes them as well.
+ */
+function writeManifests(text: string): { readonly dir: string; readonly file: string; remove(): void; started(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-demo-'));
+  const file = join(dir, 'demo.yaml');
+  let starting = true;
+  const remove = () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.off('exit', remove);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  const onSignal = () => {
+    remove();
+    if (starting) process.exit(130);
+  };
+  process.once('exit', remove);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  writeFileSync(file, text, { mode: 0o600 });
+  return { dir, file, remove, started: () => (starting = false) };
 }
 
 function demoManifests(issuer: string, web: { clientId: string; clientSecret: string }, machineClientId: string, upstream: string): string {

@@ -4,9 +4,9 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
+import { closest } from '../api/suggest.ts';
 import { COMMANDS, defaultFor, FLAGS, flagsOf, type CommandName, type Flag, type FlagSpec } from './commands.ts';
 import { parseListen, type ListenAddress } from './listen.ts';
-import { closest } from './suggest.ts';
 import { UsageError } from './usage-error.ts';
 
 type Scalar<F> = F extends { kind: 'boolean' }
@@ -87,9 +87,11 @@ export function parseValue(spec: FlagSpec, value: string): unknown {
       return parseListen(value, flag);
     case 'duration':
       if (!new RegExp(DURATION_PATTERN).test(value)) throw new UsageError(`${flag} takes a duration such as 500ms, 30s or 1h30m, ${not}.`);
+      if (durationToMs(value) < (spec.min ?? 0)) throw new UsageError(`${flag} takes a duration longer than zero, such as 60s, ${not}.`);
       return durationToMs(value);
     case 'count':
       if (!/^[0-9]{1,15}$/.test(value)) throw new UsageError(`${flag} takes a whole number, ${not}.`);
+      if (Number(value) < (spec.min ?? 0)) throw new UsageError(`${flag} takes a whole number of at least ${spec.min}, ${not}.`);
       return Number(value);
     case 'port':
       if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new UsageError(`${flag} takes a port number (1–65535), ${not}.`);
@@ -136,7 +138,7 @@ export function placeholder(spec: FlagSpec): string {
 }
 
 export function unknownCommand(typed: string): UsageError {
-  const suggestion = closest(typed, [...COMMANDS.map((command) => command.name), 'help', 'version']);
+  const suggestion = meant(typed, [...COMMANDS.map((command) => command.name), 'help', 'version']);
   return new UsageError(`Unknown command ${JSON.stringify(typed)}. ${suggestion ? `Did you mean \`portcullis ${suggestion}\`?` : 'See `portcullis --help`.'}`);
 }
 
@@ -147,8 +149,14 @@ function unknownFlag(command: CommandName, rawName: string): UsageError {
     return new UsageError(`${rawName} is a flag of ${orList(elsewhere.map((name) => `\`portcullis ${name}\``))}, not of \`portcullis ${command}\`.`);
   }
   const names = flagsOf(command).flatMap((spec) => (spec.kind === 'boolean' && spec.default === true ? [spec.name, `no-${spec.name}`] : [spec.name]));
-  const suggestion = rawName.startsWith('--') ? closest(typed, names) : undefined;
+  const suggestion = rawName.startsWith('--') ? meant(typed, names) : null;
   return new UsageError(`Unknown flag ${rawName} for \`portcullis ${command}\`. ${suggestion ? `Did you mean \`--${suggestion}\`?` : `See \`portcullis ${command} --help\`.`}`);
+}
+
+/** What was meant: the only candidate that starts with what was typed, else the nearest by edit distance. */
+export function meant(typed: string, candidates: readonly string[]): string | null {
+  const prefixed = candidates.filter((candidate) => typed.length >= 2 && candidate.startsWith(typed));
+  return prefixed.length === 1 ? prefixed[0]! : closest(typed, candidates);
 }
 
 function orList(items: readonly string[]): string {

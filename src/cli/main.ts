@@ -24,7 +24,7 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
 
   async validate(values) {
     const { validate } = await import('./validate.ts');
-    const report = await validate(values.file, values.mode);
+    const report = await validate(values.file, values.mode, { checkProviders: values['check-providers'] });
     process.stdout.write(`${report.text}\n`);
     return report.ok ? 0 : 1;
   },
@@ -144,7 +144,21 @@ async function commandLogger(values: { 'log-level': string; 'log-format': 'auto'
 /** The data plane's flags, the same for `standalone` and `controller`. */
 type ServingValues = Pick<
   FlagValues<'standalone'>,
-  'listen' | 'listen-tls' | 'https-redirect-port' | 'ops-listen' | 'trust-proxy' | 'provider-refresh' | 'signature-cache-size' | 'drain-delay' | 'shutdown-timeout'
+  | 'listen'
+  | 'listen-tls'
+  | 'https-redirect-port'
+  | 'ops-listen'
+  | 'trust-proxy'
+  | 'provider-refresh'
+  | 'signature-cache-size'
+  | 'drain-delay'
+  | 'shutdown-timeout'
+  | 'client-body-buffer-size'
+  | 'client-body-timeout'
+  | 'send-timeout'
+  | 'upstream-max-connections'
+  | 'upstream-queue-size'
+  | 'upstream-queue-timeout'
 >;
 
 function servingOptions(values: ServingValues) {
@@ -158,6 +172,12 @@ function servingOptions(values: ServingValues) {
     signatureCacheSize: values['signature-cache-size'],
     drainDelayMs: values['drain-delay'],
     shutdownTimeoutMs: values['shutdown-timeout'],
+    clientBodyBufferSize: values['client-body-buffer-size'],
+    clientBodyTimeoutMs: values['client-body-timeout'],
+    sendTimeoutMs: values['send-timeout'],
+    upstreamMaxConnections: values['upstream-max-connections'],
+    upstreamQueueSize: values['upstream-queue-size'],
+    upstreamQueueTimeoutMs: values['upstream-queue-timeout'],
   };
 }
 

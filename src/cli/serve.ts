@@ -42,6 +42,18 @@ export interface ServeOptions {
   readonly drainDelayMs?: number;
   /** On close: how long requests in flight may take to finish before their connections are cut. */
   readonly shutdownTimeoutMs?: number;
+  /** Request bodies up to this many bytes are read in full before an upstream connection is taken (default 1 MiB). */
+  readonly clientBodyBufferSize?: number;
+  /** A client silent for longer than this while sending its request body is cut (default 60 s). */
+  readonly clientBodyTimeoutMs?: number;
+  /** A client that reads nothing of the response for longer than this is cut (default 60 s). */
+  readonly sendTimeoutMs?: number;
+  /** Connections open to one upstream origin at most (default 1024). */
+  readonly upstreamMaxConnections?: number;
+  /** Requests waiting for a connection to one origin at most; beyond, 503 UPSTREAM_BUSY (default 1024). */
+  readonly upstreamQueueSize?: number;
+  /** The longest wait for an upstream connection, then 503 UPSTREAM_BUSY (default 5 s). */
+  readonly upstreamQueueTimeoutMs?: number;
 }
 
 export const DEFAULT_DRAIN_DELAY_MS = 5_000;
@@ -139,7 +151,14 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     return result;
   }
 
-  const forwarder = createUndiciForwarder();
+  const forwarder = createUndiciForwarder({
+    clientBodyBufferSize: options.clientBodyBufferSize,
+    clientBodyTimeoutMs: options.clientBodyTimeoutMs,
+    sendTimeoutMs: options.sendTimeoutMs,
+    connectionsPerOrigin: options.upstreamMaxConnections,
+    queueSizePerOrigin: options.upstreamQueueSize,
+    queueTimeoutMs: options.upstreamQueueTimeoutMs,
+  });
   const pipelineFor = (scheme: 'http' | 'https') =>
     createPipeline({
       table: () => table,

@@ -5,6 +5,7 @@ import type { RouteTable } from '../model/table.ts';
 import { errorFields } from '../observability/logger.ts';
 import { toSnapshot } from '../sources/manifests.ts';
 import { watchManifests, type ManifestState } from '../sources/standalone.ts';
+import { createProblemReporter } from '../status/problems.ts';
 import { startServing, type ServeOptions, type Serving } from './serve.ts';
 
 export interface StandaloneOptions extends Omit<ServeOptions, 'compileOptions'> {
@@ -24,6 +25,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
   const compileOptions: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, mode: 'standalone', generatedSessionKey: randomBytes(32).toString('base64url') };
   let serving: Serving | null = null;
   let early: ManifestState | null = null;
+  const problems = createProblemReporter(logger);
   const watcher = watchManifests({
     paths: options.paths,
     defaultNamespace: compileOptions.defaultNamespace,
@@ -38,17 +40,9 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
 
   function apply(serving: Serving, state: ManifestState): void {
     const result = serving.apply(toSnapshot(state.objects, state.problems, compileOptions.defaultNamespace));
-    // What `validate` would say, as log lines: each manifest problem, each condition not True.
-    for (const problem of state.problems) {
-      for (const issue of problem.issues) {
-        logger.warn({ file: problem.file, line: problem.line, kind: problem.kind, name: problem.name, field: issue.field }, `manifest problem: ${issue.message}`);
-      }
-    }
-    for (const status of result.statuses) {
-      for (const condition of status.conditions) {
-        if (condition.status !== 'True') logger.warn({ object: `${status.kind} ${status.namespace}/${status.name}`, condition: condition.type, reason: condition.reason }, condition.message);
-      }
-    }
+    // What `validate` would say, as log lines: each manifest problem, each condition not True,
+    // when it appears and when it is gone.
+    problems.report(state.problems, result.statuses);
     logger.info({ files: state.files.length }, 'manifests read');
   }
   return {

@@ -1,7 +1,10 @@
 // `portcullis validate -f <file|dir>`: every object's conditions, and a non-zero exit when any is not True.
+import { createFetcher } from '../auth/fetcher.ts';
+import { createProvider } from '../auth/provider.ts';
 import { compile } from '../compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
-import type { ObjectStatus } from '../model/status.ts';
+import type { AuthPolicy } from '../model/policy.ts';
+import type { ObjectStatus, StatusCondition } from '../model/status.ts';
 import { loadManifestFiles } from '../sources/files.ts';
 import type { ManifestProblem } from '../sources/manifests.ts';
 import { toSnapshot } from '../sources/manifests.ts';
@@ -11,10 +14,16 @@ export interface ValidateReport {
   readonly text: string;
 }
 
-export async function validate(paths: readonly string[], mode: CompileOptions['mode']): Promise<ValidateReport> {
-  const options: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, mode, generatedSessionKey: mode === 'standalone' ? 'validate-only-key-validate-only-key-0000' : null };
-  const loaded = await loadManifestFiles(paths, options.defaultNamespace);
-  const { statuses } = compile(toSnapshot(loaded.objects, loaded.problems, options.defaultNamespace), options);
+export interface ValidateOptions {
+  /** Also fetch each valid policy's discovery document and keys, as the proxy would, and report `Ready`. */
+  readonly checkProviders?: boolean;
+}
+
+export async function validate(paths: readonly string[], mode: CompileOptions['mode'], options: ValidateOptions = {}): Promise<ValidateReport> {
+  const compileOptions: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, mode, generatedSessionKey: mode === 'standalone' ? 'validate-only-key-validate-only-key-0000' : null };
+  const loaded = await loadManifestFiles(paths, compileOptions.defaultNamespace);
+  const compiled = compile(toSnapshot(loaded.objects, loaded.problems, compileOptions.defaultNamespace), compileOptions);
+  const statuses = options.checkProviders ? await withReadiness(compiled.statuses, compiled.table.policies) : compiled.statuses;
   const failing = statuses.filter((s) => s.conditions.some((c) => c.status !== 'True')).length;
   const lines = [formatStatuses(statuses)];
   // Every manifest problem with its file and line (refused Routes and policies also have status rows above).
@@ -22,6 +31,29 @@ export async function validate(paths: readonly string[], mode: CompileOptions['m
   const failures = failing + loaded.problems.length;
   lines.push('', failures === 0 ? `${loaded.files.length} file(s), ${statuses.length} object(s): every condition is True.` : `Not valid: ${failing} object(s) with a condition that is not True, ${loaded.problems.length} manifest problem(s).`);
   return { ok: failures === 0, text: lines.join('\n') };
+}
+
+/** Each compiled policy's `Ready` condition after one fetch of its discovery document and keys (at once, in parallel). */
+async function withReadiness(statuses: readonly ObjectStatus[], policies: ReadonlyMap<string, AuthPolicy>): Promise<ObjectStatus[]> {
+  const ready = new Map<string, StatusCondition>();
+  await Promise.all(
+    [...policies].map(async ([key, policy]) => {
+      const fetcher = createFetcher({ caBundle: policy.caBundle });
+      const provider = createProvider({ issuer: policy.issuer, discoveryURL: policy.discoveryURL, fetchJSON: fetcher.fetchJSON, retryMs: 3_600_000 });
+      try {
+        await provider.refresh();
+        const state = provider.readiness();
+        ready.set(key, { type: 'Ready', status: state.ready ? 'True' : 'False', reason: state.reason, message: state.message });
+      } finally {
+        provider.close();
+        await fetcher.close();
+      }
+    }),
+  );
+  return statuses.map((status) => {
+    const condition = status.kind === 'OIDCPolicy' ? ready.get(`${status.namespace}/${status.name}`) : undefined;
+    return condition === undefined ? status : { ...status, conditions: [...status.conditions, condition] };
+  });
 }
 
 function formatStatuses(statuses: readonly ObjectStatus[]): string {
@@ -34,7 +66,13 @@ function formatStatuses(statuses: readonly ObjectStatus[]): string {
   return rows.map((row) => row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join('  ')).join('\n');
 }
 
+/** `file:line:column: Kind namespace/name: field: message`, the place as editors and compilers write it. */
 function formatProblem(problem: ManifestProblem): string {
   const what = problem.kind ? `${problem.kind}${problem.name ? ` ${problem.namespace ?? 'default'}/${problem.name}` : ''}: ` : '';
-  return problem.issues.map((issue) => `  ${problem.file}:${problem.line}: ${what}${issue.field}: ${issue.message}`).join('\n');
+  return problem.issues
+    .map((issue) => {
+      const place = issue.line === undefined ? `${problem.line}` : `${issue.line}:${issue.column ?? 1}`;
+      return `  ${problem.file}:${place}: ${what}${issue.field ? `${issue.field}: ` : ''}${issue.message}`;
+    })
+    .join('\n');
 }

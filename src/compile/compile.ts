@@ -8,7 +8,8 @@ import type { ObjectStatus } from '../model/status.ts';
 import type { RouteTable, ServingCertificate } from '../model/table.ts';
 import { condition, finding, objectStatus } from './conditions.ts';
 import { resolveConflicts } from './conflicts.ts';
-import { compilePolicies, FORBIDDEN_FORWARD_HEADERS } from './policies.ts';
+import { compilePolicies, FORBIDDEN_FORWARD_HEADERS, resolveProvider } from './policies.ts';
+import { programmedFindings } from './programmed.ts';
 import { compileRoute } from './routes.ts';
 import { indexSnapshot, type CompileOptions, type RejectedObject, type Snapshot } from './snapshot.ts';
 
@@ -21,10 +22,12 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   const index = indexSnapshot(snapshot, options);
 
   // 1. Policies: defaults, Secrets, mode rules.
-  const policies = compilePolicies(sortByName(snapshot.policies, index.namespaceOf), index, options);
+  const policySpecs = sortByName(snapshot.policies, index.namespaceOf);
+  const policies = compilePolicies(policySpecs, index, options);
 
   // 2. Routes: one rule per match, each with its policy and upstreams (or a 503 answer).
-  const routes = sortByName(snapshot.routes, index.namespaceOf).map((route) => compileRoute(route, policies, index, options));
+  const routeSpecs = sortByName(snapshot.routes, index.namespaceOf);
+  const routes = routeSpecs.map((route) => compileRoute(route, policies, index, options));
 
   // 3. Cross-namespace claims of one host and match: the older Route keeps it.
   const conflicts = resolveConflicts(routes.flatMap((route) => route.rules));
@@ -32,15 +35,19 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   // 4. Precedence order, so the output is deterministic and the matcher's lists start sorted.
   const rules = [...conflicts.rules].sort(comparePrecedence);
 
-  // 5. Statuses: Routes, policies, and the objects whose manifests were refused.
+  // 5. Statuses: policies (with the provider they resolve to), Routes (Programmed only when
+  // every rule serves as written), and the objects whose manifests were refused.
+  // compilePolicies() gives one status per policy, in the order it was given them.
+  const statuses: ObjectStatus[] = policies.statuses.map((status, i) => ({ ...status, provider: { type: resolveProvider(policySpecs[i]!.spec) } }));
   const programmed = new Set(rules.map((rule) => `${rule.route.namespace}/${rule.route.name}`));
-  const statuses: ObjectStatus[] = [...policies.statuses];
-  for (const route of routes) {
+  routes.forEach((route, i) => {
     const key = `${route.namespace}/${route.name}`;
     const findings = [...route.findings, ...(conflicts.findings.get(key) ?? [])];
-    if (!programmed.has(key)) findings.push(finding('Programmed', 'NoRules', 'spec.rules', 'No rule of this Route could be programmed.'));
+    const unserved = programmedFindings(routeSpecs[i]!, route.rules, route.findings);
+    findings.push(...unserved);
+    if (!programmed.has(key) && unserved.length === 0) findings.push(finding('Programmed', 'NoRules', 'spec.rules', 'No rule of this Route could be programmed.'));
     statuses.push(objectStatus('Route', route.namespace, route.name, route.generation, ['Accepted', 'ResolvedRefs', 'Programmed'], findings));
-  }
+  });
   for (const rejected of snapshot.rejected) statuses.push(rejectedStatus(rejected));
   statuses.sort((a, b) => compareKeys([a.kind, a.namespace, a.name], [b.kind, b.namespace, b.name]));
 
@@ -50,11 +57,14 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
     snapshot.policies.flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey)).filter((name) => !FORBIDDEN_FORWARD_HEADERS.has(name)),
   );
 
-  // 7. The browser flow's callback and logout paths, answered before matching.
+  // 7. The browser flow's callback and logout paths, answered before matching, and its cookies,
+  // never forwarded.
   const authEndpoints = new Map<string, AuthPolicy[]>();
+  const proxyCookies = new Set<string>();
   for (const policy of policies.ready.values()) {
     if (policy.browser === null) continue;
     for (const path of [policy.browser.callbackPath, policy.browser.logoutPath]) authEndpoints.set(path, [...(authEndpoints.get(path) ?? []), policy]);
+    proxyCookies.add(policy.browser.session.cookieName);
   }
 
   // 8. Certificates for the HTTPS listener, by hostname: the older Route's wins a shared name.
@@ -65,7 +75,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
     for (const hostname of route.hostnames.length > 0 ? route.hostnames : ['*']) if (!certificates.has(hostname)) certificates.set(hostname, route.certificate);
   }
 
-  return { table: { rules, policies: policies.ready, identityHeaders, authEndpoints, certificates, matcher: buildMatcher(rules) }, statuses };
+  return { table: { rules, policies: policies.ready, identityHeaders, authEndpoints, proxyCookies: [...proxyCookies].sort(), certificates, matcher: buildMatcher(rules) }, statuses };
 }
 
 /** A manifest its schema refused: not compiled, so its references were never looked at. */

@@ -1,5 +1,5 @@
 // OIDCPolicy → AuthPolicy: defaults applied, Secrets resolved, mode rules enforced.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { durationToMs } from '../api/common.ts';
 import { secretValue } from '../api/core.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
@@ -30,11 +30,20 @@ export const MIN_SESSION_KEY_LENGTH = 32;
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9-]+_[A-Za-z0-9]+$/;
 const COGNITO_POOL_PATH = /^https?:\/\/[^/]+\/(?:[a-z]{2}(?:-gov)?-[a-z]+-\d|local)_[A-Za-z0-9]+$/;
 
+/** The provider whose semantics a policy gets: as written, or what `Auto` recognises in the issuer. */
+export function resolveProvider(spec: Pick<OIDCPolicy['spec'], 'provider' | 'issuer'>): Provider {
+  if (spec.provider !== 'Auto') return spec.provider;
+  // Recognised with or without a trailing slash, so that compile refuses the slash rather than
+  // turning a Cognito issuer into a Generic one.
+  const bare = spec.issuer.replace(/\/+$/, '');
+  return COGNITO_ISSUER.test(bare) || COGNITO_POOL_PATH.test(bare) ? 'Cognito' : 'Generic';
+}
+
 /** Headers a policy may not set from claims: the proxy or HTTP itself owns them. */
 export const FORBIDDEN_FORWARD_HEADERS: ReadonlySet<string> = new Set([
   'host', 'authorization', 'cookie', 'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'content-length', 'content-type', 'forwarded', 'x-forwarded-for', 'x-forwarded-host',
-  'x-forwarded-proto',
+  'x-forwarded-proto', 'x-request-id',
 ]);
 
 /** Authorization request parameters that the flow itself owns. */
@@ -72,7 +81,11 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   const discoveryURL = spec.discoveryURL ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   if (spec.discoveryURL !== undefined) checkProviderURL(discoveryURL, 'spec.discoveryURL', options, invalid);
 
-  const provider: Provider = spec.provider === 'Auto' ? (COGNITO_ISSUER.test(issuer) || COGNITO_POOL_PATH.test(issuer) ? 'Cognito' : 'Generic') : spec.provider;
+  const provider = resolveProvider(spec);
+  const bare = issuer.replace(/\/+$/, '');
+  if (provider === 'Cognito' && bare !== issuer) {
+    invalid('spec.issuer', `Cognito's tokens name their issuer without a trailing slash (${JSON.stringify(bare)}), so no token would ever match this one: drop the trailing slash.`);
+  }
   const clientSecret = spec.clientSecretRef ? readSecret(index, namespace, spec.clientSecretRef, 'spec.clientSecretRef', findings) : null;
 
   let caBundle: string | null = null;
@@ -88,6 +101,11 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
       caBundle = readSecret(index, namespace, { name: ref.name, key: ref.key }, field, findings);
     }
     if (caBundle !== null && !caBundle.includes('-----BEGIN CERTIFICATE-----')) invalid(field, 'The referenced value holds no PEM certificate.');
+    else if (caBundle !== null) {
+      // Caught here rather than at the first TLS handshake, where it would read as a connection failure.
+      const unreadable = unreadableCertificate(caBundle);
+      if (unreadable !== null) invalid(field, unreadable);
+    }
   }
 
   const browserOn = spec.browser !== undefined && spec.browser.enabled !== false;
@@ -214,6 +232,22 @@ function compileBearer(policy: OIDCPolicy, invalid: (field: string, message: str
   return { tokenUse: bearer.tokenUse ?? 'access', allowedClientIDs, audiences };
 }
 
+/** Why a certificate of a PEM bundle cannot be read, naming which one; null when all can. */
+function unreadableCertificate(bundle: string): string | null {
+  const blocks = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      // OpenSSL's "error:04800064:PEM routines::bad base64 decode": the words after the last "::".
+      const reason = (error as Error).message.split('::').at(-1)!.trim();
+      const code = (error as { code?: string }).code;
+      return `Certificate ${i + 1} of ${blocks.length} in the bundle cannot be read: ${reason}${code ? ` (${code})` : ''}.`;
+    }
+  }
+  return null;
+}
+
 function readSecret(index: SnapshotIndex, namespace: string, ref: { name: string; key: string }, field: string, findings: Finding[]): string | null {
   const secret = index.secret(namespace, ref.name);
   if (secret === undefined) {
@@ -237,6 +271,8 @@ function checkProviderURL(raw: string, field: string, options: CompileOptions, i
     invalid(field, `${JSON.stringify(raw)} is not a URL.`);
     return;
   }
+  // The value is shown in statuses and logs, and a provider's documents are public anyway.
+  if (url.username !== '' || url.password !== '') invalid(field, 'Must not carry a user name or password.');
   if (url.protocol === 'https:') return;
   if (url.protocol !== 'http:') invalid(field, 'Must be an https URL.');
   else if (options.mode === 'controller') invalid(field, 'Must be an https URL; http is refused in controller mode.');

@@ -27,7 +27,7 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
   const namespace = index.namespaceOf(route.metadata);
   const findings: Finding[] = [];
   const createdAt = parseTime(route.metadata.creationTimestamp);
-  const ref = { namespace, name: route.metadata.name, createdAt };
+  const ref = { namespace, name: route.metadata.name, key: `${namespace}/${route.metadata.name}`, createdAt };
   const hostnames = [...new Set(route.spec.hostnames ?? [])].sort();
 
   if (route.spec.policyRef) lookupPolicy(route.spec.policyRef.name, 'spec.policyRef', namespace, policies, findings);
@@ -47,7 +47,7 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
         findings.push(finding('Accepted', 'Invalid', `${field}.rewrite.path`, `ReplacePrefixMatch needs PathPrefix matches; matches[${matchIndex}] is ${compiled.path.type}.`));
         matchAction = { kind: 'respond', status: 503, code: 'RULE_INVALID', message: 'This route is not valid.' };
       }
-      const id = `${namespace}/${ref.name}/rules[${ruleIndex}]/matches[${matchIndex}]`;
+      const id = `${ref.key}/rules[${ruleIndex}]/matches[${matchIndex}]`;
       rules.push({ id, route: ref, ruleIndex, matchIndex, hostnames, ...compiled, httpsRedirect, action: matchAction });
     });
   });

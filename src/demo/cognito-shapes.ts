@@ -1,7 +1,7 @@
 // Amazon Cognito's shapes, written once: the discovery document, the signing keys and JWKS,
 // and the claim sets of its three kinds of token, each in the order Cognito writes them
-// (../shared/COGNITO.md; the machine token's order is the real one in
-// ../shared/fixtures/cognito-m2m-access-token.json). Pure functions, no state: the local
+// (docs/cognito.md; the machine token's order is the real one in
+// test/fixtures/cognito-m2m-access-token.json). Pure functions, no state: the local
 // OpenID provider (provider.ts) and the token minter (cognito-mint.ts) both build on them.
 
 import { createHash, generateKeyPair, randomBytes, randomUUID, type KeyObject } from 'node:crypto';

@@ -3,7 +3,8 @@
 //   any path              200, JSON describing the request (see EchoRecord)
 //   /status/<code>        that status (200–599), the same JSON (no body for 204 and 304)
 //   /delay/<ms>           the same JSON after <ms> milliseconds (at most 60 000)
-//   /bytes/<n>            n bytes of a repeating pattern, streamed (at most 10 GiB)
+//   /bytes/<n>            n bytes of a repeating pattern, streamed (at most 10 GiB); with
+//                         ?rate=<bytes/s>, paced at that rate (a tenth every 100 ms)
 //   /response-headers?k=v each query parameter as a response header (repeats kept: Set-Cookie)
 //
 // Request bodies are streamed through SHA-256, never buffered, so a large upload costs no
@@ -17,6 +18,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export interface EchoRecord {
@@ -132,7 +134,8 @@ async function respond(res: ServerResponse, record: EchoRecord): Promise<void> {
   }
 
   if (first === 'bytes' && second !== undefined && /^[0-9]{1,12}$/.test(second)) {
-    await sendBytes(res, Math.min(Number(second), MAX_BYTES));
+    const rate = /^rate=([0-9]{1,12})$/.exec(record.query);
+    await sendBytes(res, Math.min(Number(second), MAX_BYTES), rate === null ? null : Number(rate[1]));
     return;
   }
 
@@ -154,13 +157,16 @@ function sendJson(res: ServerResponse, status: number, record: EchoRecord): void
   res.end(body);
 }
 
-async function sendBytes(res: ServerResponse, total: number): Promise<void> {
+async function sendBytes(res: ServerResponse, total: number, rate: number | null): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+  // Chunks start where the pattern starts (16 bytes), so that paced or not the bytes are the same.
+  const size = rate === null ? PATTERN.length : Math.min(PATTERN.length, Math.max(16, Math.floor(rate / 10 / 16) * 16));
   let left = total;
   while (left > 0 && !res.destroyed) {
-    const chunk = left >= PATTERN.length ? PATTERN : PATTERN.subarray(0, left);
+    const chunk = PATTERN.subarray(0, Math.min(size, left));
     left -= chunk.length;
     if (!res.write(chunk)) await drainedOrClosed(res);
+    if (rate !== null) await sleep(100);
   }
   res.end();
 }

@@ -1,6 +1,6 @@
 // A local OpenID provider that behaves like an Amazon Cognito user pool, for the tests and for
 // `portcullis demo`: oidc-provider (OpenID Certified) configured and wrapped so that what a
-// relying party sees is Cognito's shape (../shared/COGNITO.md):
+// relying party sees is Cognito's shape (docs/cognito.md):
 //
 //   GET  /<region>_<pool>/.well-known/openid-configuration  Cognito's discovery document
 //   GET  /<region>_<pool>/.well-known/jwks.json              two RSA keys: ID tokens, access tokens

@@ -3,9 +3,10 @@ import type { CompiledRule, PathType } from '../model/table.ts';
 const PATH_TYPE_RANK: Record<PathType, number> = { Exact: 0, RegularExpression: 1, PathPrefix: 2 };
 
 /**
- * DESIGN.md's order within one host: path type (Exact, RegularExpression, PathPrefix), longer
- * path first, a method before none, more header matches, more query matches, the older Route,
- * then namespace/name, then the rule's position. Negative when `a` wins.
+ * The order within one host (docs/reference.md, "Matching"): path type (Exact,
+ * RegularExpression, PathPrefix), longer path first, a method before none, more header matches,
+ * more query matches, the older Route, then namespace/name, then the rule's position. Negative
+ * when `a` wins.
  */
 export function comparePrecedence(a: CompiledRule, b: CompiledRule): number {
   return (

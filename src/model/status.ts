@@ -1,4 +1,5 @@
 // Status is output data: compile() produces it, one writer publishes it.
+import type { Provider } from './policy.ts';
 
 export const CONDITION_REASONS = [
   // Accepted
@@ -17,9 +18,11 @@ export const CONDITION_REASONS = [
   'InvalidBackend',
   'InvalidSessionKey',
   'InvalidCertificate',
-  // Programmed
+  // Programmed (False with the reason of what keeps a rule from serving, or one of these)
   'Programmed',
   'NoRules',
+  'NoBackends',
+  'PolicyNotReady',
   // Ready (set at run time)
   'Ready',
   'Pending',
@@ -45,4 +48,6 @@ export interface ObjectStatus {
   readonly name: string;
   readonly generation: number | null;
   readonly conditions: readonly StatusCondition[];
+  /** OIDCPolicy only: the provider its spec resolves to (`status.provider`, the PROVIDER column). */
+  readonly provider?: { readonly type: Provider };
 }

@@ -1,11 +1,12 @@
 // The compiled, read-only routing table. Built by compile/, read by the proxy on every request.
 import type { HttpMethod } from '../api/route.ts';
+import type { ErrorCodes } from './errors.ts';
 import type { AuthPolicy } from './policy.ts';
 
 export type PathType = 'Exact' | 'PathPrefix' | 'RegularExpression';
 
 /** Answers that a rule gives by itself, without an upstream (fail closed). */
-export type RuleErrorCode = 'POLICY_NOT_FOUND' | 'POLICY_INVALID' | 'BACKEND_UNRESOLVED' | 'NO_BACKENDS' | 'RULE_INVALID';
+export type RuleErrorCode = ErrorCodes<'POLICY_NOT_FOUND' | 'POLICY_INVALID' | 'BACKEND_UNRESOLVED' | 'NO_BACKENDS' | 'RULE_INVALID'>;
 
 export interface Endpoint {
   /** `http://10.0.0.7:8080` — scheme, host and port only. */
@@ -44,6 +45,8 @@ export interface RespondAction {
 export interface RouteRef {
   readonly namespace: string;
   readonly name: string;
+  /** `namespace/name`: the Route's name in metrics and messages. */
+  readonly key: string;
   /** Milliseconds since the epoch; null when unknown (standalone mode). */
   readonly createdAt: number | null;
 }
@@ -121,6 +124,11 @@ export interface RouteTable {
    * policies that use that path. These are answered by the proxy on every host, before matching.
    */
   readonly authEndpoints: ReadonlyMap<string, readonly AuthPolicy[]>;
+  /**
+   * The session cookie names of the browser policies in force: these cookies, their chunks and
+   * their login attempts (src/model/cookies.ts) are removed from every request before forwarding.
+   */
+  readonly proxyCookies: readonly string[];
   /**
    * Certificates by hostname as Routes write them (`api.example.com`, `*.example.com`); `*` for
    * a Route without hostnames (the default when no name matches).

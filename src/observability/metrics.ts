@@ -12,8 +12,11 @@ export interface Metrics {
   /** One finished request: by Route (`namespace/name`, or `none`) and status class. */
   request(route: string, status: number, seconds: number): void;
   upstream(route: string, seconds: number, errorCode: string | null): void;
-  /** A policy's decision on a request; browser sign-ins and sign-outs count as sessions too. */
-  decision(policy: string, decision: string, reason: string): void;
+  /**
+   * A policy's decision on a request, by its reason (an answer's code); browser sign-ins and
+   * sign-outs count as sessions too, told by the reason or, behind a 401, its cause.
+   */
+  decision(policy: string, decision: string, reason: string, cause?: string): void;
   sessionRefreshed(policy: string): void;
   providerFetch(issuer: string, document: 'discovery' | 'jwks', ok: boolean): void;
   tableApplied(compileSeconds: number): void;
@@ -52,10 +55,11 @@ export function createMetrics(): Metrics {
       upstreamSeconds.observe({ route }, seconds);
       if (errorCode !== null) upstreamErrors.inc({ route, code: errorCode });
     },
-    decision(policy, decision, reason) {
+    decision(policy, decision, reason, cause) {
       decisions.inc({ policy, decision, reason });
-      if (SESSION_CREATED.has(reason)) sessions.inc({ policy, event: 'created' });
-      else if (SESSION_ENDED.has(reason)) sessions.inc({ policy, event: 'ended' });
+      const why = cause ?? reason;
+      if (SESSION_CREATED.has(why)) sessions.inc({ policy, event: 'created' });
+      else if (SESSION_ENDED.has(why)) sessions.inc({ policy, event: 'ended' });
     },
     sessionRefreshed: (policy) => sessions.inc({ policy, event: 'refreshed' }),
     providerFetch: (issuer, document, ok) => fetches.inc({ issuer, document, result: ok ? 'ok' : 'error' }),

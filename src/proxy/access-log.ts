@@ -37,6 +37,7 @@ export interface AccessLogEntry {
   policy?: string;
   decision?: string;
   reason?: string;
+  cause?: string;
   sub?: string;
   clientId?: string;
   peer?: string;

@@ -1,5 +1,6 @@
-// Request headers on their way upstream: identity headers are ours, forwarded headers are
-// trusted only from configured peers.
+// Request headers on their way upstream: identity headers are ours, forwarded headers (and a
+// request id) are trusted only from configured peers.
+import { randomUUID } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { identityHeaderKey } from '../model/headers.ts';
 
@@ -79,4 +80,21 @@ export function setForwardedHeaders(headers: Record<string, string | string[] | 
 
 function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** A request id we accept from a trusted proxy: printable ASCII without spaces, at most 128 characters. */
+const REQUEST_ID = /^[!-~]{1,128}$/;
+
+/**
+ * The id of one request, in our answer, the upstream's request and the access log: a trusted
+ * proxy's `X-Request-Id` when it has a sane shape (so one id follows the request through both),
+ * else a new one. From any other peer the header is replaced: a client must not choose the id
+ * under which its request is logged.
+ */
+export function requestIdOf(headers: Record<string, string | string[] | undefined>, trusted: boolean): string {
+  if (trusted) {
+    const incoming = headers['x-request-id'];
+    if (typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
+  }
+  return randomUUID();
 }

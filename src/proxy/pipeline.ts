@@ -1,13 +1,17 @@
 // The per-request pipeline: normalise → match → guard → forward, the same for every method and
-// for WebSocket upgrades. Every answer of our own carries a stable code.
-import { randomUUID } from 'node:crypto';
+// for WebSocket upgrades. Every answer of our own carries a stable code, and every answer — ours,
+// the upstream's, a redirect, a refused upgrade — the request's id (X-Request-Id), which the
+// upstream receives too and the access log records.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { errorAnswer, type Answer } from '../model/answer.ts';
+import { forwardedCookieHeader } from '../model/cookies.ts';
+import type { ErrorCode } from '../model/errors.ts';
+import type { Guard, GuardContext, GuardRequest } from '../model/guard.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
 import { redactQuery, type AccessLogEntry } from './access-log.ts';
-import { proxyError, renderError, sendError, type ErrorAnswer } from './errors.ts';
 import {
   createSelectionState,
   forwardWithRetry,
@@ -17,9 +21,9 @@ import {
   type Forwarder,
   type ForwardTimeouts,
 } from './forward/index.ts';
-import type { Guard, GuardContext, GuardDecision } from './guard.ts';
-import { clientScheme, setForwardedHeaders, stripIdentityHeaders, type TrustedPeers } from './headers.ts';
+import { clientScheme, requestIdOf, setForwardedHeaders, stripIdentityHeaders, type TrustedPeers } from './headers.ts';
 import { normalizeTarget } from './normalize.ts';
+import { refuseUpgrade, writeAnswer } from './respond.ts';
 import { rewritePath } from './rewrite.ts';
 
 export interface PipelineOptions {
@@ -47,98 +51,99 @@ export interface Pipeline {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
 }
 
+/** A request on its way upstream. */
 interface Routed {
+  readonly kind: 'forward';
   readonly rule: CompiledRule;
   readonly action: ForwardAction;
   readonly path: string;
   readonly query: string;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly decision: GuardDecision | null;
+  /** Set-Cookie lines the guard added for the upstream's answer. */
+  readonly cookies: readonly string[];
+}
+
+/** What one request leaves behind: its access-log line, and the Route it matched (a metrics label). */
+interface Trace {
+  readonly log: AccessLogEntry;
+  route: string;
 }
 
 export function createPipeline(options: PipelineOptions): Pipeline {
   const selection = createSelectionState();
 
-  /** Everything before forwarding; an ErrorAnswer or 'handled' ends the request there. */
-  async function route(req: IncomingMessage, res: ServerResponse | null, log: AccessLogEntry, upgrade: boolean): Promise<Routed | ErrorAnswer | 'handled'> {
+  /**
+   * Everything before forwarding: the rule and the headers to send, or the answer that ends the
+   * request here. `trusted` says whether the peer is a trusted proxy.
+   */
+  async function route(req: IncomingMessage, upgrade: boolean, trace: Trace, trusted: boolean): Promise<Routed | Answer> {
+    const { log } = trace;
     const host = typeof req.headers.host === 'string' ? req.headers.host : undefined;
     const target = normalizeTarget(req.url ?? '', host);
-    if (!target.ok) return { status: 400, code: target.code, message: target.message };
+    if (!target.ok) return errorAnswer(target.code, target.message);
     log.path = target.query === '' ? target.path : `${target.path}?${redactQuery(target.query)}`;
-
     const table = options.table();
-    const context = (): GuardContext => {
-      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
-      return {
-        requestId: log.requestId,
-        scheme: clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }),
-        host: host ?? target.host,
-        path: target.path,
-        query: target.query,
-        upgrade,
-      };
-    };
 
-    // The browser flow's callback and logout paths belong to the proxy, on every host.
-    const endpointPolicies = res === null ? undefined : table.authEndpoints.get(target.path);
-    if (endpointPolicies !== undefined && res !== null) {
-      const decision = await options.guard.endpoint(req, res, endpointPolicies, context());
+    // Security: the client's copy of every identity header goes first, on every route, public
+    // ones included, and before the guard sees the request, so that whatever the guard sets next
+    // is ours alone.
+    const headers: Record<string, string | string[] | undefined> = headersFromClient(req.headers);
+    stripIdentityHeaders(headers, table.identityHeaders);
+    // The client's X-Request-Id is replaced by ours (which is a trusted proxy's own, if it sent one).
+    headers['x-request-id'] = log.requestId;
+    const request = (): GuardRequest => ({ method: req.method ?? 'GET', headers, authorizationCount: countAuthorization(req.rawHeaders) });
+    const context = (): GuardContext => ({
+      requestId: log.requestId,
+      scheme: clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }),
+      host: host ?? target.host,
+      path: target.path,
+      query: target.query,
+      upgrade,
+    });
+
+    // The browser flow's callback and logout paths belong to the proxy, on every host: they are
+    // answered before matching, so that no Route can take them over.
+    const endpointPolicies = upgrade ? undefined : table.authEndpoints.get(target.path);
+    if (endpointPolicies !== undefined) {
+      const decision = await options.guard.endpoint(request(), endpointPolicies, context());
       Object.assign(log, decision.log);
-      if (decision.kind === 'answer') return decision.answer;
-      log.status = decision.kind === 'handled' ? decision.status : 500;
-      return 'handled';
+      return decision.answer;
     }
 
     const rule = table.matcher.match({ host: target.host, path: target.path, method: req.method ?? 'GET', headers: req.headers, query: target.query });
-    if (rule === null) return proxyError('NOT_FOUND', 'No route matches this request.');
+    if (rule === null) return errorAnswer('NOT_FOUND', 'No route matches this request.');
     log.route = rule.id;
+    trace.route = rule.route.key;
     // Route.spec.tls.redirectHTTP: plain HTTP gets the same URL on HTTPS, before anything else.
-    if (rule.httpsRedirect && options.scheme === 'http' && res !== null) {
+    if (rule.httpsRedirect && options.scheme === 'http' && !upgrade) {
       const port = options.httpsRedirectPort ?? 443;
       const location = `https://${target.host}${port === 443 ? '' : `:${port}`}${target.path}${target.query === '' ? '' : `?${target.query}`}`;
-      res.writeHead(308, { location, 'content-length': 0, 'cache-control': 'no-store' });
-      res.end();
-      log.status = 308;
-      return 'handled';
+      return { kind: 'redirect', status: 308, location };
     }
     const action = rule.action;
-    if (action.kind === 'respond') return { status: action.status, code: action.code, message: action.message };
+    if (action.kind === 'respond') return errorAnswer(action.code, action.message);
 
-    // Security: the client's copy of every identity header goes first, on every route, public
-    // ones included, so that whatever the guard sets next is ours alone.
-    const headers: Record<string, string | string[] | undefined> = headersFromClient(req.headers);
-    stripIdentityHeaders(headers, table.identityHeaders);
-
-    let decision: GuardDecision | null = null;
+    let cookies: readonly string[] = [];
     if (action.policy !== null) {
-      decision = await options.guard.check(req, res, action.policy, context());
+      const decision = await options.guard.check(request(), action.policy, context());
       Object.assign(log, decision.log);
       if (decision.kind === 'answer') return decision.answer;
-      if (decision.kind === 'handled') {
-        log.status = decision.status;
-        return 'handled';
-      }
       // Verified identity only: set after the strip above, never merged with the client's.
       Object.assign(headers, decision.identity);
       if (decision.authorization === null) delete headers.authorization;
       else headers.authorization = decision.authorization;
-      // Our cookies stay ours: the guard hands back the Cookie header without the proxy's own
-      // session and login cookies, which carry tokens and PKCE verifiers.
-      if (decision.cookie === null) delete headers.cookie;
-      else if (decision.cookie !== undefined) headers.cookie = decision.cookie;
+      cookies = decision.cookies;
     }
-    // Security: our cookies stay ours on public rules and bearer-only policies too; a session
-    // cookie replayed by an upstream would be that user's session.
-    if ((decision === null || decision.kind !== 'allow' || decision.cookie === undefined) && options.guard.forwardedCookie !== undefined && headers.cookie !== undefined) {
-      const cookie = options.guard.forwardedCookie(headers.cookie);
-      if (cookie === null) delete headers.cookie;
-      else headers.cookie = cookie;
-    }
-    return { rule, action, path: target.path, query: target.query, headers, decision };
+    // Security: our cookies stay ours, here and nowhere else, on every rule (public, bearer and
+    // browser alike): a session cookie replayed by an upstream would be that user's session, and
+    // a login attempt's carries its PKCE verifier.
+    const cookie = forwardedCookieHeader(headers.cookie, table.proxyCookies);
+    if (cookie === null) delete headers.cookie;
+    else headers.cookie = cookie;
+    return { kind: 'forward', rule, action, path: target.path, query: target.query, headers, cookies };
   }
 
-  function prepareHeaders(req: IncomingMessage, routed: Routed): void {
-    const trusted = options.trustedPeers.has(req.socket.remoteAddress);
+  function prepareHeaders(req: IncomingMessage, routed: Routed, trusted: boolean): void {
     const host = typeof req.headers.host === 'string' ? req.headers.host : undefined;
     setForwardedHeaders(routed.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }, host);
     if (routed.action.rewrite?.hostname) routed.headers.host = routed.action.rewrite.hostname;
@@ -154,31 +159,32 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return backend === null ? options.timeouts : { ...options.timeouts, headersMs: backend };
   }
 
-  function writeLog(log: AccessLogEntry): void {
+  function writeLog({ log, route }: Trace): void {
     const level = log.status >= 500 ? 'warn' : 'info';
     options.logger[level](log, ACCESS_LOG_MESSAGE);
     const metrics = options.metrics;
     if (metrics !== undefined) {
-      metrics.request(routeName(log.route), log.status, log.durationMs / 1000);
-      if (log.policy !== undefined && log.decision !== undefined && log.reason !== undefined) metrics.decision(log.policy, log.decision, log.reason);
+      metrics.request(route, log.status, log.durationMs / 1000);
+      if (log.policy !== undefined && log.decision !== undefined && log.reason !== undefined) metrics.decision(log.policy, log.decision, log.reason, log.cause);
     }
   }
 
   return {
     async handleRequest(req, res) {
       const started = performance.now();
-      const log: AccessLogEntry = { requestId: randomUUID(), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
+      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
+      const trace = startTrace(req, trusted);
+      const { log } = trace;
       // While draining, clients are told to reconnect (to another replica) after this answer.
       if (options.draining?.()) res.shouldKeepAlive = false;
       try {
-        const routed = await route(req, res, log, false);
-        if (routed === 'handled') return;
-        if (!('rule' in routed)) {
+        const routed = await route(req, false, trace, trusted);
+        if (routed.kind !== 'forward') {
           answer(req, res, routed, log);
           return;
         }
-        prepareHeaders(req, routed);
-        if (routed.decision?.kind === 'allow') for (const [name, value] of Object.entries(routed.decision.responseHeaders)) res.setHeader(name, value);
+        prepareHeaders(req, routed, trusted);
+        if (routed.cookies.length > 0) res.setHeader('set-cookie', routed.cookies);
         const requestMs = routed.action.timeouts.requestMs;
         const signal = requestMs === null ? null : AbortSignal.timeout(requestMs);
         const path = upstreamPath(routed);
@@ -190,87 +196,110 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           headers: routed.headers,
           timeouts,
           signal,
+          requestId: log.requestId,
         }));
-        if (outcome !== null) options.metrics?.upstream(routeName(log.route), (performance.now() - upstreamStarted) / 1000, outcome.error?.code ?? null);
+        if (outcome !== null) options.metrics?.upstream(trace.route, (performance.now() - upstreamStarted) / 1000, outcome.error?.code ?? null);
         if (outcome === null) {
-          answer(req, res, proxyError('NO_HEALTHY_BACKEND', 'No backend of this route has a ready endpoint.'), log);
+          answer(req, res, errorAnswer('NO_HEALTHY_BACKEND', 'No backend of this route has a ready endpoint.'), log);
           return;
         }
         Object.assign(log, { upstream: outcome.origin, attempts: outcome.attempts, bytesIn: outcome.requestBytes, bytesOut: outcome.responseBytes });
         if (outcome.error === null) log.status = outcome.status ?? 0;
         else if (!outcome.responseStarted && outcome.error.code !== 'CLIENT_CLOSED') {
-          answer(req, res, { status: outcome.error.status, code: outcome.error.code, message: upstreamMessage(outcome.error.code) }, log);
+          const retryAfter = outcome.error.code === 'UPSTREAM_BUSY' ? { 'retry-after': UPSTREAM_BUSY_RETRY_AFTER } : undefined;
+          answer(req, res, errorAnswer(outcome.error.code, upstreamMessage(outcome.error.code), retryAfter === undefined ? {} : { headers: retryAfter }), log);
         } else {
           log.status = outcome.error.status;
           log.code = outcome.error.code;
         }
       } catch (error) {
         options.logger.error({ requestId: log.requestId, err: errorFields(error) }, 'request failed');
-        answer(req, res, proxyError('INTERNAL', 'The proxy failed to handle this request.'), log);
+        answer(req, res, errorAnswer('INTERNAL', 'The proxy failed to handle this request.'), log);
       } finally {
         log.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-        writeLog(log);
+        writeLog(trace);
       }
     },
 
     async handleUpgrade(req, socket, head) {
       const started = performance.now();
-      const log: AccessLogEntry = { requestId: randomUUID(), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
+      const trusted = options.trustedPeers.has(req.socket.remoteAddress);
+      const trace = startTrace(req, trusted);
+      const { log } = trace;
       try {
-        const routed = await route(req, null, log, true);
-        if (routed === 'handled') return;
-        if (!('rule' in routed)) {
-          writeSocketError(req, socket, routed, log);
+        const routed = await route(req, true, trace, trusted);
+        if (routed.kind !== 'forward') {
+          refuse(req, socket, routed, log);
           return;
         }
-        prepareHeaders(req, routed);
+        prepareHeaders(req, routed, trusted);
         const pick = selectEndpoint(routed.action.upstreams, selection);
         if (pick === null) {
-          writeSocketError(req, socket, proxyError('NO_HEALTHY_BACKEND', 'No backend of this route has a ready endpoint.'), log);
+          refuse(req, socket, errorAnswer('NO_HEALTHY_BACKEND', 'No backend of this route has a ready endpoint.'), log);
           return;
         }
         const timeouts = timeoutsFor(routed.action);
-        const outcome = await proxyUpgrade(req, socket, head, { origin: pick.endpoint.origin, path: upstreamPath(routed), headers: routed.headers, timeouts, signal: null });
+        const outcome = await proxyUpgrade(req, socket, head, { origin: pick.endpoint.origin, path: upstreamPath(routed), headers: routed.headers, timeouts, signal: null, requestId: log.requestId });
         Object.assign(log, { upstream: outcome.origin, status: outcome.status ?? outcome.error?.status ?? 0 });
         if (outcome.error) log.code = outcome.error.code;
       } catch (error) {
         options.logger.error({ requestId: log.requestId, err: errorFields(error) }, 'upgrade failed');
-        writeSocketError(req, socket, proxyError('INTERNAL', 'The proxy failed to handle this request.'), log);
+        refuse(req, socket, errorAnswer('INTERNAL', 'The proxy failed to handle this request.'), log);
       } finally {
         log.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-        writeLog(log);
+        writeLog(trace);
       }
     },
   };
 }
 
-/** `namespace/name` of the Route from a rule id (`namespace/name/rules[0]/matches[0]`), for metrics. */
-function routeName(ruleId: string | undefined): string {
-  if (ruleId === undefined) return 'none';
-  const end = ruleId.indexOf('/rules[');
-  return end === -1 ? ruleId : ruleId.slice(0, end);
+function startTrace(req: IncomingMessage, trusted: boolean): Trace {
+  const log: AccessLogEntry = { requestId: requestIdOf(req.headers, trusted), method: req.method ?? '', host: req.headers.host, path: '', status: 0, durationMs: 0, peer: req.socket.remoteAddress };
+  return { log, route: 'none' };
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, error: ErrorAnswer, log: AccessLogEntry): void {
-  log.status = error.status;
-  log.code = error.code;
-  sendError(req, res, error, log.requestId);
+/** Authorization headers in the request as sent: Node keeps the first only, and the guard refuses two. */
+function countAuthorization(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+  return count;
 }
 
-/** A refused handshake: a plain HTTP response on the raw socket, then close. */
-function writeSocketError(req: IncomingMessage, socket: Duplex, error: ErrorAnswer, log: AccessLogEntry): void {
-  log.status = error.status;
-  log.code = error.code;
-  if (!socket.writable) return;
-  const { contentType, body } = renderError(req, error, log.requestId);
-  const extra = Object.entries(error.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.end(
-    `HTTP/1.1 ${error.status} ${error.code}\r\ncontent-type: ${contentType}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}x-request-id: ${log.requestId}\r\nconnection: close\r\n\r\n${body}`,
-  );
+function answer(req: IncomingMessage, res: ServerResponse, reply: Answer, log: AccessLogEntry): void {
+  recordAnswer(log, reply);
+  writeAnswer(req, res, reply, log.requestId);
 }
 
-function upstreamMessage(code: string): string {
+function refuse(req: IncomingMessage, socket: Duplex, reply: Answer, log: AccessLogEntry): void {
+  recordAnswer(log, reply);
+  refuseUpgrade(req, socket, reply, log.requestId);
+}
+
+/**
+ * The access log of one of our answers: its status, an error's code, and when the guard denied
+ * the request, its reason made equal to that code (the finer reason kept as cause), so that the
+ * log and the client agree. (After an allow, the reason stays the allow's: the answer came
+ * later, e.g. a 502.)
+ */
+function recordAnswer(log: AccessLogEntry, reply: Answer): void {
+  log.status = reply.status;
+  if (reply.kind !== 'error') return;
+  log.code = reply.code;
+  if (log.decision === 'deny' && log.reason !== reply.code) {
+    log.cause = log.reason;
+    log.reason = reply.code;
+  }
+}
+
+/** Seconds: an upstream's connections free up as fast as its requests finish. */
+const UPSTREAM_BUSY_RETRY_AFTER = '1';
+
+function upstreamMessage(code: ErrorCode): string {
   switch (code) {
+    case 'UPSTREAM_BUSY':
+      return 'The upstream is busy: no connection to it became free in time. Retry later.';
+    case 'CLIENT_BODY_TIMEOUT':
+      return 'The request body stopped arriving.';
     case 'UPSTREAM_TIMEOUT':
       return 'The upstream did not answer in time.';
     case 'UPSTREAM_CONNECT_FAILED':

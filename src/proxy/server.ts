@@ -25,6 +25,10 @@ export function buildProxy(pipeline: Pipeline, options: ProxyServerOptions = DEF
   const app = fastify({
     logger: false,
     serverFactory: (handler) => {
+      // requestTimeout: 0, deliberately. Node's requestTimeout bounds the whole request, body
+      // included (300 s by default): a large upload at a fair speed may take longer. A stalled
+      // client is cut instead by the head timeout below and by the forwarder's client body
+      // timeout (the longest silence between two chunks of the body).
       const settings = { maxHeaderSize: options.maxHeaderSize, keepAliveTimeout: options.keepAliveTimeoutMs, requestTimeout: 0 };
       // The certificate is chosen per connection from the table in force: rotation needs no restart.
       const server: Server =
@@ -40,7 +44,13 @@ export function buildProxy(pipeline: Pipeline, options: ProxyServerOptions = DEF
               },
               handler,
             ) as unknown as Server);
+      // The request head must arrive within a minute (nginx's client_header_timeout); Node checks
+      // every connectionsCheckingInterval (30 s), so a slow head is cut after 60 to 90 s.
       server.headersTimeout = 60_000;
+      // Security: `Expect: 100-continue` is the pipeline's to answer, once the request has been
+      // allowed (the forwarder does, as it starts reading the body). Left to Node, every client
+      // would be invited to send its body before anyone looked at its credentials.
+      server.on('checkContinue', handler);
       return server;
     },
     // A target fastify's router cannot decode still goes to the pipeline, whose normaliser answers

@@ -1,16 +1,22 @@
 // Manifests as text (files, folders) → validated objects, with every problem located.
-import { parseAllDocuments, LineCounter } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { parseManifest, type FieldIssue, type Manifest } from '../api/manifest.ts';
 import type { RejectedObject, Snapshot } from '../compile/snapshot.ts';
 
+/** An issue and where it is in its file (1-based): the offending key's own line and column. */
+export interface LocatedIssue extends FieldIssue {
+  readonly line?: number;
+  readonly column?: number;
+}
+
 export interface ManifestProblem {
   readonly file: string;
-  /** 1-based line of the document or of the YAML error. */
+  /** 1-based line of the first issue (or of the document when an issue has no place of its own). */
   readonly line: number;
   readonly kind: string | undefined;
   readonly name: string | undefined;
   readonly namespace: string | undefined;
-  readonly issues: readonly FieldIssue[];
+  readonly issues: readonly LocatedIssue[];
 }
 
 export interface LoadedManifests {
@@ -24,12 +30,11 @@ export function parseManifestText(text: string, file: string): LoadedManifests {
   const objects: Manifest[] = [];
   const problems: ManifestProblem[] = [];
   for (const document of parseAllDocuments(text, { lineCounter, uniqueKeys: true })) {
-    const line = lineCounter.linePos(document.range[0]).line;
     if (document.errors.length > 0) {
       const error = document.errors[0]!;
       const at = lineCounter.linePos(error.pos[0]);
       const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      problems.push({ file, line: at.line, kind: undefined, name: undefined, namespace: undefined, issues: [{ field: `line ${at.line}, column ${at.col}`, message: `YAML: ${message}` }] });
+      problems.push({ file, line: at.line, kind: undefined, name: undefined, namespace: undefined, issues: [{ field: '', message: `YAML: ${sentence(message)}`, line: at.line, column: at.col }] });
       continue;
     }
     const value: unknown = document.toJS();
@@ -38,10 +43,43 @@ export function parseManifestText(text: string, file: string): LoadedManifests {
     if (result.ok) objects.push(result.object);
     else {
       const namespace = (value as { metadata?: { namespace?: unknown } }).metadata?.namespace;
-      problems.push({ file, line, kind: result.kind, name: result.name, namespace: typeof namespace === 'string' ? namespace : undefined, issues: result.issues });
+      const issues = result.issues.map((issue): LocatedIssue => {
+        const { line, col } = lineCounter.linePos(locate(document, issue.path ?? []));
+        return { ...issue, line, column: col };
+      });
+      problems.push({ file, line: issues[0]?.line ?? lineCounter.linePos(document.range[0]).line, kind: result.kind, name: result.name, namespace: typeof namespace === 'string' ? namespace : undefined, issues });
     }
   }
   return { objects, problems };
+}
+
+function sentence(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
+}
+
+/**
+ * The offset of what `path` (zod's path into the decoded document) names: a map entry by its
+ * key, a list item by its start. Where the path leaves the document (a missing field), the
+ * deepest entry that exists: the object that lacks the field.
+ */
+function locate(document: Document.Parsed, path: readonly (string | number)[]): number {
+  let node: Node | null = document.contents;
+  let offset = node?.range?.[0] ?? document.range[0];
+  for (const segment of path) {
+    if (isAlias(node)) node = node.resolve(document) ?? null;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      if (pair === undefined) break;
+      offset = (isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? offset;
+      node = (pair.value as Node | null) ?? null;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as Node | undefined;
+      if (item === undefined) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else break;
+  }
+  return offset;
 }
 
 /** Groups validated objects by kind; refused Routes and policies are carried to compile() for their status. */

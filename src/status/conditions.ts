@@ -56,7 +56,8 @@ export interface Transition {
 /**
  * The Event a status write deserves, if any: Warning when a condition turns False (or stays
  * False for a new reason), naming each such condition; else Normal when one turns True again.
- * A new object whose conditions start True, and a message that merely changes, make none.
+ * A new object whose conditions start True, a condition that was Unknown (a provider still being
+ * fetched at start) turning True, and a message that merely changes, make none.
  */
 export function transition(current: readonly StoredCondition[], desired: readonly StatusCondition[]): Transition | null {
   const failed: StatusCondition[] = [];
@@ -64,7 +65,7 @@ export function transition(current: readonly StoredCondition[], desired: readonl
   for (const want of desired) {
     const have = current.find((c) => c.type === want.type);
     if (want.status === 'False' && (have?.status !== 'False' || have.reason !== want.reason)) failed.push(want);
-    else if (want.status === 'True' && have !== undefined && have.status !== 'True') recovered.push(want);
+    else if (want.status === 'True' && have?.status === 'False') recovered.push(want);
   }
   if (failed.length > 0) return { type: 'Warning', reason: failed[0]!.reason, note: failed.map((c) => `${c.type} is False: ${c.message}`).join(' ') };
   if (recovered.length > 0) return { type: 'Normal', reason: recovered[0]!.reason, note: recovered.map((c) => `${c.type} is True: ${c.message}`).join(' ') };

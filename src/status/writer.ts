@@ -136,14 +136,19 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     // A status compiled from another generation waits for the rebuild that the newer spec triggers.
     const generation = object.metadata.generation ?? null;
     if (status.generation !== null && generation !== null && status.generation !== generation) return;
-    const current = ((object.status as { conditions?: StoredCondition[] } | undefined)?.conditions ?? []) as StoredCondition[];
-    if (sameConditions(current, status.conditions)) {
+    const stored = (object.status ?? {}) as { conditions?: StoredCondition[]; provider?: { type?: string } };
+    const current = stored.conditions ?? [];
+    // An OIDCPolicy's status.provider is ours too; null (a refused spec) removes it.
+    const provider = status.kind === 'OIDCPolicy' ? (status.provider ?? null) : undefined;
+    const sameProvider = provider === undefined || (stored.provider?.type ?? null) === (provider?.type ?? null);
+    if (sameConditions(current, status.conditions) && sameProvider) {
       counters.skipped++;
       attempts.delete(key);
       return;
     }
     const conditions = mergeConditions(current, status.conditions, timers.now());
-    const patch = { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions } };
+    // A merge patch: fields of status.provider that others write are kept.
+    const patch = { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions, ...(provider === undefined ? {} : { provider }) } };
     const resource = RESOURCES[kind];
     let response;
     try {

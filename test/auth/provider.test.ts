@@ -78,7 +78,7 @@ describe('provider runtime', () => {
     const provider = start(Date.now);
     await provider.refresh();
     expect(provider.readiness()).toMatchObject({ ready: false, reason: 'DiscoveryFailed' });
-    expect(provider.readiness().message).toMatch(/answered 503/);
+    expect(provider.readiness()).toMatchObject({ error: 'HTTP_UNAVAILABLE', message: expect.stringMatching(/failed: it answered HTTP 503 Service Unavailable\.$/) });
     keyServer.up = true;
     // The back-off retry (50 ms, then 100 ms) picks it up by itself.
     for (let i = 0; i < 50 && !provider.readiness().ready; i++) await new Promise((r) => setTimeout(r, 20));
@@ -116,8 +116,55 @@ describe('provider runtime', () => {
   it('refuses a discovery document that names another issuer', async () => {
     const provider = createProvider({ issuer: `${keyServer.issuer}/other`, discoveryURL: `${keyServer.issuer}/.well-known/openid-configuration`, fetchJSON: fetcher.fetchJSON, retryMs: 10_000 });
     await provider.refresh();
+    expect(provider.readiness()).toMatchObject({ ready: false, reason: 'DiscoveryFailed', error: 'ISSUER_MISMATCH' });
+    // Both values, so the difference can be seen; the client learns only that they differ.
+    expect(provider.readiness().message).toBe(
+      `Discovery at ${keyServer.issuer}/.well-known/openid-configuration failed: the discovery document names the issuer "${keyServer.issuer}", but spec.issuer is "${keyServer.issuer}/other".`,
+    );
+    expect(provider.readiness()).toMatchObject({ publicMessage: `The identity provider's discovery document names another issuer than ${keyServer.issuer}/other.` });
+    provider.close();
+  });
+
+  it('says when the issuers differ only by a trailing slash', async () => {
+    const provider = createProvider({ issuer: `${keyServer.issuer}/`, discoveryURL: `${keyServer.issuer}/.well-known/openid-configuration`, fetchJSON: fetcher.fetchJSON, retryMs: 10_000 });
+    await provider.refresh();
+    expect(provider.readiness().message).toMatch(/but spec\.issuer is "[^"]+\/"; they differ only by a trailing slash\.$/);
+    provider.close();
+  });
+
+  it('says which document failed, and tells clients what is true without the cause', async () => {
+    keyServer.jwks.keys = [{ kty: 'oct', k: 'c2VjcmV0', kid: 'hmac' }];
+    const keysUnusable = start(Date.now);
+    await keysUnusable.refresh();
+    expect(keysUnusable.readiness()).toMatchObject({
+      ready: false,
+      reason: 'JWKSFailed',
+      error: 'NO_USABLE_KEY',
+      message: `Fetching the keys at ${keyServer.issuer}/.well-known/jwks.json failed: the key set lists 1 key(s), none of them a public signing key Portcullis can use.`,
+      publicMessage: "The signing keys of this route's identity provider could not be read.",
+    });
+    keysUnusable.close();
+
+    keyServer.up = false; // 503: unavailable for now
+    const down = start(Date.now);
+    await down.refresh();
+    expect(down.readiness()).toMatchObject({ publicMessage: 'The identity provider of this route is not reachable yet.' });
+    down.close();
+
+    const wrongPath = createProvider({ issuer: keyServer.issuer, discoveryURL: `${keyServer.issuer}/nothing-here`, fetchJSON: fetcher.fetchJSON, retryMs: 10_000 });
+    keyServer.up = true;
+    await wrongPath.refresh();
+    expect(wrongPath.readiness()).toMatchObject({ error: 'HTTP_STATUS', publicMessage: 'The identity provider of this route does not serve a usable discovery document.' });
+    wrongPath.close();
+  });
+
+  it('never shows the user name or password of a URL', async () => {
+    const discoveryURL = `http://user:hunter2@127.0.0.1:1/.well-known/openid-configuration`;
+    const provider = createProvider({ issuer: keyServer.issuer, discoveryURL, fetchJSON: fetcher.fetchJSON, retryMs: 10_000 });
+    await provider.refresh();
     expect(provider.readiness()).toMatchObject({ ready: false, reason: 'DiscoveryFailed' });
-    expect(provider.readiness().message).toMatch(/names the issuer/);
+    expect(provider.readiness().message).toMatch(/^Discovery at http:\/\/127\.0\.0\.1:1\/\.well-known\/openid-configuration failed: /);
+    expect(JSON.stringify(provider.readiness())).not.toMatch(/hunter2|user:/);
     provider.close();
   });
 

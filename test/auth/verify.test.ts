@@ -102,7 +102,7 @@ describe('the signature cache', () => {
 
 describe('Cognito shapes', () => {
   it('parses the claims of a real Cognito machine token', () => {
-    const token = readFileSync(join(import.meta.dirname, '../../../shared/fixtures/cognito-m2m-access-token.jwt'), 'utf8').trim();
+    const token = readFileSync(join(import.meta.dirname, '../fixtures/cognito-m2m-access-token.jwt'), 'utf8').trim();
     const { header, claims } = decodeToken(token);
     expect(header).toEqual({ kid: 'h8hrkzCVLxcVTirN6fJgamn1RpkJ50lAUvp4st13nBc=', alg: 'RS256' });
     expect(claims).toMatchObject({ token_use: 'access', client_id: '1nh91q0q1bgimb7pc79uh2btqe', scope: 'default-m2m-resource-server-hlyky3/read', version: 2 });

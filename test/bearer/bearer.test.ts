@@ -1,7 +1,7 @@
 // Bearer tokens end to end: the proxy as its own process, a real upstream that records what it
 // received, oidc-provider for the client credentials walkthrough, and a local Cognito-shaped
 // key server (src/demo/cognito-mint.ts) for the tokens oidc-provider cannot produce — Cognito
-// itself cannot run here, so the mint reproduces its exact shapes (COGNITO.md).
+// itself cannot run here, so the mint reproduces its exact shapes (docs/cognito.md).
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { startPortcullis, type PortcullisProcess } from '../support/portcullis-p
 import { policyYAML } from '../support/manifests.ts';
 import { rawRequest } from '../support/raw-http.ts';
 
-const FIXTURE = readFileSync(join(import.meta.dirname, '../../../shared/fixtures/cognito-m2m-access-token.jwt'), 'utf8').trim();
+const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/cognito-m2m-access-token.jwt'), 'utf8').trim();
 const FIXTURE_ISSUER = 'https://cognito-idp.ap-northeast-3.amazonaws.com/ap-northeast-3_mSfuhPzhm';
 const READ = 'default-m2m-resource-server/read';
 

@@ -1,5 +1,7 @@
 // The provider going away and coming back, with the proxy as its own process.
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,8 +46,8 @@ ${other ? `    - matches: [{path: {value: /other}}]\n      policyRef: {name: oth
 
 const call = async (proxy: PortcullisProcess, path: string, token?: string) => {
   const response = await fetch(`${proxy.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  const body = (await response.json()) as { error?: { code: string } };
-  return { status: response.status, code: body.error?.code };
+  const body = (await response.json()) as { error?: { code: string; message: string } };
+  return { status: response.status, code: body.error?.code, message: body.error?.message };
 };
 
 describe('provider faults', () => {
@@ -62,7 +64,7 @@ describe('provider faults', () => {
       expect(mint.metadataFetches().discovery).toBeGreaterThan(fetchesBefore);
       expect((await call(proxy, '/m2m/x', token)).status).toBe(200);
       expect((await call(proxy, '/m2m/x', mint.mint({ sub: 'fresh' }))).status).toBe(200); // a new token, same key
-      expect(await call(proxy, '/m2m/x', mint.mint({}, { kid: 'dW5rbm93bg==' }))).toEqual({ status: 401, code: 'TOKEN_KID_UNKNOWN' });
+      expect(await call(proxy, '/m2m/x', mint.mint({}, { kid: 'dW5rbm93bg==' }))).toMatchObject({ status: 401, code: 'TOKEN_KID_UNKNOWN' });
     } finally {
       await proxy.stop();
       await mint.close();
@@ -76,9 +78,9 @@ describe('provider faults', () => {
     const proxy = await serve(mint, healthy);
     try {
       const notReady = await proxy.waitForLog((l) => l.policy === 'default/machines' && l.condition === 'Ready' && l.status === 'False');
-      expect(notReady).toMatchObject({ reason: 'DiscoveryFailed', level: 'warn' });
-      expect(String(notReady.msg)).toMatch(/^Discovery at http:\/\/127\.0\.0\.1:\d+\/us-east-1_Mint12345\/\.well-known\/openid-configuration failed: /);
-      expect(await call(proxy, '/m2m/x', mint.mint())).toEqual({ status: 503, code: 'POLICY_NOT_READY' });
+      expect(notReady).toMatchObject({ reason: 'DiscoveryFailed', error: 'HTTP_UNAVAILABLE', level: 'warn' });
+      expect(String(notReady.msg)).toMatch(/^Discovery at http:\/\/127\.0\.0\.1:\d+\/us-east-1_Mint12345\/\.well-known\/openid-configuration failed: it answered HTTP 503 Service Unavailable\.$/);
+      expect(await call(proxy, '/m2m/x', mint.mint())).toEqual({ status: 503, code: 'POLICY_NOT_READY', message: 'The identity provider of this route is not reachable yet.' });
       // Other routes are unaffected.
       await proxy.waitForLog((l) => l.policy === 'default/other' && l.status === 'True');
       expect((await call(proxy, '/other/x', healthy.mint())).status).toBe(200);
@@ -104,6 +106,63 @@ describe('provider faults', () => {
       expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString()).kid).toBe(kid);
       expect((await call(proxy, '/m2m/x', newToken)).status).toBe(200);
       expect((await call(proxy, '/m2m/x', oldToken)).status).toBe(200); // the old key is still published
+    } finally {
+      await proxy.stop();
+      await mint.close();
+    }
+  });
+
+  it('says why a provider is not ready: the cause in the log, what is true in the 503 body', async () => {
+    const mint = await startCognitoMint();
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const refusedPort = (closed.address() as AddressInfo).port;
+    closed.close();
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-causes-'));
+    // A Generic issuer with a slash the provider's document does not have, and a provider that is not there.
+    writeFileSync(
+      join(dir, 'manifests.yaml'),
+      `apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: slashed}
+spec: {issuer: "${mint.issuer}/", provider: Generic, clientID: "${mint.clientIds.machine}", bearer: {}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: nowhere}
+spec: {issuer: "http://127.0.0.1:${refusedPort}/us-east-1_Gone12345", clientID: "${mint.clientIds.machine}", bearer: {}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: api}
+spec:
+  rules:
+    - matches: [{path: {value: /slashed}}]
+      policyRef: {name: slashed}
+      backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /nowhere}}]
+      policyRef: {name: nowhere}
+      backends: [{url: "${echo.url}"}]
+`,
+    );
+    const proxy = await startPortcullis(['standalone', '-f', dir]);
+    try {
+      const mismatch = await proxy.waitForLog((l) => l.policy === 'default/slashed' && l.condition === 'Ready' && l.status === 'False');
+      expect(mismatch).toMatchObject({ reason: 'DiscoveryFailed', error: 'ISSUER_MISMATCH' });
+      expect(mismatch.msg).toBe(
+        `Discovery at ${mint.issuer}/.well-known/openid-configuration failed: the discovery document names the issuer "${mint.issuer}", but spec.issuer is "${mint.issuer}/"; they differ only by a trailing slash.`,
+      );
+      expect(await call(proxy, '/slashed/x', mint.mint())).toEqual({
+        status: 503,
+        code: 'POLICY_NOT_READY',
+        message: `The identity provider's discovery document names another issuer than ${mint.issuer}/.`,
+      });
+
+      const refused = await proxy.waitForLog((l) => l.policy === 'default/nowhere' && l.condition === 'Ready' && l.status === 'False');
+      expect(refused).toMatchObject({ reason: 'DiscoveryFailed', error: 'CONNECTION_REFUSED' });
+      expect(refused.msg).toBe(`Discovery at http://127.0.0.1:${refusedPort}/us-east-1_Gone12345/.well-known/openid-configuration failed: connection refused (ECONNREFUSED 127.0.0.1:${refusedPort}).`);
+      expect(await call(proxy, '/nowhere/x', mint.mint())).toEqual({ status: 503, code: 'POLICY_NOT_READY', message: 'The identity provider of this route is not reachable yet.' });
+      expect(proxy.logs.some((l) => /fetch failed/.test(JSON.stringify(l)))).toBe(false);
     } finally {
       await proxy.stop();
       await mint.close();

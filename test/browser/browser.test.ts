@@ -419,6 +419,7 @@ describe('sessions', () => {
     await signIn(page, `${siteA}/anything/before-logout`, alice);
     const seen: string[] = [];
     page.on('request', (request) => seen.push(request.url()));
+    const logsBefore = proxyA.logs.length;
     const response = await page.goto(`${siteA}/oauth2/logout`);
     // Through Cognito's /logout (client_id + logout_uri) to the post-logout page.
     const logout = seen.map((url) => new URL(url)).find((url) => url.origin === idp.origin && url.pathname === '/logout')!;
@@ -427,7 +428,8 @@ describe('sessions', () => {
     expect(page.url()).toBe(`${siteA}/signed-out`);
     expect(response?.status()).toBe(200);
     expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name))).toEqual([]);
-    expect(proxyA.logs.some((line) => line.msg === 'refresh token revoked')).toBe(true);
+    // Logged by the proxy during the logout; the line may reach us after the browser got there.
+    await proxyA.waitForLog((line) => line.msg === 'refresh token revoked' && proxyA.logs.indexOf(line) >= logsBefore, 5_000);
     // The next navigation asks to sign in again: the provider's form, not a silent sign-in.
     await page.goto(`${siteA}/anything/after-logout`);
     expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
@@ -488,11 +490,12 @@ describe('refresh failures and other providers', () => {
     expect(page.url()).toBe(`${siteA}/`);
     await context.addCookies([kept]);
     const before = shortIdp.tokenEndpointCalls().refresh_token ?? 0;
+    const logsBefore = proxyA.logs.length;
     await sleep((SHORT_LIFETIME + 1) * 1000);
     const answer = await pageFetch(page, '/short/after-revocation');
     expect(answer.status).toBe(401);
     expect(shortIdp.tokenEndpointCalls().refresh_token ?? 0).toBe(before + 1);
-    expect(proxyA.logs.some((line) => line.msg === 'session refresh failed; the session ends')).toBe(true);
+    await proxyA.waitForLog((line) => line.msg === 'session refresh failed; the session ends' && proxyA.logs.indexOf(line) >= logsBefore, 5_000);
     expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_short')).toBe(false);
   });
 

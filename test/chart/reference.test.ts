@@ -1,7 +1,7 @@
-// The README's configuration reference against what it documents: every field of both CRDs'
-// schemas and every key of the chart's values.schema.json has a row, no row names a field that
-// does not exist, each row shows its field's enumeration and default, and values.yaml holds
-// exactly the keys of the schema.
+// The configuration reference (docs/reference.md) against what it documents: every field of
+// both CRDs' schemas and every key of the chart's values.schema.json has a row, no row names a
+// field that does not exist, each row shows its field's enumeration and default, and values.yaml
+// holds exactly the keys of the schema.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -17,19 +17,20 @@ interface Schema {
   readonly default?: unknown;
 }
 
-const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const REFERENCE_FILE = 'docs/reference.md';
+const REFERENCE = readFileSync(join(REPO_ROOT, REFERENCE_FILE), 'utf8');
 
 /** The rows of the table under `### <heading>`: first cell's code → the whole row. */
 function referenceRows(heading: string): Map<string, string> {
-  const start = README.indexOf(`\n### ${heading}\n`);
-  if (start === -1) throw new Error(`README.md has no "### ${heading}" section.`);
-  const end = README.slice(start + 1).search(/\n##+ /);
-  const section = README.slice(start, end === -1 ? undefined : start + 1 + end);
+  const start = REFERENCE.indexOf(`\n### ${heading}\n`);
+  if (start === -1) throw new Error(`${REFERENCE_FILE} has no "### ${heading}" section.`);
+  const end = REFERENCE.slice(start + 1).search(/\n##+ /);
+  const section = REFERENCE.slice(start, end === -1 ? undefined : start + 1 + end);
   const rows = new Map<string, string>();
   for (const line of section.split('\n')) {
     const match = /^\| `([^`]+)` \|/.exec(line);
     if (match === null) continue;
-    if (rows.has(match[1]!)) throw new Error(`README.md documents ${match[1]} twice under "${heading}".`);
+    if (rows.has(match[1]!)) throw new Error(`${REFERENCE_FILE} documents ${match[1]} twice under "${heading}".`);
     rows.set(match[1]!, line);
   }
   return rows;
@@ -67,7 +68,7 @@ function specSchema(file: string): Schema {
 describe.each([
   ['Route fields', 'routes.yaml'],
   ['OIDCPolicy fields', 'oidcpolicies.yaml'],
-])('README "%s"', (heading, file) => {
+])('docs/reference.md "%s"', (heading, file) => {
   const fields = crdFields(specSchema(file));
   const rows = referenceRows(heading);
 
@@ -87,7 +88,7 @@ describe.each([
   });
 });
 
-describe('README "Helm values"', () => {
+describe('docs/reference.md "Helm values"', () => {
   const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as Schema;
   const values = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
   const keys = valueKeys(schema);
@@ -107,9 +108,9 @@ describe('README "Helm values"', () => {
       const value = valueAt(path);
       const shown = /^`(.*)`$/.exec(cell);
       if (shown !== null) {
-        if (JSON.stringify(parse(shown[1]!)) !== JSON.stringify(value ?? null)) wrong.push(`${key}: README ${cell}, values.yaml ${JSON.stringify(value)}`);
+        if (JSON.stringify(parse(shown[1]!)) !== JSON.stringify(value ?? null)) wrong.push(`${key}: reference ${cell}, values.yaml ${JSON.stringify(value)}`);
       } else if (cell !== '(see values.yaml)' || typeof value !== 'object' || value === null || Object.keys(value).length === 0) {
-        wrong.push(`${key}: README ${cell}, values.yaml ${JSON.stringify(value)}`);
+        wrong.push(`${key}: reference ${cell}, values.yaml ${JSON.stringify(value)}`);
       }
     }
     expect(wrong).toEqual([]);

@@ -1,8 +1,7 @@
 // The CLI's definition and its parser, as functions; test/cli/usage.test.ts runs the real process.
 import { COMMANDS, defaultFor, FLAGS, flagsOf, type CommandName, type FlagSpec } from '../../src/cli/commands.ts';
-import { parseCommand, parseValue } from '../../src/cli/flags.ts';
+import { meant, parseCommand, parseValue } from '../../src/cli/flags.ts';
 import { parseListen } from '../../src/cli/listen.ts';
-import { closest, editDistance } from '../../src/cli/suggest.ts';
 import { UsageError } from '../../src/cli/usage-error.ts';
 
 const commandNames = COMMANDS.map((command) => command.name) as CommandName[];
@@ -73,6 +72,12 @@ describe('parseCommand', () => {
         'signature-cache-size': 10_000,
         'drain-delay': 0,
         'shutdown-timeout': 25_000,
+        'client-body-buffer-size': 1_048_576,
+        'client-body-timeout': 60_000,
+        'send-timeout': 60_000,
+        'upstream-max-connections': 1024,
+        'upstream-queue-size': 1024,
+        'upstream-queue-timeout': 5_000,
         'log-level': 'info',
         'log-format': 'auto',
       },
@@ -120,6 +125,8 @@ describe('parseCommand', () => {
     [['standalone', '-f', 'x', '--trust-proxy', '10.0.0.0/33'], '--trust-proxy takes an IP address or CIDR range such as 10.0.0.0/8, not "10.0.0.0/33".'],
     [['standalone', '-f', 'x', '--https-redirect-port', '0'], '--https-redirect-port takes a port number (1–65535), not "0".'],
     [['demo', '--port', '65536'], '--port takes a port number (1–65535), not "65536".'],
+    [['standalone', '-f', 'x', '--client-body-timeout', '0s'], '--client-body-timeout takes a duration longer than zero, such as 60s, not "0s".'],
+    [['controller', '--upstream-max-connections', '0'], '--upstream-max-connections takes a whole number of at least 1, not "0".'],
     [['controller', '--class', 'Not_A_Name'], '--class takes a lower-case name such as portcullis, not "Not_A_Name".'],
     [['controller', '--allow-local-backends=yes'], '--allow-local-backends takes no value.'],
     [['controller', '--leader-election=false'], '--leader-election takes no value; --no-leader-election turns it off.'],
@@ -136,19 +143,13 @@ describe('parseCommand', () => {
   });
 });
 
-describe('closest', () => {
-  it('suggests the nearest name, a unique prefix, or nothing when nothing is near', () => {
-    expect(closest('lissten', ['listen', 'listen-tls', 'ops-listen'])).toBe('listen');
-    expect(closest('lsiten', ['listen', 'ops-listen'])).toBe('listen');
-    expect(closest('kube', ['kubeconfig', 'class'])).toBe('kubeconfig');
-    expect(closest('stanalone', ['standalone', 'validate', 'demo'])).toBe('standalone');
-    expect(closest('deploy', ['standalone', 'validate', 'demo', 'echo', 'controller'])).toBeUndefined();
-    expect(closest('leader', ['leader-election-lease', 'leader-election-namespace'])).toBeUndefined();
-  });
-
-  it('counts a swap of neighbours as one edit', () => {
-    expect(editDistance('lsiten', 'listen')).toBe(1);
-    expect(editDistance('', 'abc')).toBe(3);
-    expect(editDistance('kitten', 'sitting')).toBe(3);
+describe('meant', () => {
+  it('suggests the only name that starts with what was typed, else the nearest, or nothing when nothing is near', () => {
+    expect(meant('lissten', ['listen', 'listen-tls', 'ops-listen'])).toBe('listen');
+    expect(meant('lsiten', ['listen', 'ops-listen'])).toBe('listen');
+    expect(meant('kube', ['kubeconfig', 'class'])).toBe('kubeconfig');
+    expect(meant('stanalone', ['standalone', 'validate', 'demo'])).toBe('standalone');
+    expect(meant('deploy', ['standalone', 'validate', 'demo', 'echo', 'controller'])).toBeNull();
+    expect(meant('leader', ['leader-election-lease', 'leader-election-namespace'])).toBeNull();
   });
 });

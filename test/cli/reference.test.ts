@@ -1,8 +1,9 @@
 // docs/cli.md against the one definition of the command line (src/cli/commands.ts): every flag
 // documented, none that does not exist, the same defaults. `npm run docs:cli` rewrites the file.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMANDS, defaultFor, flagsOf, type CommandName } from '../../src/cli/commands.ts';
+import { parseCommand } from '../../src/cli/flags.ts';
 import { cliReference } from '../../src/cli/help.ts';
 import { REPO_ROOT } from '../support/cli.ts';
 
@@ -61,5 +62,44 @@ describe('docs/cli.md', () => {
 
   it('is what `npm run docs:cli` writes, word for word', () => {
     expect(reference).toBe(cliReference(version));
+  });
+});
+
+// The other pages name commands and flags too: the README's quick start, the install guide, the
+// Helm values table. What they show must be what the CLI takes.
+const pages = ['README.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((name) => name.endsWith('.md') && name !== 'cli.md').map((name) => `docs/${name}`)];
+const text = (page: string) => readFileSync(join(REPO_ROOT, page), 'utf8');
+
+/** `portcullis …` lines in fenced code blocks, as words (comments, `&` and `\` left out). */
+function commandLines(markdown: string): string[][] {
+  const lines: string[][] = [];
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*```/.test(line)) fenced = !fenced;
+    const command = fenced ? /^\s*(?:npx )?portcullis (.*)$/.exec(line) : null;
+    if (command) lines.push(command[1]!.replace(/\s#.*$/, '').replace(/[&\\]\s*$/, '').trim().split(/\s+/));
+  }
+  return lines;
+}
+
+it('finds command lines and flag tables to check (the README and the Helm values table have them)', () => {
+  expect(commandLines(text('README.md')).length).toBeGreaterThanOrEqual(3);
+  expect([...text('docs/reference.md').matchAll(/^\|\s*`[^`]+`\s*\|[^|]*\|\s*`--/gm)].length).toBeGreaterThanOrEqual(10);
+});
+
+describe.each(pages)('%s', (page) => {
+  it('shows only command lines that the CLI accepts', () => {
+    for (const [command, ...args] of commandLines(text(page))) {
+      expect(COMMANDS.map((c) => c.name)).toContain(command);
+      expect(() => parseCommand(command as CommandName, args)).not.toThrow();
+    }
+  });
+
+  it('names only flags that exist, in its tables', () => {
+    const flags = new Set(COMMANDS.flatMap((command) => flagsOf(command.name).map((flag) => flag.name)));
+    for (const row of text(page).split('\n').filter((line) => line.startsWith('|'))) {
+      // A table row whose meaning starts with a flag, as the Helm values table's do.
+      for (const [, name] of row.matchAll(/\|\s*`--(?:no-)?([a-z0-9-]+)[`=]/g)) expect(flags).toContain(name);
+    }
   });
 });

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.ts';
@@ -32,7 +34,8 @@ spec:
     const result = await runCli(['validate', '-f', file]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/Route default\/broken\s+Accepted\s+False\s+Invalid\s+spec\.rules\[0\]\.backends\[0\]\.url: Must be http\(s\):\/\/host\[:port\]/);
-    expect(result.stdout).toContain(`${file}:1:`);
+    // The line and column of the offending key, as editors read them.
+    expect(result.stdout).toContain(`${file}:6:19: Route default/broken: spec.rules[0].backends[0].url: Must be http(s)://host[:port]`);
   });
 
   it('fails an accepted Route whose policy is missing', async () => {
@@ -56,7 +59,7 @@ spec:
     const file = write('garbled.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: x\n  oops: [\n');
     const result = await runCli(['validate', '-f', file]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+: line \\d+, column \\d+: YAML: `));
+    expect(result.stdout).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: YAML: [A-Z].*\\.\n`));
     expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -78,5 +81,113 @@ spec: {rules: [{backends: [{url: "http://127.0.0.1:1"}]}]}
     const result = await runCli(['validate', '-f', dir]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/Route default\/twice is also defined in .*a\.yaml/);
+  });
+
+  it('reports a typo at its own line and column, with the field that was meant', async () => {
+    const file = write(
+      'typos.yaml',
+      `# A Secret first, so that the Route is the second document.
+apiVersion: v1
+kind: Secret
+metadata: {name: unrelated}
+stringData: {k: v}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: typos}
+spec:
+  polcyRef: {name: p}
+  rules:
+    - matches: [{path: {value: /api}}]
+      backend:
+        - url: http://127.0.0.1:1
+`,
+    );
+    const result = await runCli(['validate', '-f', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`${file}:11:3: Route default/typos: spec.polcyRef: Unknown field (did you mean "policyRef"?).`);
+    expect(result.stdout).toContain(`${file}:14:7: Route default/typos: spec.rules[0].backend: Unknown field (did you mean "backends"?).`);
+    // The status says it too, for kubectl users and the standalone log.
+    expect(result.stdout).toMatch(/Route default\/typos\s+Accepted\s+False\s+Invalid\s+spec\.rules\[0\]\.backend: Unknown field \(did you mean "backends"\?\)\./);
+  });
+
+  it('lists the known fields when no field is close to the unknown one', async () => {
+    const file = write(
+      'unknown.yaml',
+      `apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: p}
+spec:
+  issuer: https://login.example.com
+  clientID: c
+  bearer: {enabled: true, somethingElse: 1}
+`,
+    );
+    const result = await runCli(['validate', '-f', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`${file}:7:27: OIDCPolicy default/p: spec.bearer.somethingElse: Unknown field (the fields here are allowedClientIDs, audiences, enabled, tokenUse).`);
+  });
+
+  it('refuses a Cognito issuer with a trailing slash, naming spec.issuer', async () => {
+    const file = write(
+      'slash.yaml',
+      `apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: cognito}
+spec: {issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/", clientID: c}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: generic}
+spec: {issuer: "https://tenant.eu.auth0.com/", clientID: c}
+`,
+    );
+    const result = await runCli(['validate', '-f', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /OIDCPolicy default\/cognito\s+Accepted\s+False\s+Invalid\s+spec\.issuer: Cognito's tokens name their issuer without a trailing slash \("https:\/\/cognito-idp\.us-east-1\.amazonaws\.com\/us-east-1_AbC"\), so no token would ever match this one: drop the trailing slash\./,
+    );
+    // A generic provider's issuer may end in "/".
+    expect(result.stdout).toMatch(/OIDCPolicy default\/generic\s+Accepted\s+True/);
+  });
+
+  it("shows the user's own pattern and RE2's reason for a bad regular expression", async () => {
+    const file = write(
+      'regex.yaml',
+      `apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: regex}
+spec:
+  rules:
+    - matches: [{path: {type: RegularExpression, value: "/(unclosed"}}]
+      backends: [{url: "http://127.0.0.1:1"}]
+`,
+    );
+    const result = await runCli(['validate', '-f', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('spec.rules[0].matches[0].path.value: Invalid regular expression "/(unclosed": missing ).');
+    expect(result.stdout).not.toContain('^(?:');
+  });
+
+  it('with --check-providers, fetches each policy\'s discovery document and says why it failed', async () => {
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    closed.close();
+    const file = write(
+      'unreachable.yaml',
+      `apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: gone}
+spec: {issuer: "http://127.0.0.1:${port}/us-east-1_Gone12345", clientID: c}
+`,
+    );
+    const offline = await runCli(['validate', '-f', file]);
+    expect(offline.code).toBe(0); // no network unless asked
+    const result = await runCli(['validate', '-f', file, '--check-providers']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      new RegExp(`OIDCPolicy default/gone\\s+Ready\\s+False\\s+DiscoveryFailed\\s+Discovery at http://127\\.0\\.0\\.1:${port}/us-east-1_Gone12345/\\.well-known/openid-configuration failed: connection refused \\(ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)\\.`),
+    );
   });
 });

@@ -8,9 +8,14 @@ export function describeTable(result: CompileResult): unknown {
     rules: result.table.rules.map(describeRule),
     identityHeaders: [...result.table.identityHeaders].sort(),
     authEndpoints: Object.fromEntries([...result.table.authEndpoints].map(([path, policies]) => [path, policies.map((p) => p.key)])),
+    ...(result.table.proxyCookies.length > 0 ? { proxyCookies: result.table.proxyCookies } : {}),
     ...(result.table.certificates.size > 0 ? { certificates: Object.fromEntries([...result.table.certificates].map(([host, c]) => [host, c.secret])) } : {}),
     policies: Object.fromEntries([...result.table.policies].map(([key, policy]) => [key, describePolicy(policy)])),
-    statuses: result.statuses.map((s) => ({ object: `${s.kind} ${s.namespace}/${s.name}`, conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`) })),
+    statuses: result.statuses.map((s) => ({
+      object: `${s.kind} ${s.namespace}/${s.name}`,
+      ...(s.provider ? { provider: s.provider.type } : {}),
+      conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`),
+    })),
   };
 }
 
@@ -24,6 +29,7 @@ function describeRule(rule: CompiledRule): unknown {
   const action = rule.action;
   return {
     id: rule.id,
+    route: rule.route.key,
     hosts: rule.hostnames.length ? rule.hostnames.join(' ') : '*any*',
     ...(rule.httpsRedirect ? { httpsRedirect: true } : {}),
     match: match.join(', '),

@@ -176,3 +176,48 @@ test('an object deleted meanwhile (404) is dropped, not retried', async () => {
   await timers.advance(60_000);
   expect(calls).toHaveLength(1);
 });
+
+test('a condition that was Unknown (a provider still being fetched) turning True makes no Event', async () => {
+  const { writer, put, events } = setup(ok);
+  put(routeObject('10'));
+  writer.setLeader(true);
+  writer.publish([routeStatus(ALL_TRUE[0]!, ALL_TRUE[1]!, condition('Programmed', 'Unknown', 'Pending'))]);
+  await writer.idle();
+  writer.publish([routeStatus(...ALL_TRUE)]);
+  await writer.idle();
+  expect(events).toEqual([]);
+});
+
+test("an OIDCPolicy's status.provider is written with its conditions, and a change to it alone is a write", async () => {
+  const policyObject = (resourceVersion: string, status: object = {}): KubeObject => ({
+    apiVersion: 'portcullis.dev/v1alpha1',
+    kind: 'OIDCPolicy',
+    metadata: { name: 'p', namespace: 'ns', resourceVersion, generation: 2, uid: 'u' },
+    spec: {},
+    status,
+  });
+  const policyConditions = [condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'True', 'ResolvedRefs')];
+  const policyStatus = (type: 'Cognito' | 'Generic'): ObjectStatus => ({ kind: 'OIDCPolicy', namespace: 'ns', name: 'p', generation: 2, conditions: policyConditions, provider: { type } });
+  const { calls, writer, put } = setup((call) => ({ status: 200, body: { ...policyObject('11'), status: (call.options.body as { status: object }).status } }));
+  put(policyObject('10'));
+  writer.setLeader(true);
+  writer.publish([policyStatus('Cognito')]);
+  await writer.idle();
+  expect(calls).toHaveLength(1);
+  expect(calls[0]!.path).toBe('/apis/portcullis.dev/v1alpha1/namespaces/ns/oidcpolicies/p/status');
+  expect((calls[0]!.options.body as { status: { provider: object } }).status.provider).toEqual({ type: 'Cognito' });
+
+  // As the watch then shows it (with a field of status.provider someone else writes): nothing to do.
+  const stored = { conditions: policyConditions.map((c) => ({ ...c, lastTransitionTime: T0 })), provider: { type: 'Cognito', lastFetchTime: T0 } };
+  put(policyObject('11', stored));
+  writer.recheck('OIDCPolicy', 'ns', 'p');
+  await writer.idle();
+  expect(calls).toHaveLength(1);
+
+  writer.publish([policyStatus('Generic')]);
+  await writer.idle();
+  expect(calls).toHaveLength(2);
+  // A merge patch: the other fields of status.provider stay as they are.
+  expect((calls[1]!.options.body as { status: { provider: object } }).status.provider).toEqual({ type: 'Generic' });
+  expect(calls[1]!.options.contentType).toBe('application/merge-patch+json');
+});

@@ -7,7 +7,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { decodeToken, startCognitoMint, withPayload, type CognitoMint } from '../../src/demo/cognito-mint.ts';
 import { generateSigningKey } from '../../src/demo/cognito-shapes.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url);
+const FIXTURES = new URL('../fixtures/', import.meta.url);
 const FIXTURE_JWT = readFileSync(new URL('cognito-m2m-access-token.jwt', FIXTURES), 'utf8').trim();
 
 function rawSegments(token: string): { header: string; payload: string } {

@@ -1,5 +1,5 @@
 // The local Cognito-like OpenID provider: what a relying party sees must be Cognito's shapes
-// (../shared/COGNITO.md), from the real endpoints, over real sockets.
+// (docs/cognito.md), from the real endpoints, over real sockets.
 
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -7,7 +7,7 @@ import { decodeToken } from '../../src/demo/cognito-mint.ts';
 import { startCognitoLikeProvider, type CognitoLikeProvider } from '../../src/demo/provider.ts';
 import { headlessBrowser, signInHeadless, type CodeFlowResult } from './headless-login.ts';
 
-const FIXTURE = JSON.parse(readFileSync(new URL('../../../shared/fixtures/cognito-m2m-access-token.json', import.meta.url), 'utf8')) as {
+const FIXTURE = JSON.parse(readFileSync(new URL('../fixtures/cognito-m2m-access-token.json', import.meta.url), 'utf8')) as {
   header: Record<string, unknown>;
   payload: Record<string, unknown>;
 };

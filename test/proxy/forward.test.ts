@@ -99,6 +99,28 @@ describe('forwarding through the undici forwarder', () => {
     expect(seen.headers.expect).toBeUndefined();
   });
 
+  it('answers 100 Continue once, when the server already did', async () => {
+    // This test server has no checkContinue listener: Node answers at once, and the forwarder must not again.
+    const socket = connect(Number(new URL(proxy.url).port), '127.0.0.1');
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n');
+    while (!text.includes('100 Continue')) await new Promise((resolve) => setTimeout(resolve, 10));
+    socket.write('hello');
+    await once(socket, 'close');
+    expect(text.match(/100 Continue/g)).toHaveLength(1);
+    expect(text).toContain('HTTP/1.1 200 OK');
+  });
+
+  it('sends a short chunked body, read in full, with its length', async () => {
+    const size = 1000;
+    const seen = echoed((await send(`${proxy.url}/upload`, { method: 'POST', body: repeatedStream(size, Buffer.alloc(100, 'c')) })).body);
+    expect(seen.body).toEqual({ length: size, sha256: repeatedSha256(size, Buffer.alloc(100, 'c')) });
+    expect(seen.headers['content-length']).toBe(String(size));
+    expect(seen.headers['transfer-encoding']).toBeUndefined();
+  });
+
   it('streams response bodies to the client', async () => {
     const size = 20 * 1024 * 1024 + 11;
     const reply = await sendHashed(`${proxy.url}/bytes/${size}`);
@@ -422,6 +444,56 @@ describe('pools', () => {
     } finally {
       await local.close();
     }
+  });
+});
+
+describe('limits', () => {
+  it('refuses a request with UPSTREAM_BUSY when every connection is taken and nobody may wait', async () => {
+    const limited = createUndiciForwarder({ connectionsPerOrigin: 1, queueSizePerOrigin: 0 });
+    const local = await startTestProxy((req, res) => limited.forward(req, res, plainTarget(req, echo.url)));
+    try {
+      const holder = send(`${local.url}/delay/300`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const busy = await send(`${local.url}/anything`);
+      expect(busy.status).toBe(503);
+      expect(JSON.parse(busy.body.toString())).toEqual({ code: 'UPSTREAM_BUSY' });
+      expect((await holder).status).toBe(200);
+      expect((await send(`${local.url}/anything`)).status).toBe(200);
+    } finally {
+      await local.close();
+      await limited.close();
+    }
+  });
+
+  it('gives back the place in the queue of a client that went away while waiting', async () => {
+    const limited = createUndiciForwarder({ connectionsPerOrigin: 1, queueSizePerOrigin: 1 });
+    const local = await startTestProxy((req, res) => limited.forward(req, res, plainTarget(req, echo.url)));
+    try {
+      const holder = send(`${local.url}/delay/400`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const impatient = connect(Number(new URL(local.url).port), '127.0.0.1');
+      await once(impatient, 'connect');
+      impatient.write('GET /anything/impatient HTTP/1.1\r\nHost: x\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const gone = local.nextOutcome();
+      impatient.destroy();
+      expect((await gone).error?.code).toBe('CLIENT_CLOSED');
+      // Its place is free again: the next request waits in it, and is served.
+      expect((await send(`${local.url}/anything/patient`)).status).toBe(200);
+      expect((await holder).status).toBe(200);
+    } finally {
+      await local.close();
+      await limited.close();
+    }
+  });
+
+  it('checks its limits up front', () => {
+    expect(() => createUndiciForwarder({ connectionsPerOrigin: 0 })).toThrow(TypeError);
+    expect(() => createUndiciForwarder({ queueSizePerOrigin: -1 })).toThrow(TypeError);
+    expect(() => createUndiciForwarder({ queueTimeoutMs: 0 })).toThrow(TypeError);
+    expect(() => createUndiciForwarder({ clientBodyBufferSize: 1.5 })).toThrow(TypeError);
+    expect(() => createUndiciForwarder({ clientBodyTimeoutMs: Number.NaN })).toThrow(TypeError);
+    expect(() => createUndiciForwarder({ sendTimeoutMs: 0 })).toThrow(TypeError);
   });
 });
 

@@ -33,4 +33,10 @@ describe('hop-by-hop headers', () => {
     expect(downstreamResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
     expect(downstreamResponseHeaders([Buffer.from('X-Latin'), Buffer.from([0xe9])])).toEqual(['X-Latin', 'é']);
   });
+
+  it("sets the answer's X-Request-Id, in place of any the upstream sent", () => {
+    const raw = ['X-Request-ID', 'upstream-own', 'Content-Type', 'text/plain', 'x-request-id', 'again'].map((value) => Buffer.from(value, 'latin1'));
+    expect(downstreamResponseHeaders(raw, 'ours')).toEqual(['Content-Type', 'text/plain', 'x-request-id', 'ours']);
+    expect(downstreamResponseHeaders(raw)).toEqual(['X-Request-ID', 'upstream-own', 'Content-Type', 'text/plain', 'x-request-id', 'again']);
+  });
 });

@@ -1,4 +1,5 @@
-// DESIGN.md's "One path": every trick to reach a protected rule through a public one fails.
+// One path (docs/reference.md, "Matching"): every trick to reach a protected rule through a
+// public one fails.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

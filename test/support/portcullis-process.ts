@@ -16,6 +16,7 @@ export interface PortcullisProcess {
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Resident memory of the process, in bytes (from /proc). */
   rss(): number;
+  /** SIGTERM (SIGKILL after 5 s); resolves once it has exited and every line it wrote is in `logs`. */
   stop(): Promise<void>;
 }
 
@@ -83,8 +84,8 @@ export async function startPortcullis(args: readonly string[], options: { env?: 
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
     },
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
+      if (child.stdout!.closed) return;
+      const exited = once(child, 'close');
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;

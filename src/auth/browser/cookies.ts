@@ -1,11 +1,7 @@
-// The proxy's own cookies: reading the Cookie header, writing Set-Cookie lines, splitting a
-// sealed session into numbered chunks, and removing every cookie of ours before forwarding.
-//
-// Names, for a policy whose cookieName is N:
-//   N                one sealed session (or, with Redis, the sealed session id)
-//   N_0, N_1, …      the same, in chunks, when one cookie would be too large; N_0 starts "<count>~"
-//   N_login_<id>     one login attempt (state, nonce, PKCE verifier, return target), sealed
-//   N_restarts       how often a stale callback restarted sign-in (callback path only)
+// The proxy's own cookies: reading the Cookie header, writing Set-Cookie lines, and splitting a
+// sealed session into numbered chunks. Their names, and their removal before forwarding, are in
+// src/model/cookies.ts.
+import { isSessionCookie } from '../../model/cookies.ts';
 import type { SessionSettings } from '../../model/policy.ts';
 
 /**
@@ -63,16 +59,9 @@ export function sessionCookieAttributes(session: SessionSettings, scheme: 'http'
   return { path: '/', domain: session.cookieDomain, secure, sameSite: session.sameSite, maxAge };
 }
 
-const CHUNK = /^(\d{1,2})$/;
-
 /** The session cookie's names present in the jar: the whole one and every chunk. */
 export function sessionCookieNames(jar: CookieJar, name: string): string[] {
-  const names: string[] = [];
-  for (const candidate of jar.keys()) {
-    if (candidate === name) names.push(candidate);
-    else if (candidate.startsWith(`${name}_`) && CHUNK.test(candidate.slice(name.length + 1))) names.push(candidate);
-  }
-  return names;
+  return [...jar.keys()].filter((candidate) => isSessionCookie(candidate, name));
 }
 
 /**
@@ -134,32 +123,4 @@ export function splitValue(name: string, value: string): (readonly [string, stri
     offset += take;
   }
   return pieces;
-}
-
-export const loginCookiePrefix = (name: string) => `${name}_login_`;
-export const restartsCookieName = (name: string) => `${name}_restarts`;
-
-/** Whether `cookie` is one of the proxy's own for a policy whose cookieName is `name`. */
-export function isProxyCookie(cookie: string, name: string): boolean {
-  if (cookie === name || cookie === restartsCookieName(name) || cookie.startsWith(loginCookiePrefix(name))) return true;
-  return cookie.startsWith(`${name}_`) && CHUNK.test(cookie.slice(name.length + 1));
-}
-
-/**
- * The Cookie header to forward upstream: the client's, minus every cookie of ours (sessions carry
- * tokens; attempts carry PKCE verifiers). Null when nothing is left.
- */
-export function forwardedCookieHeader(header: string | string[] | undefined, names: readonly string[]): string | null {
-  if (header === undefined) return null;
-  const kept: string[] = [];
-  for (const line of Array.isArray(header) ? header : [header]) {
-    for (const pair of line.split(';')) {
-      const trimmed = pair.trim();
-      if (trimmed === '') continue;
-      const eq = trimmed.indexOf('=');
-      const cookie = eq < 0 ? trimmed : trimmed.slice(0, eq).trim();
-      if (!names.some((name) => isProxyCookie(cookie, name))) kept.push(trimmed);
-    }
-  }
-  return kept.length === 0 ? null : kept.join('; ');
 }

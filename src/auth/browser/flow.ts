@@ -1,22 +1,22 @@
 // The browser flow (issue 5): sessions on protected rules, the authorization code flow on the
 // callback path (signin.ts), refresh before forwarding (refresh.ts), logout (logout.ts).
 // src/auth/runtime.ts calls it; the proxy pipeline applies what it decides.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorAnswer } from '../../model/answer.ts';
+import type { GuardContext, GuardDecision, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { GuardContext, GuardDecision } from '../../proxy/guard.ts';
 import { authorize } from '../authorize.ts';
 import { AuthError } from '../errors.ts';
 import { identityHeaders } from '../identity.ts';
 import type { Provider } from '../provider.ts';
 import { createClientCache } from './client.ts';
 import type { BrowserFlow } from './contract.ts';
-import { clearChunked, forwardedCookieHeader, parseCookies, sessionCookieAttributes, sessionCookieNames, type CookieJar } from './cookies.ts';
+import { clearChunked, parseCookies, sessionCookieAttributes, sessionCookieNames, type CookieJar } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
 import { createLogout } from './logout.ts';
 import { createRedisPool, SessionStoreUnavailable, type RedisSettings } from './redis.ts';
 import { createRefresher, needsRefresh } from './refresh.ts';
-import { browserError, sendAnswer, type BrowserErrorCode } from './responses.ts';
+import { browserError, deny, type BrowserErrorCode } from './responses.ts';
 import { policyKeys } from './seal.ts';
 import { createSessionStore, SessionTooLarge, type PolicyKeys } from './sessions.ts';
 import { createSignIn } from './signin.ts';
@@ -62,32 +62,25 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
   const logout = createLogout(kit);
 
   /** No usable session: sign in (navigations), 401 (everything else), or through (Allow). */
-  async function unauthenticated(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, reason: string, cookies: string[]): Promise<GuardDecision> {
-    const forwarded = forwardedCookieHeader(req.headers.cookie, [policy.browser!.session.cookieName]);
-    if (policy.unauthenticated === 'Allow') {
-      return { kind: 'allow', identity: {}, authorization: null, responseHeaders: cookies.length > 0 ? { 'set-cookie': cookies } : {}, cookie: forwarded, log: log(policy, 'allow', 'UNAUTHENTICATED_ALLOWED') };
-    }
-    if (policy.unauthenticated === 'Redirect' && res !== null && !context.upgrade && isNavigation(req)) {
-      return signIn.start(req, res, policy, provider, context, jar, originalTarget(context.path, context.query), cookies, reason);
+  async function unauthenticated(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, reason: string, cookies: string[]): Promise<GuardDecision> {
+    if (policy.unauthenticated === 'Allow') return { kind: 'allow', identity: {}, authorization: null, cookies, log: log(policy, 'allow', 'UNAUTHENTICATED_ALLOWED') };
+    if (policy.unauthenticated === 'Redirect' && !context.upgrade && isNavigation(request)) {
+      return signIn.start(policy, provider, context, jar, originalTarget(context.path, context.query), cookies, reason);
     }
     // Single-page apps: a fetch() gets 401, never a redirect into a CORS failure at the provider.
     // A route that also takes bearer tokens says so, as RFC 6750 asks of a 401.
     const challenge = policy.bearer === null ? undefined : { 'www-authenticate': 'Bearer realm="portcullis"' };
     const answer = { ...browserError('SESSION_REQUIRED', 'Sign in first: this request carries no valid session.'), headers: challenge };
-    if (res === null) return { kind: 'answer', answer, log: log(policy, 'deny', reason) };
-    return sendAnswer(req, res, answer, cookies, context.requestId, log(policy, 'deny', reason));
+    return deny(answer, cookies, log(policy, 'deny', reason));
   }
 
-  async function authenticate(req: IncomingMessage, res: ServerResponse | null, policy: AuthPolicy, provider: Provider, context: GuardContext): Promise<GuardDecision> {
+  async function authenticate(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext): Promise<GuardDecision> {
     const browser = policy.browser!;
     const settings = browser.session;
-    const jar = parseCookies(req.headers.cookie);
+    const jar = parseCookies(request.headers.cookie);
     const keys = keysOf(policy);
     const nowSeconds = seconds();
-    const unavailable = (code: BrowserErrorCode, message: string) => {
-      const answer = browserError(code, message);
-      return res === null ? ({ kind: 'answer', answer, log: log(policy, 'deny', code) } as const) : sendAnswer(req, res, answer, [], context.requestId, log(policy, 'deny', code));
-    };
+    const unavailable = (code: BrowserErrorCode, message: string) => deny(browserError(code, message), [], log(policy, 'deny', code));
 
     let stored;
     try {
@@ -100,7 +93,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     if (stored === null) {
       // A cookie that does not unseal (tampered, truncated, foreign, or from a rotated-out key) is cleared.
       const presented = sessionCookieNames(jar, settings.cookieName).length > 0;
-      return unauthenticated(req, res, policy, provider, context, jar, presented ? 'SESSION_INVALID' : 'SESSION_MISSING', clearChunked(jar, settings.cookieName, attributes));
+      return unauthenticated(request, policy, provider, context, jar, presented ? 'SESSION_INVALID' : 'SESSION_MISSING', clearChunked(jar, settings.cookieName, attributes));
     }
 
     let { session } = stored;
@@ -111,7 +104,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       } catch {
         cookies = clearChunked(jar, settings.cookieName, attributes);
       }
-      return unauthenticated(req, res, policy, provider, context, jar, reason, cookies);
+      return unauthenticated(request, policy, provider, context, jar, reason, cookies);
     };
     if (nowSeconds >= session.createdAt + settings.absoluteTimeoutMs / 1000) return endSession('SESSION_EXPIRED');
     if (nowSeconds >= session.touchedAt + settings.idleTimeoutMs / 1000) return endSession('SESSION_IDLE');
@@ -153,9 +146,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       authorize(claims, policy);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      const answer = { status: error.status, code: error.code, message: error.message };
-      if (res === null) return { kind: 'answer', answer, log: log(policy, 'deny', error.code, sub) };
-      return sendAnswer(req, res, answer, cookies, context.requestId, log(policy, 'deny', error.code, sub));
+      return deny(errorAnswer(error.code, error.message), cookies, log(policy, 'deny', error.code, sub));
     }
     const identity = identityHeaders(claims, policy);
     if (policy.forward.idToken) identity[ID_TOKEN_HEADER] = session.idToken;
@@ -163,19 +154,17 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       kind: 'allow',
       identity,
       authorization: policy.forward.accessToken && session.accessToken !== null ? `Bearer ${session.accessToken}` : null,
-      responseHeaders: cookies.length > 0 ? { 'set-cookie': cookies } : {},
-      // Our cookies stay ours: the session and attempt cookies never reach the upstream.
-      cookie: forwardedCookieHeader(req.headers.cookie, [settings.cookieName]),
+      cookies,
       log: log(policy, 'allow', reason, sub),
     };
   }
 
   return {
     authenticate,
-    async endpoint(req, res, policies, providerOf, context) {
+    async endpoint(request, policies, providerOf, context) {
       const callbacks = policies.filter((policy) => policy.browser!.callbackPath === context.path);
-      if (callbacks.length > 0) return signIn.callback(req, res, callbacks, providerOf, context);
-      return logout(req, res, policies.filter((policy) => policy.browser!.logoutPath === context.path), providerOf, context);
+      if (callbacks.length > 0) return signIn.callback(request, callbacks, providerOf, context);
+      return logout(request, policies.filter((policy) => policy.browser!.logoutPath === context.path), providerOf, context);
     },
     sync(policies) {
       const fingerprints = new Set(policies.map((policy) => policy.fingerprint));

@@ -1,8 +1,8 @@
 // What the parts of the browser flow share: the clock, the logger, openid-client
 // configurations, the session store and the sealing keys of each policy.
+import type { DecisionLog, GuardContext } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { DecisionLog, GuardContext } from '../../proxy/guard.ts';
 import type { ClientCache } from './client.ts';
 import type { CookieAttributes } from './cookies.ts';
 import type { PolicyKeys, SessionStore } from './sessions.ts';

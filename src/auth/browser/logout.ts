@@ -2,23 +2,22 @@
 // revoked where the provider can, then the provider's own logout: Cognito's /logout (client_id,
 // logout_uri) on the domain of its authorization endpoint, else end_session_endpoint with
 // id_token_hint and post_logout_redirect_uri, else postLogoutRedirectURL.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
+import type { AnswerDecision, GuardContext, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
-import type { GuardContext, GuardDecision } from '../../proxy/guard.ts';
 import type { Provider } from '../provider.ts';
 import { jwtPayload, type Session } from './codec.ts';
 import { clearChunked, parseCookies, sessionCookieAttributes } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
-import { sendRedirect } from './responses.ts';
+import { redirect } from './responses.ts';
 
-export type Logout = (req: IncomingMessage, res: ServerResponse, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext) => Promise<GuardDecision>;
+export type Logout = (request: GuardRequest, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext) => Promise<AnswerDecision>;
 
 export function createLogout(kit: FlowKit): Logout {
   const { logger, clients, store, keysOf } = kit;
 
-  async function logout(req: IncomingMessage, res: ServerResponse, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext): Promise<GuardDecision> {
-    const jar = parseCookies(req.headers.cookie);
+  async function logout(request: GuardRequest, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext): Promise<AnswerDecision> {
+    const jar = parseCookies(request.headers.cookie);
     const cookies: string[] = [];
     let chosen: { policy: AuthPolicy; session: Session | null } = { policy: policies[0]!, session: null };
     for (const policy of policies) {
@@ -66,7 +65,7 @@ export function createLogout(kit: FlowKit): Logout {
       if (session !== null) params.id_token_hint = session.idToken;
       location = oidc.buildEndSessionUrl(config, params).href;
     }
-    return sendRedirect(res, location, cookies, context.requestId, log(policy, 'handled', 'SIGNED_OUT', session === null ? undefined : (jwtPayload(session.idToken)?.sub as string | undefined)));
+    return redirect(location, cookies, log(policy, 'handled', 'SIGNED_OUT', session === null ? undefined : (jwtPayload(session.idToken)?.sub as string | undefined)));
   }
 
   return logout;

@@ -1,47 +1,37 @@
-// The browser flow's own answers, written to the response with any cookies to set or clear
-// (the pipeline's error answers carry one header value each; a session has several cookies).
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DecisionLog, GuardDecision } from '../../proxy/guard.ts';
-import { escapeHtml, renderError, type ErrorAnswer } from '../../proxy/errors.ts';
+// The browser flow's answers, as data: an error with the cookies to set or clear, a redirect, or
+// the page that continues after sign-in. The proxy writes them (src/proxy/respond.ts).
+import { errorAnswer, type ErrorAnswer } from '../../model/answer.ts';
+import type { ErrorCodes } from '../../model/errors.ts';
+import type { AnswerDecision, DecisionLog } from '../../model/guard.ts';
 
-/** Codes of the browser flow's answers, each with one HTTP status. */
-export const BROWSER_ERRORS = {
-  SESSION_REQUIRED: 401,
-  SIGNIN_DENIED: 403,
-  SIGNIN_REQUIRED_AT_PROVIDER: 401,
-  SIGNIN_REJECTED: 502,
-  SIGNIN_STATE_MISMATCH: 400,
-  SIGNIN_FAILED: 502,
-  SESSION_TOO_LARGE: 500,
-  SESSION_STORE_UNAVAILABLE: 503,
-  PROVIDER_UNAVAILABLE: 503,
-  METHOD_NOT_ALLOWED: 405,
-} as const;
-
-export type BrowserErrorCode = keyof typeof BROWSER_ERRORS;
+/** Codes of the browser flow's own answers (statuses in src/model/errors.ts). */
+export type BrowserErrorCode = ErrorCodes<
+  | 'SESSION_REQUIRED'
+  | 'SIGNIN_DENIED'
+  | 'SIGNIN_REQUIRED_AT_PROVIDER'
+  | 'SIGNIN_REJECTED'
+  | 'SIGNIN_STATE_MISMATCH'
+  | 'SIGNIN_FAILED'
+  | 'SESSION_TOO_LARGE'
+  | 'SESSION_STORE_UNAVAILABLE'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'METHOD_NOT_ALLOWED'
+>;
 
 export function browserError(code: BrowserErrorCode, message: string): ErrorAnswer {
-  return { status: BROWSER_ERRORS[code], code, message };
+  return errorAnswer(code, message);
 }
 
-export function sendAnswer(req: IncomingMessage, res: ServerResponse, answer: ErrorAnswer, cookies: readonly string[], requestId: string, log: DecisionLog): GuardDecision {
-  const { contentType, body } = renderError(req, answer, requestId);
-  res.writeHead(answer.status, {
-    ...answer.headers,
-    ...(cookies.length > 0 ? { 'set-cookie': [...cookies] } : {}),
-    'content-type': contentType,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-request-id': requestId,
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
-  return { kind: 'handled', status: answer.status, log };
+/**
+ * An answer with a body; `cookies` are set (or cleared) with it. The access log's reason becomes
+ * the body's code, the flow's finer reason its cause (see the pipeline's recordAnswer).
+ */
+export function deny(answer: ErrorAnswer, cookies: readonly string[], log: DecisionLog): AnswerDecision {
+  return { kind: 'answer', answer: cookies.length > 0 ? { ...answer, cookies } : answer, log };
 }
 
-export function sendRedirect(res: ServerResponse, location: string, cookies: readonly string[], requestId: string, log: DecisionLog): GuardDecision {
-  res.writeHead(302, { location, ...(cookies.length > 0 ? { 'set-cookie': [...cookies] } : {}), 'cache-control': 'no-store', 'content-length': 0, 'x-request-id': requestId });
-  res.end();
-  return { kind: 'handled', status: 302, log };
+export function redirect(location: string, cookies: readonly string[], log: DecisionLog): AnswerDecision {
+  return { kind: 'answer', answer: { kind: 'redirect', status: 302, location, cookies }, log };
 }
 
 /**
@@ -49,20 +39,6 @@ export function sendRedirect(res: ServerResponse, location: string, cookies: rea
  * browser withholds the new session cookie on a redirect chain that began at the provider, and
  * the user would be sent to sign in again. A navigation started by this page is same-site.
  */
-export function sendContinuePage(res: ServerResponse, location: string, cookies: readonly string[], requestId: string, log: DecisionLog): GuardDecision {
-  const href = escapeHtml(location);
-  const body = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${href}"><title>Signed in</title></head>
-<body><p>Signed in. <a href="${href}">Continue</a>.</p></body></html>
-`;
-  res.writeHead(200, {
-    ...(cookies.length > 0 ? { 'set-cookie': [...cookies] } : {}),
-    'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'",
-    'x-request-id': requestId,
-  });
-  res.end(body);
-  return { kind: 'handled', status: 200, log };
+export function continuePage(location: string, cookies: readonly string[], log: DecisionLog): AnswerDecision {
+  return { kind: 'answer', answer: { kind: 'page', status: 200, title: 'Signed in', next: location, cookies }, log };
 }

@@ -1,34 +1,35 @@
 // Signing in: the authorization request (PKCE S256, state, nonce, one sealed cookie per
 // attempt) and the callback (the attempt found by its state, the code exchanged, the ID token
 // verified, the session stored), with bounded restarts for stale or mismatched callbacks.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
+import { loginCookiePrefix, restartsCookieName } from '../../model/cookies.ts';
+import type { AnswerDecision, GuardContext, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
-import type { GuardContext, GuardDecision } from '../../proxy/guard.ts';
 import { AuthError } from '../errors.ts';
-import type { Provider } from '../provider.ts';
+import { describeEndpointFailure } from '../fetcher.ts';
+import { unavailableMessage, type Provider } from '../provider.ts';
 import { decodeAttempt, encodeAttempt, type LoginAttempt, type Session } from './codec.ts';
-import { expireCookie, loginCookiePrefix, parseCookies, restartsCookieName, setCookie, type CookieJar } from './cookies.ts';
+import { expireCookie, parseCookies, setCookie, type CookieJar } from './cookies.ts';
 import { ATTEMPT_ID_LENGTH, ATTEMPT_TTL_SECONDS, attemptAttributes, log, MAX_ATTEMPTS, MAX_RESTARTS, restartsAttributes, type FlowKit } from './kit.ts';
 import { SessionStoreUnavailable } from './redis.ts';
-import { browserError, sendAnswer, sendContinuePage, sendRedirect, type BrowserErrorCode } from './responses.ts';
+import { browserError, continuePage, deny, redirect, type BrowserErrorCode } from './responses.ts';
 import { seal, unseal } from './seal.ts';
 import { SessionTooLarge } from './sessions.ts';
 import { accessExpiry, grantedScope, verifyAccessToken, verifyIdToken } from './tokens.ts';
 
 export interface SignIn {
   /** Redirects to the provider; `cookies` are set (or cleared) on the way. */
-  start(req: IncomingMessage, res: ServerResponse, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<GuardDecision>;
+  start(policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<AnswerDecision>;
   /** A request to the callback path of `policies`. */
-  callback(req: IncomingMessage, res: ServerResponse, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext): Promise<GuardDecision>;
+  callback(request: GuardRequest, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext): Promise<AnswerDecision>;
 }
 
 export function createSignIn(kit: FlowKit): SignIn {
   const { logger, now, seconds, clients, store, keysOf } = kit;
 
-  async function start(req: IncomingMessage, res: ServerResponse, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<GuardDecision> {
+  async function start(policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<AnswerDecision> {
     const config = clients.get(policy, provider);
-    if (config === null) return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', 'The identity provider of this route is not reachable yet.'), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
+    if (config === null) return deny(browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     const browser = policy.browser!;
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -61,17 +62,17 @@ export function createSignIn(kit: FlowKit): SignIn {
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
     });
-    return sendRedirect(res, url.href, cookies, context.requestId, log(policy, 'redirect', reason));
+    return redirect(url.href, cookies, log(policy, 'redirect', reason));
   }
 
-  async function callback(req: IncomingMessage, res: ServerResponse, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext): Promise<GuardDecision> {
+  async function callback(request: GuardRequest, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext): Promise<AnswerDecision> {
     const first = policies[0]!;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return sendAnswer(req, res, browserError('METHOD_NOT_ALLOWED', 'The sign-in callback takes GET requests only.'), [], context.requestId, log(first, 'deny', 'METHOD_NOT_ALLOWED'));
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return deny(browserError('METHOD_NOT_ALLOWED', 'The sign-in callback takes GET requests only.'), [], log(first, 'deny', 'METHOD_NOT_ALLOWED'));
     }
     const params = new URLSearchParams(context.query);
     const state = params.get('state') ?? '';
-    const jar = parseCookies(req.headers.cookie);
+    const jar = parseCookies(request.headers.cookie);
 
     // The attempt this callback finishes: its cookie is named after the state, and sealed with
     // the key of one policy (which tells which policy, when several share the callback path).
@@ -92,24 +93,24 @@ export function createSignIn(kit: FlowKit): SignIn {
       // A provider error for an attempt we cannot find is shown as it is: restarting would only
       // send the browser back to the same error.
       const error = params.get('error');
-      if (error !== null) return sendAnswer(req, res, browserError(providerError(error).code, providerError(error).message), [], context.requestId, log(first, 'deny', 'PROVIDER_ERROR'));
-      return restart(req, res, first, providerOf(first), context, jar, '/', [], 'STATE_MISMATCH');
+      if (error !== null) return deny(browserError(providerError(error).code, providerError(error).message), [], log(first, 'deny', 'PROVIDER_ERROR'));
+      return restart(first, providerOf(first), context, jar, '/', [], 'STATE_MISMATCH');
     }
 
     const { policy, attempt } = found;
     const cookies = [expireCookie(found.cookie, attemptAttributes(policy, context, null))];
     const provider = providerOf(policy);
-    if (attempt.createdAt + ATTEMPT_TTL_SECONDS < seconds()) return restart(req, res, policy, provider, context, jar, attempt.returnTo, cookies, 'ATTEMPT_EXPIRED');
+    if (attempt.createdAt + ATTEMPT_TTL_SECONDS < seconds()) return restart(policy, provider, context, jar, attempt.returnTo, cookies, 'ATTEMPT_EXPIRED');
 
     const error = params.get('error');
     if (error !== null) {
       const { code, message } = providerError(error);
       logger.info({ policy: policy.key, requestId: context.requestId, error: error.slice(0, 64) }, 'the provider refused the sign-in');
-      return sendAnswer(req, res, browserError(code, message), cookies, context.requestId, log(policy, 'deny', code));
+      return deny(browserError(code, message), cookies, log(policy, 'deny', code));
     }
     const config = provider === null ? null : clients.get(policy, provider);
     if (provider === null || config === null) {
-      return sendAnswer(req, res, browserError('PROVIDER_UNAVAILABLE', 'The identity provider of this route is not reachable yet.'), cookies, context.requestId, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
+      return deny(browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     }
 
     const currentURL = new URL(attempt.redirectURI);
@@ -119,9 +120,9 @@ export function createSignIn(kit: FlowKit): SignIn {
       tokens = await oidc.authorizationCodeGrant(config, currentURL, { pkceCodeVerifier: attempt.codeVerifier, expectedState: attempt.state, expectedNonce: attempt.nonce, idTokenExpected: true });
     } catch (error) {
       // A code already used or expired (a reload, the back button): start again, a bounded number of times.
-      if (error instanceof oidc.ResponseBodyError && error.error === 'invalid_grant') return restart(req, res, policy, provider, context, jar, attempt.returnTo, cookies, 'CODE_REJECTED');
-      logger.warn({ policy: policy.key, requestId: context.requestId, err: { message: (error as Error).message, code: (error as { code?: string }).code } }, 'code exchange failed');
-      return sendAnswer(req, res, browserError('SIGNIN_FAILED', 'The identity provider did not complete the sign-in.'), cookies, context.requestId, log(policy, 'deny', 'CODE_EXCHANGE_FAILED'));
+      if (error instanceof oidc.ResponseBodyError && error.error === 'invalid_grant') return restart(policy, provider, context, jar, attempt.returnTo, cookies, 'CODE_REJECTED');
+      logger.warn({ policy: policy.key, requestId: context.requestId, err: describeEndpointFailure(error, config.serverMetadata().token_endpoint) }, 'code exchange failed');
+      return deny(browserError('SIGNIN_FAILED', 'The identity provider did not complete the sign-in.'), cookies, log(policy, 'deny', 'CODE_EXCHANGE_FAILED'));
     }
 
     const nowSeconds = seconds();
@@ -133,7 +134,7 @@ export function createSignIn(kit: FlowKit): SignIn {
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       logger.warn({ policy: policy.key, requestId: context.requestId, reason: error.code }, 'tokens from the code exchange refused');
-      return sendAnswer(req, res, browserError('SIGNIN_REJECTED', 'The identity provider answered with tokens that cannot be accepted.'), cookies, context.requestId, log(policy, 'deny', error.code));
+      return deny(browserError('SIGNIN_REJECTED', 'The identity provider answered with tokens that cannot be accepted.'), cookies, log(policy, 'deny', error.code));
     }
 
     const session: Session = {
@@ -149,27 +150,27 @@ export function createSignIn(kit: FlowKit): SignIn {
     try {
       cookies.push(...(await store.save(policy, keysOf(policy), jar, session, null, context.scheme, nowSeconds)));
     } catch (error) {
-      if (error instanceof SessionStoreUnavailable) return sendAnswer(req, res, browserError('SESSION_STORE_UNAVAILABLE', 'The session store is unreachable; try again shortly.'), cookies, context.requestId, log(policy, 'deny', 'SESSION_STORE_UNAVAILABLE', sub));
-      if (error instanceof SessionTooLarge) return sendAnswer(req, res, browserError('SESSION_TOO_LARGE', error.message), cookies, context.requestId, log(policy, 'deny', 'SESSION_TOO_LARGE', sub));
+      if (error instanceof SessionStoreUnavailable) return deny(browserError('SESSION_STORE_UNAVAILABLE', 'The session store is unreachable; try again shortly.'), cookies, log(policy, 'deny', 'SESSION_STORE_UNAVAILABLE', sub));
+      if (error instanceof SessionTooLarge) return deny(browserError('SESSION_TOO_LARGE', error.message), cookies, log(policy, 'deny', 'SESSION_TOO_LARGE', sub));
       throw error;
     }
     if (jar.has(restartsCookieName(policy.browser!.session.cookieName))) cookies.push(expireCookie(restartsCookieName(policy.browser!.session.cookieName), restartsAttributes(policy, context, null)));
     const done = log(policy, 'handled', 'SIGNED_IN', sub);
-    if (policy.browser!.session.sameSite === 'Strict') return sendContinuePage(res, attempt.returnTo, cookies, context.requestId, done);
-    return sendRedirect(res, attempt.returnTo, cookies, context.requestId, done);
+    if (policy.browser!.session.sameSite === 'Strict') return continuePage(attempt.returnTo, cookies, done);
+    return redirect(attempt.returnTo, cookies, done);
   }
 
   /** Sign in again after a stale or mismatched callback, at most MAX_RESTARTS times in a row. */
-  async function restart(req: IncomingMessage, res: ServerResponse, policy: AuthPolicy, provider: Provider | null, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<GuardDecision> {
+  async function restart(policy: AuthPolicy, provider: Provider | null, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<AnswerDecision> {
     const name = restartsCookieName(policy.browser!.session.cookieName);
     const count = Number(jar.get(name) ?? '0');
     if (!Number.isInteger(count) || count >= MAX_RESTARTS || provider === null) {
       cookies.push(expireCookie(name, restartsAttributes(policy, context, null)));
       const answer = browserError('SIGNIN_STATE_MISMATCH', 'This sign-in could not be completed: it does not match a sign-in started in this browser, or it expired. Open the page you wanted again to sign in; if this repeats, allow cookies for this site.');
-      return sendAnswer(req, res, answer, cookies, context.requestId, log(policy, 'deny', reason));
+      return deny(answer, cookies, log(policy, 'deny', reason));
     }
     cookies.push(setCookie(name, String(count + 1), restartsAttributes(policy, context, 120)));
-    return start(req, res, policy, provider, context, jar, returnTo, cookies, reason);
+    return start(policy, provider, context, jar, returnTo, cookies, reason);
   }
 
   return { start, callback };

@@ -1,5 +1,5 @@
 // Where a browser may be sent, and which requests are navigations.
-import type { IncomingMessage } from 'node:http';
+import type { GuardRequest } from '../../model/guard.ts';
 
 /** The longest return target kept in a login attempt; longer ones fall back to "/". */
 export const MAX_RETURN_TARGET = 2048;
@@ -37,10 +37,10 @@ export function originalTarget(path: string, query: string): string {
  * A navigation: GET or HEAD that a browser makes to show a page. `Sec-Fetch-Mode` decides when
  * present (a fetch() asking for HTML is not a navigation); otherwise the Accept header does.
  */
-export function isNavigation(req: IncomingMessage): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const mode = req.headers['sec-fetch-mode'];
+export function isNavigation(request: Pick<GuardRequest, 'method' | 'headers'>): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  const mode = request.headers['sec-fetch-mode'];
   if (typeof mode === 'string') return mode === 'navigate';
-  const accept = req.headers.accept;
+  const accept = request.headers.accept;
   return typeof accept === 'string' && accept.includes('text/html');
 }

@@ -53,7 +53,7 @@ export function headersFromClient(headers: IncomingHttpHeaders): Record<string, 
 /**
  * The prepared request headers as a flat `[name, value, …]` list for undici, without
  * hop-by-hop headers, without those named in the prepared `Connection`, and without `Expect`
- * (Node's server already answered `100 Continue`, and undici refuses the header).
+ * (the forwarder answers `100 Continue` to the client itself, and undici refuses the header).
  */
 export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
   const named = connectionTokens(headerValue(headers, 'connection'));
@@ -72,9 +72,10 @@ export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
 /**
  * The upstream's raw response headers (`[name, value, …]`, as undici read them) without
  * hop-by-hop headers, as a flat list for `res.writeHead`: repeated headers (Set-Cookie)
- * stay separate, names keep their case, values their bytes (latin1).
+ * stay separate, names keep their case, values their bytes (latin1). With `requestId`, it is
+ * the answer's `X-Request-Id`, replacing the upstream's: the client sees the id we logged.
  */
-export function downstreamResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], requestId?: string): string[] {
   let named: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = latin1(raw[i]);
@@ -86,9 +87,11 @@ export function downstreamResponseHeaders(raw: readonly (Buffer | string)[]): st
   const flat: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = latin1(raw[i]);
-    if (isHopByHop(name.toLowerCase(), named)) continue;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower, named) || (requestId !== undefined && lower === 'x-request-id')) continue;
     flat.push(name, latin1(raw[i + 1]));
   }
+  if (requestId !== undefined) flat.push('x-request-id', requestId);
   return flat;
 }
 

@@ -2,8 +2,10 @@
 // it learns back. One implementation today (undici, see undici-forwarder.ts); the pipeline
 // only knows this file.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERROR_STATUS, type ErrorCodes } from '../../model/errors.ts';
 
-export type ForwardErrorCode =
+/** Statuses are in the one catalogue (src/model/errors.ts); 499 is for logs only. */
+export type ForwardErrorCode = ErrorCodes<
   /** No connection could be made (refused, unreachable, connect timeout, TLS failure): nothing was sent. */
   | 'UPSTREAM_CONNECT_FAILED'
   /** The response head, or the next chunk of its body, took longer than allowed; or the caller's signal timed out. */
@@ -14,21 +16,17 @@ export type ForwardErrorCode =
   | 'UPSTREAM_BAD_RESPONSE'
   /** The request cannot be sent as prepared (a header value the HTTP client refuses). */
   | 'REQUEST_INVALID'
+  /** Every connection to the origin was busy, and its queue full or the wait too long: nothing was sent. */
+  | 'UPSTREAM_BUSY'
   /** The client went away (or stopped sending its body) first: nothing more can be sent to it. */
   | 'CLIENT_CLOSED'
+  /** The client sent nothing of its body for longer than the client body timeout: it was cut. */
+  | 'CLIENT_BODY_TIMEOUT'
+  /** The client read nothing of the response for longer than the send timeout: it was cut. */
+  | 'CLIENT_SEND_TIMEOUT'
   /** The caller's signal aborted the exchange for a reason other than a timeout (e.g. shutdown). */
-  | 'FORWARD_ABORTED';
-
-/** One HTTP status per code. 499 (nginx's "client closed request") is for logs only. */
-export const FORWARD_ERROR_STATUS = {
-  UPSTREAM_CONNECT_FAILED: 502,
-  UPSTREAM_TIMEOUT: 504,
-  UPSTREAM_RESET: 502,
-  UPSTREAM_BAD_RESPONSE: 502,
-  REQUEST_INVALID: 400,
-  CLIENT_CLOSED: 499,
-  FORWARD_ABORTED: 503,
-} as const satisfies Record<ForwardErrorCode, number>;
+  | 'FORWARD_ABORTED'
+>;
 
 export class ForwardError extends Error {
   override readonly name = 'ForwardError';
@@ -38,7 +36,7 @@ export class ForwardError extends Error {
   constructor(code: ForwardErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.status = FORWARD_ERROR_STATUS[code];
+    this.status = ERROR_STATUS[code];
   }
 }
 
@@ -63,13 +61,16 @@ export interface ForwardTarget {
    * The request headers to send, prepared by the caller: start from `headersFromClient()`
    * (hop-by-hop and `Connection`-named headers of the client already gone), then strip and
    * set identity headers, choose `Host`, decide `X-Forwarded-*`. The forwarder still removes
-   * hop-by-hop headers, those named in this object's `Connection`, and `Expect` (Node's server
-   * already answered it). Without `Host`, the origin's host is sent.
+   * hop-by-hop headers, those named in this object's `Connection`, and `Expect` (the forwarder
+   * answers `100 Continue` itself, when it starts reading the body). Without `Host`, the origin's
+   * host is sent.
    */
   readonly headers: UpstreamHeaders;
   readonly timeouts: ForwardTimeouts;
   /** Aborts the exchange: a `TimeoutError` reason reports UPSTREAM_TIMEOUT, any other FORWARD_ABORTED. */
   readonly signal: AbortSignal | null;
+  /** The answer's `X-Request-Id`, in place of any the upstream sent; absent, its headers are relayed as they are. */
+  readonly requestId?: string;
 }
 
 export interface ForwardOutcome {
@@ -93,8 +94,9 @@ export interface ForwardOutcome {
 
 export interface Forwarder {
   /**
-   * Sends `req` (its method and streamed body) to `target` and streams the answer into `res`.
-   * Never rejects: every failure is an outcome with an error.
+   * Sends `req` (its method and body) to `target` and streams the answer into `res`. Call it
+   * once the request is allowed: it answers the client's `Expect: 100-continue` and reads the
+   * body. Never rejects: every failure is an outcome with an error.
    */
   forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<ForwardOutcome>;
   /** Closes every upstream connection; forwarding after close fails with FORWARD_ABORTED. */

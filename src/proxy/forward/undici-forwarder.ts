@@ -1,18 +1,43 @@
 // Forwarding over undici: one keep-alive Pool per upstream origin, no pipelining, bodies
-// streamed both ways with backpressure (a paused client pauses the upstream and vice versa),
-// nothing buffered. Uses undici's low-level dispatch API: no Readable or Promise per request,
-// which is what made it the fastest path measured (DESIGN.md, "Forwarding speed").
+// streamed both ways with backpressure (a paused client pauses the upstream and vice versa).
+// Uses undici's low-level dispatch API: no Readable or Promise per request, which is what made
+// it the fastest path measured (bench/RESULTS.md, "Proxy").
+//
+// Slow clients: a request body up to the buffer size is read before a connection is taken, and
+// a client silent for too long while sending its body, or not reading the response, is cut and
+// its upstream connection destroyed (never returned to the pool mid-message). Requests beyond an
+// origin's connections wait in a bounded queue for a bounded time (origin-queue.ts).
 //
 // HTTPS upstreams are verified against Node's default trust store, which includes the
 // certificates in NODE_EXTRA_CA_CERTS (undici's connector calls tls.connect without `ca`).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import { bufferClientBody, declaredLength, hasBody, sendContinue, watchClientBody } from './client-body.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './hop-by-hop.ts';
+import { OriginQueue, type QueueWaiter } from './origin-queue.ts';
 import { ForwardError, type ForwardErrorCode, type ForwardOutcome, type ForwardTarget, type Forwarder } from './types.ts';
 
 export interface UndiciForwarderOptions {
-  /** The most connections open to one origin; requests beyond wait in the pool. Default 256. */
+  /**
+   * The most connections open to one origin. Default 1024, Envoy's default circuit breaker:
+   * clients that hold connections (slow readers, slow senders of long bodies) must not be able
+   * to take them all before their timeouts cut them.
+   */
   readonly connectionsPerOrigin?: number;
+  /** Requests that may wait for a connection to one origin; beyond, UPSTREAM_BUSY at once. Default 1024. */
+  readonly queueSizePerOrigin?: number;
+  /**
+   * The longest wait for a connection, then UPSTREAM_BUSY (503). Default 5000: long enough for
+   * a burst to pass, short enough that a client learns of an overloaded upstream before it
+   * gives up on its own.
+   */
+  readonly queueTimeoutMs?: number;
+  /** Request bodies up to this many bytes are read in full before a connection is taken. Default 1 MiB. */
+  readonly clientBodyBufferSize?: number;
+  /** The longest silence between two chunks of a request body, then the client is cut (408). Default 60 000, as nginx. */
+  readonly clientBodyTimeoutMs?: number;
+  /** The longest a response write may wait for the client to read, then the client is cut. Default 60 000, as nginx. */
+  readonly sendTimeoutMs?: number;
   /**
    * An idle upstream connection is closed after this long, or sooner when the upstream's
    * `Keep-Alive: timeout=` says so (less undici's 2 s margin, against reusing a connection the
@@ -28,47 +53,83 @@ export interface UndiciForwarderOptions {
   readonly now?: () => number;
 }
 
+export const DEFAULT_FORWARDER_LIMITS = {
+  connectionsPerOrigin: 1024,
+  queueSizePerOrigin: 1024,
+  queueTimeoutMs: 5_000,
+  clientBodyBufferSize: 1024 * 1024,
+  clientBodyTimeoutMs: 60_000,
+  sendTimeoutMs: 60_000,
+} as const;
+
+/** What an exchange needs to know of the client's limits. */
+interface ClientLimits {
+  readonly bufferSize: number;
+  readonly bodyIdleMs: number;
+  readonly sendTimeoutMs: number;
+}
+
+/** An origin's connections: undici's pool, and the queue that admits requests to it. */
+interface Origin {
+  readonly pool: Pool;
+  readonly queue: OriginQueue;
+}
+
 export interface UndiciForwarder extends Forwarder {
   /** How many origin pools are open now. */
   readonly poolCount: number;
 }
 
 export function createUndiciForwarder(options: UndiciForwarderOptions = {}): UndiciForwarder {
-  const connections = options.connectionsPerOrigin ?? 256;
+  const connections = options.connectionsPerOrigin ?? DEFAULT_FORWARDER_LIMITS.connectionsPerOrigin;
+  const queueSize = options.queueSizePerOrigin ?? DEFAULT_FORWARDER_LIMITS.queueSizePerOrigin;
+  const queueTimeoutMs = options.queueTimeoutMs ?? DEFAULT_FORWARDER_LIMITS.queueTimeoutMs;
+  const client: ClientLimits = {
+    bufferSize: options.clientBodyBufferSize ?? DEFAULT_FORWARDER_LIMITS.clientBodyBufferSize,
+    bodyIdleMs: options.clientBodyTimeoutMs ?? DEFAULT_FORWARDER_LIMITS.clientBodyTimeoutMs,
+    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_FORWARDER_LIMITS.sendTimeoutMs,
+  };
   const keepAliveTimeout = options.keepAliveTimeoutMs ?? 4_000;
   const sweepEvery = options.idlePoolSweepMs ?? 60_000;
   const now = options.now ?? Date.now;
   if (!Number.isInteger(connections) || connections < 1) throw new TypeError('connectionsPerOrigin must be a positive integer');
-  if (!Number.isFinite(keepAliveTimeout) || keepAliveTimeout < 1) throw new TypeError('keepAliveTimeoutMs must be a positive number');
+  if (!Number.isInteger(queueSize) || queueSize < 0) throw new TypeError('queueSizePerOrigin must be a whole number');
+  if (!isDuration(queueTimeoutMs)) throw new TypeError('queueTimeoutMs must be a positive number of milliseconds');
+  if (!Number.isInteger(client.bufferSize) || client.bufferSize < 0) throw new TypeError('clientBodyBufferSize must be a whole number of bytes');
+  if (!isDuration(client.bodyIdleMs)) throw new TypeError('clientBodyTimeoutMs must be a positive number of milliseconds');
+  if (!isDuration(client.sendTimeoutMs)) throw new TypeError('sendTimeoutMs must be a positive number of milliseconds');
+  if (!isDuration(keepAliveTimeout)) throw new TypeError('keepAliveTimeoutMs must be a positive number');
   if (!Number.isFinite(sweepEvery) || sweepEvery < 0) throw new TypeError('idlePoolSweepMs must be a number of milliseconds');
 
   // Keyed by origin and connect timeout: undici sets the connect timeout per pool, and in
   // practice every route shares one, so this is one pool per origin.
-  const pools = new Map<string, Pool>();
+  const origins = new Map<string, Origin>();
   let closed = false;
   let lastSweep = now();
 
-  function poolFor(origin: string, connectMs: number): Pool {
+  function originFor(origin: string, connectMs: number): Origin {
     const key = `${connectMs} ${origin}`;
-    let pool = pools.get(key);
-    if (pool === undefined) {
+    let entry = origins.get(key);
+    if (entry === undefined) {
       if (now() - lastSweep >= sweepEvery) {
         lastSweep = now();
-        dropIdlePools();
+        dropIdleOrigins();
       }
       // Redirects, retries and decompression are the client's business: undici does none of
-      // them on dispatch.
-      pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs });
-      pools.set(key, pool);
+      // them on dispatch. The pool has as many connections as the queue admits requests, so
+      // undici never queues on its own.
+      const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs });
+      entry = { pool, queue: new OriginQueue({ connections, queueSize, queueTimeoutMs }) };
+      origins.set(key, entry);
     }
-    return pool;
+    return entry;
   }
 
-  function dropIdlePools(): void {
-    for (const [key, pool] of pools) {
+  function dropIdleOrigins(): void {
+    for (const [key, { pool, queue }] of origins) {
       const { connected, size } = pool.stats;
-      if (connected === 0 && size === 0) {
-        pools.delete(key);
+      if (connected === 0 && size === 0 && queue.idle) {
+        origins.delete(key);
         void pool.close();
       }
     }
@@ -76,7 +137,7 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
 
   return {
     get poolCount() {
-      return pools.size;
+      return origins.size;
     },
     forward(req, res, target) {
       return new Promise<ForwardOutcome>((resolve) => {
@@ -84,22 +145,22 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
           resolve(failedBeforeStart(target, new ForwardError('FORWARD_ABORTED', 'The forwarder is closed.')));
           return;
         }
-        const exchange = new Exchange(req, res, target, resolve);
-        let pool: Pool;
+        const exchange = new Exchange(req, res, target, client, resolve);
+        let origin: Origin;
         try {
-          pool = poolFor(target.origin, target.timeouts.connectMs);
+          origin = originFor(target.origin, target.timeouts.connectMs);
         } catch (error) {
           exchange.fail(new ForwardError('UPSTREAM_CONNECT_FAILED', `The upstream origin ${target.origin} is invalid.`, { cause: error }));
           return;
         }
-        exchange.dispatch(pool);
+        exchange.start(origin);
       });
     },
     async close() {
       closed = true;
-      const all = [...pools.values()];
-      pools.clear();
-      await Promise.all(all.map((pool) => pool.destroy()));
+      const all = [...origins.values()];
+      origins.clear();
+      await Promise.all(all.map(({ pool }) => pool.destroy()));
     },
   };
 }
@@ -108,33 +169,45 @@ function failedBeforeStart(target: ForwardTarget, error: ForwardError): ForwardO
   return { origin: target.origin, status: null, requestBytes: 0, responseBytes: 0, error, responseStarted: false };
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+function isDuration(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= 1;
 }
 
-/** One request/response exchange: the undici handler and its bookkeeping. */
-class Exchange implements Dispatcher.DispatchHandler {
+/**
+ * One request/response exchange: the client's body, the wait for a connection, the undici
+ * handler, and their bookkeeping.
+ */
+class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #target: ForwardTarget;
+  readonly #limits: ClientLimits;
   readonly #resolve: (outcome: ForwardOutcome) => void;
+  #origin: Origin | null = null;
+  /** What goes upstream: nothing, the whole body read, or the request to stream its body. */
+  #body: Buffer | IncomingMessage | null = null;
+  /** In the origin's queue (leave() owed), and whether it was given a connection. */
+  #queued = false;
+  #admitted = false;
   #controller: Dispatcher.DispatchController | null = null;
-  /** Set when we abort (client gone, caller's signal): it wins over the error undici reports. */
+  /** Set when we abort (client gone or too slow, caller's signal): it wins over the error undici reports. */
   #abortReason: ForwardError | null = null;
   #settled = false;
   #status: number | null = null;
   #requestBytes = 0;
   #responseBytes = 0;
+  #stopWatchingBody: (() => void) | null = null;
+  #sendTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, resolve: (outcome: ForwardOutcome) => void) {
+  constructor(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, limits: ClientLimits, resolve: (outcome: ForwardOutcome) => void) {
     this.#req = req;
     this.#res = res;
     this.#target = target;
+    this.#limits = limits;
     this.#resolve = resolve;
   }
 
-  dispatch(pool: Pool): void {
+  start(origin: Origin): void {
     const signal = this.#target.signal;
     if (signal !== null) {
       if (signal.aborted) {
@@ -144,7 +217,58 @@ class Exchange implements Dispatcher.DispatchHandler {
       signal.addEventListener('abort', this.#onSignal, { once: true });
     }
     this.#res.on('close', this.#onClientClose);
+    this.#origin = origin;
 
+    const req = this.#req;
+    if (!hasBody(req)) {
+      this.#enterQueue();
+      return;
+    }
+    const declared = declaredLength(req);
+    if (declared !== null && declared > this.#limits.bufferSize) {
+      this.#body = req; // streams once a connection is ours
+      this.#enterQueue();
+      return;
+    }
+    // Read before a connection is taken: a client that sends slowly holds no upstream connection.
+    sendContinue(req, this.#res);
+    bufferClientBody(req, { bufferSize: this.#limits.bufferSize, idleMs: this.#limits.bodyIdleMs }).then(
+      (body) => {
+        if (this.#settled) return;
+        this.#body = body;
+        this.#enterQueue();
+      },
+      (error: unknown) => {
+        this.fail(error instanceof ForwardError ? error : new ForwardError('CLIENT_CLOSED', 'The client closed the connection before sending its whole body.', { cause: error }));
+      },
+    );
+  }
+
+  #enterQueue(): void {
+    this.#queued = true;
+    (this.#origin as Origin).queue.enter(this);
+  }
+
+  /** A connection to the origin is ours (QueueWaiter). */
+  admit(): void {
+    this.#admitted = true;
+    const body = this.#body;
+    if (body !== null && !Buffer.isBuffer(body)) {
+      sendContinue(this.#req, this.#res);
+      this.#stopWatchingBody = watchClientBody(body, this.#limits.bodyIdleMs, () => {
+        this.fail(new ForwardError('CLIENT_BODY_TIMEOUT', `The client sent nothing of its body for ${this.#limits.bodyIdleMs} ms.`));
+      });
+    }
+    this.#dispatch((this.#origin as Origin).pool, body);
+  }
+
+  /** No connection to the origin (QueueWaiter). */
+  refuse(reason: 'full' | 'timeout'): void {
+    const origin = this.#target.origin;
+    this.fail(new ForwardError('UPSTREAM_BUSY', reason === 'full' ? `Too many requests are waiting for a connection to ${origin}.` : `No connection to ${origin} became free in time.`));
+  }
+
+  #dispatch(pool: Pool, body: Buffer | IncomingMessage | null): void {
     const req = this.#req;
     try {
       pool.dispatch(
@@ -152,7 +276,7 @@ class Exchange implements Dispatcher.DispatchHandler {
           path: this.#target.path,
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers: upstreamRequestHeaders(this.#target.headers),
-          body: hasBody(req) ? req : null,
+          body,
           headersTimeout: this.#target.timeouts.headersMs,
           bodyTimeout: this.#target.timeouts.bodyIdleMs,
         },
@@ -185,11 +309,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
-    if (statusCode < 200) return; // 1xx: Node answers the client's Expect itself; others are dropped.
+    if (statusCode < 200) return; // 1xx: the client's Expect is answered by sendContinue(); others are dropped.
     const raw = controller.rawHeaders;
     let headers: string[];
     try {
-      headers = downstreamResponseHeaders(Array.isArray(raw) ? raw : []);
+      headers = downstreamResponseHeaders(Array.isArray(raw) ? raw : [], this.#target.requestId);
       this.#res.writeHead(statusCode, headers);
     } catch (error) {
       controller.abort(new ForwardError('UPSTREAM_BAD_RESPONSE', 'The upstream response has headers that cannot be relayed.', { cause: error }));
@@ -201,8 +325,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#responseBytes += chunk.length;
     if (!this.#res.write(chunk) && !controller.paused) {
+      // The client reads slower than the upstream sends: hold the upstream back, for as long
+      // as the send timeout allows.
       controller.pause();
-      this.#res.once('drain', () => controller.resume());
+      this.#sendTimer = setTimeout(this.#onSendTimeout, this.#limits.sendTimeoutMs);
+      this.#res.once('drain', () => {
+        if (this.#sendTimer !== null) clearTimeout(this.#sendTimer);
+        this.#sendTimer = null;
+        controller.resume();
+      });
     }
   }
 
@@ -222,6 +353,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   readonly #onClientClose = (): void => {
     if (!this.#res.writableFinished) this.fail(new ForwardError('CLIENT_CLOSED', 'The client closed the connection.'));
+  };
+
+  readonly #onSendTimeout = (): void => {
+    this.#sendTimer = null;
+    this.fail(new ForwardError('CLIENT_SEND_TIMEOUT', `The client read nothing of the response for ${this.#limits.sendTimeoutMs} ms.`));
   };
 
   #classify(error: Error): ForwardError {
@@ -247,6 +383,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#settled = true;
     this.#target.signal?.removeEventListener('abort', this.#onSignal);
     this.#res.off('close', this.#onClientClose);
+    this.#stopWatchingBody?.();
+    if (this.#sendTimer !== null) clearTimeout(this.#sendTimer);
+    // The connection goes to the next waiter. After an error undici has destroyed it (an abort
+    // mid-message never returns a connection to the pool), and the pool opens a fresh one.
+    if (this.#queued) (this.#origin as Origin).queue.leave(this, this.#admitted);
     const responseStarted = this.#status !== null;
     // Too late for an error page: cut the connection so the client sees a truncated
     // response, never a short body that looks complete.

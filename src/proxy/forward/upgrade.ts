@@ -19,6 +19,8 @@ export interface UpgradeTarget {
   readonly timeouts: { readonly connectMs: number; readonly headersMs: number };
   /** Aborts the handshake (not an established connection). */
   readonly signal: AbortSignal | null;
+  /** The answer's `X-Request-Id` (101, a refusal relayed, or our error), in place of any the upstream sent. */
+  readonly requestId?: string;
 }
 
 export interface UpgradeOutcome {
@@ -48,7 +50,7 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       socket.off('close', onClientClose);
       if (error !== null) {
         proxyReq?.destroy();
-        if (error.code !== 'CLIENT_CLOSED') writeError(socket, error);
+        if (error.code !== 'CLIENT_CLOSED') writeError(socket, error, target.requestId);
       }
       resolve({ origin: target.origin, status, error });
     };
@@ -105,8 +107,15 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
           ? new ForwardError('UPSTREAM_TIMEOUT', `The upstream ${target.origin} did not answer the WebSocket handshake in time.`)
           : new ForwardError('UPSTREAM_CONNECT_FAILED', `Could not connect to ${target.origin} in time.`));
       }, target.timeouts.connectMs + target.timeouts.headersMs);
-      outgoing.once('upgrade', () => settle(101, null));
-      outgoing.once('response', (response: IncomingMessage) => settle(response.statusCode ?? null, null));
+      // These run before http-proxy's own listeners, which then write the upstream's headers to the client.
+      outgoing.once('upgrade', (response: IncomingMessage) => {
+        if (target.requestId !== undefined) response.headers['x-request-id'] = target.requestId;
+        settle(101, null);
+      });
+      outgoing.once('response', (response: IncomingMessage) => {
+        if (target.requestId !== undefined) response.headers['x-request-id'] = target.requestId;
+        settle(response.statusCode ?? null, null);
+      });
     });
 
     const hostname = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
@@ -122,11 +131,11 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   });
 }
 
-function writeError(socket: Duplex, error: ForwardError): void {
+function writeError(socket: Duplex, error: ForwardError, requestId: string | undefined): void {
   if (socket.destroyed || !socket.writable) return;
   const body = `${error.message}\n`;
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-      `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${requestId === undefined ? '' : `x-request-id: ${requestId}\r\n`}connection: close\r\n\r\n${body}`,
   );
 }

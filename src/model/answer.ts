@@ -1,0 +1,41 @@
+// What the proxy answers by itself instead of forwarding: an error, a redirect or a page. The
+// pipeline and the guard decide these as data; src/proxy/respond.ts alone writes them.
+import { ERROR_STATUS, type ErrorCode } from './errors.ts';
+
+export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer;
+
+/** JSON for API clients, a small HTML page for browsers; the body carries the code. */
+export interface ErrorAnswer {
+  readonly kind: 'error';
+  readonly status: number;
+  readonly code: ErrorCode;
+  /** For the client: a sentence, never a secret. */
+  readonly message: string;
+  /** Extra response headers, e.g. WWW-Authenticate. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Set-Cookie lines. */
+  readonly cookies?: readonly string[];
+}
+
+export interface RedirectAnswer {
+  readonly kind: 'redirect';
+  /** 302 (sign-in, callback, logout) or 308 (to HTTPS). */
+  readonly status: 302 | 308;
+  readonly location: string;
+  readonly cookies?: readonly string[];
+}
+
+/** A page of ours that sends the browser on to `next` (see signin.ts for why not a redirect). */
+export interface PageAnswer {
+  readonly kind: 'page';
+  readonly status: 200;
+  /** The page's title, and its first words. */
+  readonly title: string;
+  readonly next: string;
+  readonly cookies?: readonly string[];
+}
+
+/** An error answer with the catalogue's status for `code`. */
+export function errorAnswer(code: ErrorCode, message: string, extra: Pick<ErrorAnswer, 'headers' | 'cookies'> = {}): ErrorAnswer {
+  return { kind: 'error', status: ERROR_STATUS[code], code, message, ...extra };
+}

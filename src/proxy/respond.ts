@@ -1,0 +1,161 @@
+// Every answer of the proxy's own is written here: errors (JSON for API clients, a small HTML
+// page for browsers), redirects (to sign in, after the callback, to HTTPS), pages, and refused
+// WebSocket upgrades on the raw socket. What to answer is decided elsewhere, as data
+// (src/model/answer.ts): by the pipeline, and by the guard.
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Answer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
+
+/** Browsers asking for a page get HTML; everything else (APIs, curl, fetch) gets JSON. */
+function wantsHtml(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.includes('text/html');
+}
+
+function renderError(req: IncomingMessage, answer: ErrorAnswer, requestId: string): { contentType: string; body: string } {
+  if (wantsHtml(req)) {
+    const title = `${answer.status} ${STATUS_TITLES[answer.status] ?? 'Error'}`;
+    const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1rem .3rem}</style>
+</head><body><h1>${title}</h1><p>${escapeHtml(answer.message)}</p><p><small>Code <code>${escapeHtml(answer.code)}</code> · request <code>${escapeHtml(requestId)}</code> · Portcullis</small></p></body></html>
+`;
+    return { contentType: 'text/html; charset=utf-8', body };
+  }
+  return { contentType: 'application/json', body: `${JSON.stringify({ error: { code: answer.code, status: answer.status, message: answer.message, requestId } })}\n` };
+}
+
+/**
+ * A page that sends the browser on at once (and links there, should the refresh not run). A
+ * navigation started by a page of ours is same-site: see signin.ts for why that matters.
+ */
+function renderPage(page: PageAnswer): string {
+  const href = escapeHtml(page.next);
+  const title = escapeHtml(page.title);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${href}"><title>${title}</title></head>
+<body><p>${title}. <a href="${href}">Continue</a>.</p></body></html>
+`;
+}
+
+/** An answer's own headers and body; the writers below add what every answer carries. */
+function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { headers: Record<string, string>; body: string } {
+  switch (answer.kind) {
+    case 'error': {
+      const { contentType, body } = renderError(req, answer, requestId);
+      return { headers: { ...answer.headers, 'content-type': contentType }, body };
+    }
+    case 'redirect':
+      return { headers: { location: answer.location }, body: '' };
+    case 'page':
+      return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'" }, body: renderPage(answer) };
+  }
+}
+
+/**
+ * Writes `answer`, with its cookies, the request's id, and no caching. When a response has
+ * already started (the upstream's), it is cut instead, so that the truncation shows.
+ */
+export function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { headers, body } = contentOf(req, answer, requestId);
+  const cookies = answer.cookies ?? [];
+  endAnswer(
+    req,
+    res,
+    answer.status,
+    {
+      ...headers,
+      ...(cookies.length > 0 ? { 'set-cookie': [...cookies] } : {}),
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-request-id': requestId,
+    },
+    req.method === 'HEAD' || body === '' ? undefined : body,
+  );
+}
+
+/**
+ * A body at most this long that nobody started to read is still read and discarded after an
+ * answer that ignored it, so that its connection can serve the next request (a small form, a
+ * JSON document). A longer one is not read: the connection closes instead.
+ */
+export const UNREAD_BODY_DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * How long an answer that leaves a body unread stays open before its connection closes (sooner
+ * when the client closes it): closing while the body still arrives sends the client a reset,
+ * which can destroy the answer before the client has read it. Nothing is read meanwhile; the
+ * client's upload stalls on TCP flow control. Envoy's delayed_close_timeout is 1 s too.
+ */
+export const UNREAD_BODY_LINGER_MS = 1_000;
+
+/**
+ * Writes and ends an answer, whatever became of the request's body. Node would read and discard a
+ * body the answer left unread, to keep the connection: a refused 1 GB upload would be read in
+ * full. Here only a small body nobody started to read (UNREAD_BODY_DRAIN_LIMIT) is left to Node;
+ * otherwise the answer says `Connection: close`, nothing more of the body is read, and the
+ * connection closes UNREAD_BODY_LINGER_MS after the answer was written.
+ */
+function endAnswer(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: string | undefined): void {
+  if (!leavesBodyUnread(req)) {
+    res.writeHead(status, headers);
+    res.end(body);
+    return;
+  }
+  res.shouldKeepAlive = false; // Connection: close; Node closes the connection once the answer ends
+  req.pause();
+  res.writeHead(status, headers);
+  if (body !== undefined) res.write(body); // all of it (Content-Length): the client has the whole answer now
+  const end = (): void => {
+    clearTimeout(timer);
+    res.off('close', end);
+    if (!res.writableEnded && !res.destroyed) res.end();
+  };
+  const timer = setTimeout(end, UNREAD_BODY_LINGER_MS);
+  res.once('close', end);
+}
+
+/** True when a body is still to come that Node would read in full, or could not read (already read in part). */
+function leavesBodyUnread(req: IncomingMessage): boolean {
+  if (req.complete || req.readableEnded) return false;
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) return false;
+  // Read in part (a client cut for sending too slowly): Node would not drain the rest, and the
+  // connection would hang.
+  return chunked || Number(length) > UNREAD_BODY_DRAIN_LIMIT || req.readableFlowing !== null;
+}
+
+/**
+ * A refused WebSocket handshake: a plain HTTP/1.1 answer on the raw socket (its reason phrase an
+ * error's code), then close. No cookies are set on a handshake.
+ */
+export function refuseUpgrade(req: IncomingMessage, socket: Duplex, answer: Answer, requestId: string): void {
+  if (!socket.writable) return;
+  const { headers, body } = contentOf(req, answer, requestId);
+  const reason = answer.kind === 'error' ? answer.code : (STATUS_CODES[answer.status] ?? '');
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${answer.status} ${reason}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

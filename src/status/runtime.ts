@@ -1,0 +1,74 @@
+// What compile() cannot know, added to its statuses before they are written: whether each
+// policy's provider has been reached. Every OIDCPolicy gets `Ready`; a Route with a rule whose
+// policy is not ready is not Programmed, since that rule answers 503 POLICY_NOT_READY meanwhile
+// (Unknown while the provider is still being fetched, False once fetching failed).
+import type { ProviderReadiness } from '../auth/provider.ts';
+import type { AuthPolicy } from '../model/policy.ts';
+import type { ObjectStatus, StatusCondition } from '../model/status.ts';
+import type { RouteTable } from '../model/table.ts';
+
+export type Readiness = (policy: AuthPolicy) => ProviderReadiness;
+
+export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: RouteTable, readiness: Readiness): ObjectStatus[] {
+  const waits = waitingRules(table, readiness);
+  return statuses.map((status) => {
+    if (status.kind === 'OIDCPolicy') return { ...status, conditions: [...status.conditions, readyCondition(status, table, readiness)] };
+    const wait = waits.get(`${status.namespace}/${status.name}`);
+    if (wait === undefined) return status;
+    return { ...status, conditions: status.conditions.map((condition) => (condition.type === 'Programmed' ? notProgrammed(condition, wait) : condition)) };
+  });
+}
+
+/** Ready: True once discovery and keys are fetched; Unknown while fetching; False when fetching failed or the policy did not compile. */
+export function readyCondition(status: ObjectStatus, table: RouteTable, readiness: Readiness): StatusCondition {
+  const generation = status.generation === null ? {} : { observedGeneration: status.generation };
+  const policy = table.policies.get(`${status.namespace}/${status.name}`);
+  if (policy === undefined) {
+    const failed = status.conditions.find((condition) => condition.status !== 'True');
+    return { type: 'Ready', status: 'False', reason: failed?.reason ?? 'Invalid', message: `The policy is not in use: ${failed?.type ?? 'Accepted'} is not True.`, ...generation };
+  }
+  const state = readiness(policy);
+  return { type: 'Ready', status: state.ready ? 'True' : state.reason === 'Pending' ? 'Unknown' : 'False', reason: state.reason, message: state.message, ...generation };
+}
+
+/** Sentences naming each waiting rule and its policy: those whose provider failed, those still fetching. */
+interface Wait {
+  readonly failures: string[];
+  readonly pending: string[];
+}
+
+/** Per Route (`namespace/name`), the rules that wait for a policy that is not ready. */
+function waitingRules(table: RouteTable, readiness: Readiness): Map<string, Wait> {
+  const states = new Map<AuthPolicy, ProviderReadiness>();
+  const waits = new Map<string, Wait>();
+  const seen = new Set<string>();
+  for (const rule of table.rules) {
+    const policy = rule.action.kind === 'forward' ? rule.action.policy : null;
+    if (policy === null) continue;
+    let state = states.get(policy);
+    if (state === undefined) states.set(policy, (state = readiness(policy)));
+    if (state.ready) continue;
+    const route = `${rule.route.namespace}/${rule.route.name}`;
+    const field = `spec.rules[${rule.ruleIndex}]`;
+    // Each match of a rule is a table entry of its own; the rule is named once.
+    if (seen.has(`${route}\n${field}`)) continue;
+    seen.add(`${route}\n${field}`);
+    let wait = waits.get(route);
+    if (wait === undefined) waits.set(route, (wait = { failures: [], pending: [] }));
+    if (state.reason === 'Pending') {
+      wait.pending.push(`${field}: OIDCPolicy ${policy.key} is still fetching its provider's discovery document and keys; until then requests to ${field} get 503 POLICY_NOT_READY.`);
+    } else {
+      wait.failures.push(`${field}: OIDCPolicy ${policy.key} is not ready (${state.reason}, see its Ready condition). Requests to ${field} get 503 POLICY_NOT_READY.`);
+    }
+  }
+  return waits;
+}
+
+/** Programmed as compile() saw it, with the rules that wait for a policy added. */
+function notProgrammed(compiled: StatusCondition, wait: Wait): StatusCondition {
+  const message = [...wait.failures, ...wait.pending].join(' ');
+  // A Route already False for its spec keeps that reason; the wait is added to the message.
+  if (compiled.status === 'False') return { ...compiled, message: `${compiled.message} ${message}` };
+  const failed = wait.failures.length > 0;
+  return { ...compiled, status: failed ? 'False' : 'Unknown', reason: failed ? 'PolicyNotReady' : 'Pending', message };
+}

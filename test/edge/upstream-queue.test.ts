@@ -1,0 +1,58 @@
+// Waiting for an upstream connection is bounded, in time and in number: beyond, 503
+// UPSTREAM_BUSY with Retry-After. One connection, one place in the queue, half a second.
+import { startEdge, sleep, type Edge } from './support.ts';
+
+let edge: Edge;
+
+beforeAll(async () => {
+  edge = await startEdge(['--upstream-max-connections', '1', '--upstream-queue-size', '1', '--upstream-queue-timeout', '500ms']);
+});
+
+afterAll(async () => {
+  await edge?.close();
+});
+
+interface Timed {
+  readonly status: number;
+  readonly retryAfter: string | null;
+  readonly code: string | undefined;
+  readonly ms: number;
+}
+
+async function timed(path: string, headers: Record<string, string> = {}): Promise<Timed> {
+  const started = Date.now();
+  const response = await fetch(`${edge.proxy.url}${path}`, { headers });
+  const text = await response.text();
+  const code = response.headers.get('content-type') === 'application/json' ? (JSON.parse(text) as { error?: { code: string } }).error?.code : undefined;
+  return { status: response.status, retryAfter: response.headers.get('retry-after'), code, ms: Date.now() - started };
+}
+
+describe('waiting for an upstream connection', () => {
+  it('answers 503 UPSTREAM_BUSY with Retry-After at once when the queue is full, and when the wait runs out', async () => {
+    const holder = timed('/delay/2500'); // takes the only connection
+    await sleep(300);
+    const waiter = timed('/public/waits'); // takes the only place in the queue
+    await sleep(100);
+    const full = await timed('/m2m/valid', edge.bearer()); // authenticated, but nowhere to wait
+    expect(full).toMatchObject({ status: 503, code: 'UPSTREAM_BUSY', retryAfter: '1' });
+    expect(full.ms).toBeLessThan(400);
+
+    const waited = await waiter;
+    expect(waited).toMatchObject({ status: 503, code: 'UPSTREAM_BUSY', retryAfter: '1' });
+    expect(waited.ms).toBeGreaterThanOrEqual(450);
+    expect(waited.ms).toBeLessThan(2_000);
+
+    expect((await holder).status).toBe(200);
+    expect((await timed('/public/after')).status).toBe(200); // the connection is free again
+    await edge.proxy.waitForLog((line) => line.path === '/public/waits' && line.code === 'UPSTREAM_BUSY' && line.status === 503);
+  });
+
+  it('serves a request whose wait ends before the queue timeout', async () => {
+    const holder = timed('/delay/200');
+    await sleep(50);
+    const waiter = await timed('/public/queued');
+    expect(waiter.status).toBe(200);
+    expect(waiter.ms).toBeGreaterThanOrEqual(100);
+    expect((await holder).status).toBe(200);
+  });
+});
