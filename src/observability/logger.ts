@@ -29,7 +29,9 @@ export const ACCESS_LOG_MESSAGE = 'request';
  *
  * Access-log lines are buffered and written 4 KiB at a time, or every `flushIntervalMs`
  * (default 100 ms), whichever comes first: a write per request cost more CPU than forwarding it.
- * Every other line (events, problems) is written at once, with whatever is buffered before it.
+ * Every other line (events, problems) is written at once, with whatever is buffered before it;
+ * when a write is already under way, with the next one (the stream's flush does not queue a
+ * second write), so within `flushIntervalMs` at worst.
  * Text lines go through the same buffer; JSON lines pay nothing for the text format's existence.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
