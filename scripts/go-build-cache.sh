@@ -9,10 +9,11 @@
 # <cache>/<name>/current-bin. Logs go to stderr.
 #
 #   source "$here/../../scripts/go-build-cache.sh"
-#   cache_init oauth2-proxy                   # the cache's folder, and the prefix of log lines
-#   key=$({ cat "$here/go.mod" "$here/go.sum" "$0"; go_target; } | cache_key)
-#   build() { go build … -o "$1/oauth2-proxy" …; }   # $1: the directory to fill
-#   cache_build "$key" build
+#   cache_init helm                                   # the cache's folder; log lines say helm/build.sh
+#   key=$({ cat "$here/go.mod" "$here/go.sum" "$here/build.sh"; go_target "$here"; } | cache_key)
+#   cache_open "$key"                                 # when cached: prints the bin directory and exits
+#   go build … -o "$stage/helm" …                     # build into $stage
+#   cache_commit                                      # $stage becomes the bin directory, printed
 
 cache_init() {
   cache_name=$1
@@ -24,23 +25,21 @@ cache_init() {
 log() { printf '%s/build.sh: %s\n' "$cache_name" "$*" >&2; }
 
 # What, besides the sources, decides the bytes: the Go version and target, as the module in
-# the current directory (or $1) selects them (GOTOOLCHAIN=auto lets each module pick its own).
-go_target() { (cd "${1:-.}" && go env GOVERSION GOOS GOARCH GOAMD64); }
+# directory $1 selects them (GOTOOLCHAIN=auto lets each module pick its own toolchain).
+go_target() { (cd "$1" && go env GOVERSION GOOS GOARCH GOAMD64); }
 
 cache_key() { sha256sum | cut -c1-16; }
 
-# cache_build <key> <function>: answers the cached bin directory, or calls <function> <dir>
-# to fill a scratch directory that becomes it.
-cache_build() {
-  local key=$1 fill=$2
-  local dir=$cache_root/$key
-  cache_bin=$dir/bin
+cache_open() {
+  local key=$1
+  cache_dir=$cache_root/$key
+  bin=$cache_dir/bin
 
   mkdir -p "$cache_root"
-  if [[ -f $cache_bin/.complete ]]; then
-    log "cached: $cache_bin"
+  if [[ -f $bin/.complete ]]; then
+    log "cached: $bin"
     cache_finish
-    return 0
+    exit 0
   fi
 
   # One build per key at a time; a second caller waits, then finds it done.
@@ -48,27 +47,29 @@ cache_build() {
   if command -v flock >/dev/null; then
     flock 9
   fi
-  if [[ -f $cache_bin/.complete ]]; then
-    log "cached (built by a concurrent run): $cache_bin"
+  if [[ -f $bin/.complete ]]; then
+    log "cached (built by a concurrent run): $bin"
     cache_finish
-    return 0
+    exit 0
   fi
 
   # Build into a scratch directory and rename it into place, so an interrupted build never
   # leaves a half-filled bin/ that looks complete.
-  mkdir -p "$dir"
-  cache_stage=$(mktemp -d "$dir/stage.XXXXXX")
-  chmod 755 "$cache_stage"
-  trap 'rm -rf "$cache_stage"' EXIT
-  "$fill" "$cache_stage"
-  touch "$cache_stage/.complete"
-  rm -rf "$cache_bin"
-  mv "$cache_stage" "$cache_bin"
+  mkdir -p "$cache_dir"
+  stage=$(mktemp -d "$cache_dir/stage.XXXXXX")
+  chmod 755 "$stage"
+  trap 'rm -rf "$stage"' EXIT
+}
+
+cache_commit() {
+  touch "$stage/.complete"
+  rm -rf "$bin"
+  mv "$stage" "$bin"
   trap - EXIT
   cache_finish
 }
 
 cache_finish() {
-  printf '%s\n' "$cache_bin" >"$cache_root/current-bin"
-  printf '%s\n' "$cache_bin"
+  printf '%s\n' "$bin" >"$cache_root/current-bin"
+  printf '%s\n' "$bin"
 }

@@ -4,8 +4,9 @@
 #
 #   ${PORTCULLIS_CACHE:-$HOME/.cache/portcullis}/oauth2-proxy/<key>/bin/oauth2-proxy
 #
-# About five minutes cold on two cores, instant when cached. The last (and only) line on
-# stdout is the bin directory:
+# <key> hashes go.mod, go.sum, this script, the Go version and target. About two to five
+# minutes cold on two cores, instant when cached. Logs go to stderr; the last (and only) line
+# on stdout is the bin directory:
 #   bin=$(bench/peers/oauth2-proxy/build.sh)
 set -euo pipefail
 
@@ -15,15 +16,18 @@ source "$here/../../../scripts/go-build-cache.sh"
 cache_init oauth2-proxy
 
 key=$({ cat "$here/go.mod" "$here/go.sum" "$here/build.sh"; go_target "$here"; } | cache_key)
+cache_open "$key"
 
-build() {
-  local stage=$1 version start=$SECONDS
-  version=$(cd "$here" && go list -m -f '{{.Version}}' github.com/oauth2-proxy/oauth2-proxy/v7)
-  log "oauth2-proxy $version, $(cd "$here" && go env GOVERSION), key $key"
-  # As oauth2-proxy's Makefile stamps a release, so that `oauth2-proxy --version` says which.
-  (cd "$here" && go build -trimpath -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$version" \
-    -o "$stage/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7)
-  log "built oauth2-proxy in $((SECONDS - start))s"
-  printf 'OAUTH2_PROXY_VERSION=%s\nGO_VERSION=%s\n' "$version" "$(cd "$here" && go env GOVERSION)" >"$stage/versions.env"
-}
-cache_build "$key" build
+version=$(cd "$here" && go list -m -f '{{.Version}}' github.com/oauth2-proxy/oauth2-proxy/v7)
+log "oauth2-proxy $version, $(cd "$here" && go env GOVERSION), key $key"
+start=$SECONDS
+# As oauth2-proxy's Makefile stamps a release, so that `oauth2-proxy --version` says which.
+(cd "$here" && go build -trimpath -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$version" \
+  -o "$stage/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7)
+log "built oauth2-proxy in $((SECONDS - start))s"
+
+cat >"$stage/versions.env" <<EOF
+OAUTH2_PROXY_VERSION=$version
+GO_VERSION=$(cd "$here" && go env GOVERSION)
+EOF
+cache_commit
