@@ -1,0 +1,161 @@
+// npm run bench:profile [-- --duration 15]
+//
+// Where Portcullis's CPU goes under load: `portcullis standalone` under V8's sampling profiler
+// (--cpu-prof) while wrk drives it, for the pass-through and bearer (cache hit) rows of
+// `npm run bench`. Only the samples taken while wrk ran count. Prints, and writes to
+// bench/RESULTS.md under "Proxy profile", for each row: self time by function (top 25) and by
+// file or package, and the share of the main thread's garbage collection. The .cpuprofile files
+// stay in a temporary directory (printed) for Chrome DevTools.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { startCognitoMint } from '../../src/demo/cognito-mint.ts';
+import { spawnEchoServer } from '../../test/support/echo-server.ts';
+import { writeResultsSection } from '../results.ts';
+import { createCpuClock } from './cpu.ts';
+import { shebangNodeFlags, startPortcullis } from './portcullis.ts';
+import { ensureCommands } from './tools.ts';
+import { runWrk } from './wrk.ts';
+
+const REPOSITORY = join(import.meta.dirname, '../..');
+const TOP = 25;
+const SAMPLING_INTERVAL_US = 250;
+
+/** The parts of a .cpuprofile (Chrome DevTools' format) read here. */
+interface CpuProfile {
+  readonly nodes: readonly { readonly id: number; readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number } }[];
+  readonly startTime: number;
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+interface Share {
+  readonly name: string;
+  readonly micros: number;
+}
+
+interface ProfileSummary {
+  readonly busyMicros: number;
+  readonly idleMicros: number;
+  readonly functions: readonly Share[];
+  readonly files: readonly Share[];
+  readonly gcMicros: number;
+}
+
+function parseArgs(argv: readonly string[]): { durationS: number } {
+  const i = argv.indexOf('--duration');
+  const durationS = Number(i === -1 ? '15' : argv[i + 1]);
+  if (!(durationS >= 5 && durationS <= 60)) throw new TypeError('--duration must be 5 to 60 seconds.');
+  return { durationS };
+}
+
+async function main(): Promise<void> {
+  const { durationS } = parseArgs(process.argv.slice(2));
+  ensureCommands({ wrk: 'wrk' });
+  const cpu = createCpuClock();
+  const echo = await spawnEchoServer();
+  const mint = await startCognitoMint({ lifetime: 24 * 3600 });
+  const token = mint.mint({}, { kind: 'machine' });
+  const profiles = mkdtempSync(join(tmpdir(), 'portcullis-bench-profile-'));
+  const sections: string[] = [];
+  try {
+    const rows: { name: string; headers: Record<string, string>; bearer?: { mint: typeof mint; token: string } }[] = [
+      { name: 'pass-through', headers: {} },
+      { name: 'bearer (cache hit)', headers: { authorization: `Bearer ${token}` }, bearer: { mint, token } },
+    ];
+    for (const row of rows) {
+      const dir = join(profiles, row.name.replace(/\W+/g, '-'));
+      const portcullis = await startPortcullis(echo.url, {
+        ...(row.bearer === undefined ? {} : { bearer: row.bearer }),
+        nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLING_INTERVAL_US}`],
+      });
+      await runWrk(`${portcullis.url}/anything`, { threads: 1, connections: 32, durationS: 2, headers: row.headers }); // warm-up
+      const cpuBefore = cpu.treeMicros(portcullis.pid!);
+      // V8 stamps samples with the monotonic clock in microseconds, as process.hrtime counts it.
+      const from = Number(process.hrtime.bigint() / 1000n);
+      const wrk = await runWrk(`${portcullis.url}/anything`, { threads: 1, connections: 32, durationS, headers: row.headers });
+      const to = Number(process.hrtime.bigint() / 1000n);
+      const cpuMicros = cpu.treeMicros(portcullis.pid!) - cpuBefore;
+      await portcullis.stop(); // the profile is written as the process exits
+      const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+      if (file === undefined) throw new Error(`Portcullis wrote no profile into ${dir}.`);
+      const summary = summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, from, to);
+      const section = describe(row.name, summary, { requests: wrk.requests, requestsPerSecond: wrk.requestsPerSecond, cpuMicros, errors: wrk.errors });
+      console.log(`\n${section}\n\nprofile: ${join(dir, file)}`);
+      sections.push(section);
+    }
+    const header =
+      `Measured ${new Date().toISOString().slice(0, 10)} on Node.js ${process.version}: \`portcullis standalone\` (Node.js flags ${shebangNodeFlags().join(' ') || 'none'} from the bin's shebang, ` +
+      `then \`--cpu-prof --cpu-prof-interval=${SAMPLING_INTERVAL_US}\`) in front of the echo upstream, wrk 1 thread × 32 connections for ${durationS} s after a 2 s warm-up; ` +
+      'only samples taken while wrk ran count. Self time is time on the main thread with that function on top of the stack; a native function ' +
+      '(a syscall binding such as `writev`) counts its syscall. "(garbage collector)" is the main thread\'s share of GC (V8 also scavenges on ' +
+      'helper threads, which the process CPU time includes and the profile does not); "(program)" is native work outside any JavaScript ' +
+      'frame (libuv, the HTTP parser\'s callbacks into C++). Profiling itself slows the process down: compare shares, not the req/s.';
+    writeResultsSection('Proxy profile (npm run bench:profile)', `${header}\n\n${sections.join('\n\n')}`);
+  } finally {
+    await echo.stop();
+    await mint.close();
+  }
+}
+
+function summarise(profile: CpuProfile, from: number, to: number): ProfileSummary {
+  const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  let idleMicros = 0;
+  let busyMicros = 0;
+  let gcMicros = 0;
+  let time = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    time += profile.timeDeltas[i] ?? 0;
+    // A sample's delta is the time since the previous one: the time it stands for.
+    const micros = profile.timeDeltas[i + 1] ?? 0;
+    if (time < from || time > to) continue;
+    const frame = frames.get(profile.samples[i]!);
+    if (frame === undefined) continue;
+    if (frame.functionName === '(idle)') {
+      idleMicros += micros;
+      continue;
+    }
+    busyMicros += micros;
+    if (frame.functionName === '(garbage collector)') gcMicros += micros;
+    const file = fileOf(frame.url, frame.functionName);
+    const name = `${frame.functionName || '(anonymous)'}${frame.url ? ` ${file}:${frame.lineNumber + 1}` : ''}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + micros);
+    byFile.set(file, (byFile.get(file) ?? 0) + micros);
+  }
+  const ranked = (map: Map<string, number>): Share[] => [...map].map(([name, micros]) => ({ name, micros })).sort((a, b) => b.micros - a.micros);
+  return { busyMicros, idleMicros, functions: ranked(byFunction), files: ranked(byFile), gcMicros };
+}
+
+/** A package for node_modules, a path for our own files, the module for Node's, else what V8 calls it. */
+function fileOf(url: string, functionName: string): string {
+  if (url === '') return functionName.startsWith('(') ? functionName : '(native)';
+  if (url.startsWith('node:')) return url;
+  const path = url.startsWith('file://') ? new URL(url).pathname : url;
+  const inModules = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
+  if (inModules) return inModules[1]!;
+  return path.startsWith(REPOSITORY) ? relative(REPOSITORY, path) : path;
+}
+
+function describe(name: string, summary: ProfileSummary, run: { requests: number; requestsPerSecond: number; cpuMicros: number; errors: number }): string {
+  const percent = (micros: number): string => `${((100 * micros) / summary.busyMicros).toFixed(1)}%`;
+  const table = (title: string, shares: readonly Share[], limit: number): string[] => [
+    `| ${title} | self | share of busy |`,
+    '|---|---:|---:|',
+    ...shares.slice(0, limit).map((share) => `| \`${share.name.replaceAll('|', '\\|')}\` | ${(share.micros / 1000).toFixed(0)} ms | ${percent(share.micros)} |`),
+  ];
+  return [
+    `### ${name}`,
+    '',
+    `${run.requests.toLocaleString('en-US')} requests (${run.requestsPerSecond.toFixed(0)} req/s under the profiler${run.errors ? `, ${run.errors} errors` : ''}); ` +
+      `process CPU ${(run.cpuMicros / run.requests).toFixed(0)} µs per request; main thread busy ${(summary.busyMicros / 1000).toFixed(0)} ms, ` +
+      `idle ${(summary.idleMicros / 1000).toFixed(0)} ms; garbage collection ${percent(summary.gcMicros)} of busy.`,
+    '',
+    ...table(`function (top ${TOP})`, summary.functions, TOP),
+    '',
+    ...table('file or package (top 15)', summary.files, 15),
+  ].join('\n');
+}
+
+await main();
