@@ -23,7 +23,11 @@ const SAMPLING_INTERVAL_US = 250;
 
 /** The parts of a .cpuprofile (Chrome DevTools' format) read here. */
 interface CpuProfile {
-  readonly nodes: readonly { readonly id: number; readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number } }[];
+  readonly nodes: readonly {
+    readonly id: number;
+    readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+    readonly children?: readonly number[];
+  }[];
   readonly startTime: number;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -39,6 +43,8 @@ interface ProfileSummary {
   readonly idleMicros: number;
   readonly functions: readonly Share[];
   readonly files: readonly Share[];
+  /** Self time charged to the nearest package or source file of ours on the stack: Node's internals and native code count for their caller. */
+  readonly callers: readonly Share[];
   readonly gcMicros: number;
 }
 
@@ -100,8 +106,21 @@ async function main(): Promise<void> {
 
 function summarise(profile: CpuProfile, from: number, to: number): ProfileSummary {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const parents = new Map(profile.nodes.flatMap((node) => (node.children ?? []).map((child) => [child, node.id] as const)));
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
+  const byCaller = new Map<string, number>();
+  const add = (map: Map<string, number>, key: string, micros: number): void => {
+    map.set(key, (map.get(key) ?? 0) + micros);
+  };
+  /** The nearest frame, from the sample's up, in a package or a file of ours (undici's HTTP parser is WebAssembly: undici's). */
+  const callerOf = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+      const url = frames.get(at)?.url ?? '';
+      if (url !== '' && !url.startsWith('node:') && !url.startsWith('wasm:')) return sourceOf(url, true);
+    }
+    return fileOf(frames.get(id)?.url ?? '', frames.get(id)?.functionName ?? '');
+  };
   let idleMicros = 0;
   let busyMicros = 0;
   let gcMicros = 0;
@@ -111,7 +130,8 @@ function summarise(profile: CpuProfile, from: number, to: number): ProfileSummar
     // A sample's delta is the time since the previous one: the time it stands for.
     const micros = profile.timeDeltas[i + 1] ?? 0;
     if (time < from || time > to) continue;
-    const frame = frames.get(profile.samples[i]!);
+    const id = profile.samples[i]!;
+    const frame = frames.get(id);
     if (frame === undefined) continue;
     if (frame.functionName === '(idle)') {
       idleMicros += micros;
@@ -120,22 +140,27 @@ function summarise(profile: CpuProfile, from: number, to: number): ProfileSummar
     busyMicros += micros;
     if (frame.functionName === '(garbage collector)') gcMicros += micros;
     const file = fileOf(frame.url, frame.functionName);
-    const name = `${frame.functionName || '(anonymous)'}${frame.url ? ` ${file}:${frame.lineNumber + 1}` : ''}`;
-    byFunction.set(name, (byFunction.get(name) ?? 0) + micros);
-    byFile.set(file, (byFile.get(file) ?? 0) + micros);
+    add(byFunction, `${frame.functionName || '(anonymous)'}${frame.url ? ` ${sourceOf(frame.url, false)}:${frame.lineNumber + 1}` : ''}`, micros);
+    add(byFile, file, micros);
+    add(byCaller, callerOf(id), micros);
   }
   const ranked = (map: Map<string, number>): Share[] => [...map].map(([name, micros]) => ({ name, micros })).sort((a, b) => b.micros - a.micros);
-  return { busyMicros, idleMicros, functions: ranked(byFunction), files: ranked(byFile), gcMicros };
+  return { busyMicros, idleMicros, functions: ranked(byFunction), files: ranked(byFile), callers: ranked(byCaller), gcMicros };
 }
 
-/** A package for node_modules, a path for our own files, the module for Node's, else what V8 calls it. */
-function fileOf(url: string, functionName: string): string {
-  if (url === '') return functionName.startsWith('(') ? functionName : '(native)';
-  if (url.startsWith('node:')) return url;
+/** Where a function's code lives: the package (with `packageOnly` false, the file within it), our file, or Node's module. */
+function sourceOf(url: string, packageOnly: boolean): string {
+  if (url.startsWith('node:') || url.startsWith('wasm:')) return url;
   const path = url.startsWith('file://') ? new URL(url).pathname : url;
-  const inModules = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
-  if (inModules) return inModules[1]!;
+  const inModules = /\/node_modules\/((?:@[^/]+\/)?[^/]+)(\/.*)$/.exec(path);
+  if (inModules) return packageOnly ? inModules[1]! : `${inModules[1]!}${inModules[2]!}`;
   return path.startsWith(REPOSITORY) ? relative(REPOSITORY, path) : path;
+}
+
+/** A package, a file of ours or Node's module; for code without a file, what V8 calls it. */
+function fileOf(url: string, functionName: string): string {
+  if (url === '') return functionName.startsWith('(') ? functionName : '(native bindings: syscalls, string encoding)';
+  return sourceOf(url, true);
 }
 
 function describe(name: string, summary: ProfileSummary, run: { requests: number; requestsPerSecond: number; cpuMicros: number; errors: number }): string {
@@ -155,6 +180,8 @@ function describe(name: string, summary: ProfileSummary, run: { requests: number
     ...table(`function (top ${TOP})`, summary.functions, TOP),
     '',
     ...table('file or package (top 15)', summary.files, 15),
+    '',
+    ...table("nearest package or file of ours on the stack, Node's internals and native code charged to it (top 15)", summary.callers, 15),
   ].join('\n');
 }
 

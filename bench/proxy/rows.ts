@@ -21,8 +21,11 @@ export interface BenchContext {
 
 export interface BenchRow {
   readonly name: string;
-  /** Requests carry `Authorization: Bearer <token>`; the row must answer 401 without it. */
-  readonly bearer: boolean;
+  /**
+   * `verified`: requests carry `Authorization: Bearer <token>`, and the row must answer 401
+   * without it or with a forged one; `sent`: they carry it, and nothing checks it; `none`.
+   */
+  readonly token: 'verified' | 'sent' | 'none';
   start(context: BenchContext): Promise<Running>;
 }
 
@@ -33,6 +36,7 @@ export const BASELINE = 'nginx, 1 worker';
 /** The Node.js ceiling: the row every CPU time is compared with, and the issue's targets. */
 export const FORWARDER = 'node:http + undici Forwarder';
 export const PASS_THROUGH = 'portcullis, pass-through';
+export const PASS_THROUGH_TOKEN_SENT = 'portcullis, pass-through, token sent';
 export const BEARER_CACHE_HIT = 'portcullis, bearer (cache hit)';
 
 /**
@@ -45,19 +49,21 @@ export const SEMI_SPACE_MIB = [1, 4, 8, 16, 32, 64] as const;
 const bearerOf = (context: BenchContext) => ({ mint: context.mint, token: context.token });
 
 export const ROWS: readonly BenchRow[] = [
-  { name: 'upstream, direct', bearer: false, start: async ({ upstream, upstreamPid }) => ({ url: upstream, pid: upstreamPid, stop: async () => {} }) },
-  { name: BASELINE, bearer: false, start: ({ upstream }) => startNginx(upstream) },
-  { name: FORWARDER, bearer: false, start: ({ upstream }) => startScript(script('node-forwarder.ts'), [upstream]) },
-  { name: 'node:http + http-proxy', bearer: false, start: ({ upstream }) => startScript(script('node-http-proxy.ts'), [upstream]) },
+  { name: 'upstream, direct', token: 'none', start: async ({ upstream, upstreamPid }) => ({ url: upstream, pid: upstreamPid, stop: async () => {} }) },
+  { name: BASELINE, token: 'none', start: ({ upstream }) => startNginx(upstream) },
+  { name: FORWARDER, token: 'none', start: ({ upstream }) => startScript(script('node-forwarder.ts'), [upstream]) },
+  { name: 'node:http + http-proxy', token: 'none', start: ({ upstream }) => startScript(script('node-http-proxy.ts'), [upstream]) },
   // As a user starts it: the bin, with the Node.js flags of its shebang.
-  { name: PASS_THROUGH, bearer: false, start: ({ upstream }) => startPortcullis(upstream) },
-  { name: BEARER_CACHE_HIT, bearer: true, start: (context) => startPortcullis(context.upstream, { bearer: bearerOf(context) }) },
-  { name: 'portcullis, bearer (no cache)', bearer: true, start: (context) => startPortcullis(context.upstream, { bearer: bearerOf(context), signatureCacheSize: 0 }) },
-  { name: 'oauth2-proxy, bearer (no cache)', bearer: true, start: (context) => startOAuth2Proxy(context.upstream, context.mint) },
-  { name: 'Apache + mod_auth_openidc, bearer (no cache)', bearer: true, start: (context) => startApache(context.upstream, context.mint) },
+  { name: PASS_THROUGH, token: 'none', start: ({ upstream }) => startPortcullis(upstream) },
+  // What carrying a token costs before anything checks it (a bearer row's request is 1 KB longer).
+  { name: PASS_THROUGH_TOKEN_SENT, token: 'sent', start: ({ upstream }) => startPortcullis(upstream) },
+  { name: BEARER_CACHE_HIT, token: 'verified', start: (context) => startPortcullis(context.upstream, { bearer: bearerOf(context) }) },
+  { name: 'portcullis, bearer (no cache)', token: 'verified', start: (context) => startPortcullis(context.upstream, { bearer: bearerOf(context), signatureCacheSize: 0 }) },
+  { name: 'oauth2-proxy, bearer (no cache)', token: 'verified', start: (context) => startOAuth2Proxy(context.upstream, context.mint) },
+  { name: 'Apache + mod_auth_openidc, bearer (no cache)', token: 'verified', start: (context) => startApache(context.upstream, context.mint) },
   ...SEMI_SPACE_MIB.map((mib): BenchRow => ({
     name: `portcullis, pass-through, semi-space ${mib} MiB`,
-    bearer: false,
+    token: 'none',
     start: ({ upstream }) => startPortcullis(upstream, { nodeFlags: [`--max-semi-space-size=${mib}`] }),
   })),
 ];
