@@ -13,9 +13,9 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts a TypeScript script under this Node.js and waits for the URL it prints on its first line. */
-export async function startScript(script: string, args: readonly string[]): Promise<Running> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a TypeScript script under this Node.js (with these Node.js flags) and waits for the URL it prints on its first line. */
+export async function startScript(script: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.setEncoding('utf8');

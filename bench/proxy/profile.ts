@@ -2,10 +2,11 @@
 //
 // Where Portcullis's CPU goes under load: `portcullis standalone` under V8's sampling profiler
 // (--cpu-prof) while wrk drives it, for the pass-through and bearer (cache hit) rows of
-// `npm run bench`. Only the samples taken while wrk ran count. Prints, and writes to
-// bench/RESULTS.md under "Proxy profile", for each row: self time by function (top 25) and by
-// file or package, and the share of the main thread's garbage collection. The .cpuprofile files
-// stay in a temporary directory (printed) for Chrome DevTools.
+// `npm run bench`, and the bare node:http + undici Forwarder row beside them (the Node.js
+// ceiling). Only the samples taken while wrk ran count. Prints, and writes to bench/RESULTS.md
+// under "Proxy profile", for each row: self time by function (top 25), by file or package, and
+// by the nearest caller of ours, per request and as a share; and the main thread's GC share.
+// The .cpuprofile files stay in a temporary directory (printed) for Chrome DevTools.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -14,6 +15,7 @@ import { spawnEchoServer } from '../../test/support/echo-server.ts';
 import { writeResultsSection } from '../results.ts';
 import { createCpuClock } from './cpu.ts';
 import { shebangNodeFlags, startPortcullis } from './portcullis.ts';
+import { startScript, type Running } from './processes.ts';
 import { ensureCommands } from './tools.ts';
 import { runWrk } from './wrk.ts';
 
@@ -65,24 +67,24 @@ async function main(): Promise<void> {
   const profiles = mkdtempSync(join(tmpdir(), 'portcullis-bench-profile-'));
   const sections: string[] = [];
   try {
-    const rows: { name: string; headers: Record<string, string>; bearer?: { mint: typeof mint; token: string } }[] = [
-      { name: 'pass-through', headers: {} },
-      { name: 'bearer (cache hit)', headers: { authorization: `Bearer ${token}` }, bearer: { mint, token } },
+    const forwarderScript = join(import.meta.dirname, 'node-forwarder.ts');
+    const rows: { name: string; headers: Record<string, string>; start(nodeFlags: string[]): Promise<Running> }[] = [
+      // The Node.js ceiling, for comparison: what is left when matching, auth and logging are gone.
+      { name: 'node:http + undici Forwarder', headers: {}, start: (nodeFlags) => startScript(forwarderScript, [echo.url], nodeFlags) },
+      { name: 'pass-through', headers: {}, start: (nodeFlags) => startPortcullis(echo.url, { nodeFlags }) },
+      { name: 'bearer (cache hit)', headers: { authorization: `Bearer ${token}` }, start: (nodeFlags) => startPortcullis(echo.url, { bearer: { mint, token }, nodeFlags }) },
     ];
     for (const row of rows) {
       const dir = join(profiles, row.name.replace(/\W+/g, '-'));
-      const portcullis = await startPortcullis(echo.url, {
-        ...(row.bearer === undefined ? {} : { bearer: row.bearer }),
-        nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLING_INTERVAL_US}`],
-      });
-      await runWrk(`${portcullis.url}/anything`, { threads: 1, connections: 32, durationS: 2, headers: row.headers }); // warm-up
-      const cpuBefore = cpu.treeMicros(portcullis.pid!);
+      const running = await row.start(['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLING_INTERVAL_US}`]);
+      await runWrk(`${running.url}/anything`, { threads: 1, connections: 32, durationS: 2, headers: row.headers }); // warm-up
+      const cpuBefore = cpu.treeMicros(running.pid!);
       // V8 stamps samples with the monotonic clock in microseconds, as process.hrtime counts it.
       const from = Number(process.hrtime.bigint() / 1000n);
-      const wrk = await runWrk(`${portcullis.url}/anything`, { threads: 1, connections: 32, durationS, headers: row.headers });
+      const wrk = await runWrk(`${running.url}/anything`, { threads: 1, connections: 32, durationS, headers: row.headers });
       const to = Number(process.hrtime.bigint() / 1000n);
-      const cpuMicros = cpu.treeMicros(portcullis.pid!) - cpuBefore;
-      await portcullis.stop(); // the profile is written as the process exits
+      const cpuMicros = cpu.treeMicros(running.pid!) - cpuBefore;
+      await running.stop(); // the profile is written as the process exits
       const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
       if (file === undefined) throw new Error(`Portcullis wrote no profile into ${dir}.`);
       const summary = summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, from, to);
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
     }
     const header =
       `Measured ${new Date().toISOString().slice(0, 10)} on Node.js ${process.version}: \`portcullis standalone\` (Node.js flags ${shebangNodeFlags().join(' ') || 'none'} from the bin's shebang, ` +
-      `then \`--cpu-prof --cpu-prof-interval=${SAMPLING_INTERVAL_US}\`) in front of the echo upstream, wrk 1 thread × 32 connections for ${durationS} s after a 2 s warm-up; ` +
+      `then \`--cpu-prof --cpu-prof-interval=${SAMPLING_INTERVAL_US}\`), and bench/proxy/node-forwarder.ts (V8's defaults, as in \`npm run bench\`), in front of the echo upstream, wrk 1 thread × 32 connections for ${durationS} s after a 2 s warm-up; ` +
       'only samples taken while wrk ran count. Self time is time on the main thread with that function on top of the stack; a native function ' +
       '(a syscall binding such as `writev`) counts its syscall. "(garbage collector)" is the main thread\'s share of GC (V8 also scavenges on ' +
       'helper threads, which the process CPU time includes and the profile does not); "(program)" is native work outside any JavaScript ' +
@@ -166,9 +168,11 @@ function fileOf(url: string, functionName: string): string {
 function describe(name: string, summary: ProfileSummary, run: { requests: number; requestsPerSecond: number; cpuMicros: number; errors: number }): string {
   const percent = (micros: number): string => `${((100 * micros) / summary.busyMicros).toFixed(1)}%`;
   const table = (title: string, shares: readonly Share[], limit: number): string[] => [
-    `| ${title} | self | share of busy |`,
-    '|---|---:|---:|',
-    ...shares.slice(0, limit).map((share) => `| \`${share.name.replaceAll('|', '\\|')}\` | ${(share.micros / 1000).toFixed(0)} ms | ${percent(share.micros)} |`),
+    `| ${title} | self | µs/request | share of busy |`,
+    '|---|---:|---:|---:|',
+    ...shares
+      .slice(0, limit)
+      .map((share) => `| \`${share.name.replaceAll('|', '\\|')}\` | ${(share.micros / 1000).toFixed(0)} ms | ${(share.micros / run.requests).toFixed(1)} | ${percent(share.micros)} |`),
   ];
   return [
     `### ${name}`,
