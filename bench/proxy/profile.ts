@@ -98,7 +98,9 @@ async function main(): Promise<void> {
       'only samples taken while wrk ran count. Self time is time on the main thread with that function on top of the stack; a native function ' +
       '(a syscall binding such as `writev`) counts its syscall. "(garbage collector)" is the main thread\'s share of GC (V8 also scavenges on ' +
       'helper threads, which the process CPU time includes and the profile does not); "(program)" is native work outside any JavaScript ' +
-      'frame (libuv, the HTTP parser\'s callbacks into C++). Profiling itself slows the process down: compare shares, not the req/s.';
+      'frame (libuv, the HTTP parser\'s callbacks into C++). The profiler samples wall-clock time: on a contended machine a main-thread µs ' +
+      'counts time the thread waited for a core, so main-thread µs/request can exceed the process\'s CPU µs/request; compare shares across rows. ' +
+      'Profiling itself slows the process down: the req/s here are not the benchmark\'s.';
     writeResultsSection('Proxy profile (npm run bench:profile)', `${header}\n\n${sections.join('\n\n')}`);
   } finally {
     await echo.stop();
@@ -168,7 +170,7 @@ function fileOf(url: string, functionName: string): string {
 function describe(name: string, summary: ProfileSummary, run: { requests: number; requestsPerSecond: number; cpuMicros: number; errors: number }): string {
   const percent = (micros: number): string => `${((100 * micros) / summary.busyMicros).toFixed(1)}%`;
   const table = (title: string, shares: readonly Share[], limit: number): string[] => [
-    `| ${title} | self | µs/request | share of busy |`,
+    `| ${title} | self | main-thread µs/request | share of busy |`,
     '|---|---:|---:|---:|',
     ...shares
       .slice(0, limit)
