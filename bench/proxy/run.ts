@@ -9,7 +9,7 @@ import { loadavg } from 'node:os';
 import { startCognitoMint, withPayload, type CognitoMint } from '../../src/demo/cognito-mint.ts';
 import { spawnEchoServer } from '../../test/support/echo-server.ts';
 import { writeResultsSection } from '../results.ts';
-import { createCpuClock } from './cpu.ts';
+import { createCpuClock, type CpuTime } from './cpu.ts';
 import type { Running } from './processes.ts';
 import { BASELINE, BEARER_CACHE_HIT, FORWARDER, PASS_THROUGH, PASS_THROUGH_TOKEN_SENT, ROWS, type BenchContext, type BenchRow } from './rows.ts';
 import { commandOutput, ensureCommands, machineSummary } from './tools.ts';
@@ -44,6 +44,8 @@ interface Measured {
   readonly wrk: WrkResult;
   /** CPU time of the row's process tree during the run, per request served; null without a process. */
   readonly cpuMicrosPerRequest: number | null;
+  /** The kernel's part of it (system time). */
+  readonly systemMicrosPerRequest: number | null;
 }
 
 type Outcome =
@@ -84,13 +86,18 @@ async function main(): Promise<void> {
     for (const { running, headers } of started) await runWrk(running.url + settings.path, { ...WRK, durationS: 1, headers }); // warm-up
     for (let round = 1; round <= settings.rounds; round++) {
       for (const { row, running, headers, rounds } of started) {
-        const before = running.pid === undefined ? 0 : cpu.treeMicros(running.pid);
+        const before = running.pid === undefined ? null : cpu.tree(running.pid);
         const wrk = await runWrk(running.url + settings.path, { ...WRK, durationS: settings.durationS, headers });
-        const cpuMicrosPerRequest = running.pid === undefined || wrk.requests === 0 ? null : (cpu.treeMicros(running.pid) - before) / wrk.requests;
-        rounds.push({ wrk, cpuMicrosPerRequest });
+        const after = running.pid === undefined ? null : cpu.tree(running.pid);
+        const perRequest = (micros: (time: CpuTime) => number): number | null =>
+          before === null || after === null || wrk.requests === 0 ? null : (micros(after) - micros(before)) / wrk.requests;
+        const cpuMicrosPerRequest = perRequest((time) => time.userMicros + time.systemMicros);
+        const systemMicrosPerRequest = perRequest((time) => time.systemMicros);
+        rounds.push({ wrk, cpuMicrosPerRequest, systemMicrosPerRequest });
         console.log(
           `round ${round}  ${row.name.padEnd(48)} ${wrk.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
-            `${cpuMicrosPerRequest === null ? '   — ' : cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  ` +
+            `${cpuMicrosPerRequest === null ? '   — ' : cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req ` +
+            `(system ${systemMicrosPerRequest === null ? '—' : systemMicrosPerRequest.toFixed(0)})  ` +
             `p50 ${wrk.p50Ms.toFixed(2)} ms  p99 ${wrk.p99Ms.toFixed(2)} ms${wrk.errors ? `  ${wrk.errors} errors` : ''}`,
         );
       }
@@ -141,16 +148,19 @@ interface Summary {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly cpuMicrosPerRequest: number | null;
+  readonly systemMicrosPerRequest: number | null;
   readonly errors: number;
 }
 
 function summarise(rounds: readonly Measured[]): Summary {
-  const cpu = rounds.map((r) => r.cpuMicrosPerRequest).filter((value) => value !== null);
+  const medianOf = (values: readonly (number | null)[]): number | null =>
+    values.length > 0 && values.every((value) => value !== null) ? median(values as number[]) : null;
   return {
     requestsPerSecond: median(rounds.map((r) => r.wrk.requestsPerSecond)),
     p50Ms: median(rounds.map((r) => r.wrk.p50Ms)),
     p99Ms: median(rounds.map((r) => r.wrk.p99Ms)),
-    cpuMicrosPerRequest: cpu.length === rounds.length && cpu.length > 0 ? median(cpu) : null,
+    cpuMicrosPerRequest: medianOf(rounds.map((r) => r.cpuMicrosPerRequest)),
+    systemMicrosPerRequest: medianOf(rounds.map((r) => r.systemMicrosPerRequest)),
     errors: rounds.reduce((sum, r) => sum + r.wrk.errors, 0),
   };
 }
@@ -197,13 +207,13 @@ function report(outcomes: readonly Outcome[], settings: Settings, load: readonly
   const versions = outcomes.flatMap((outcome) => ('version' in outcome && outcome.version !== undefined ? [outcome.version] : []));
 
   const lines = outcomes.map((outcome) => {
-    if ('absent' in outcome) return `| ${outcome.row.name} | absent: ${cell(outcome.absent)} | | | | | | | |`;
+    if ('absent' in outcome) return `| ${outcome.row.name} | absent: ${cell(outcome.absent)} | | | | | | | | |`;
     const summary = rows.get(outcome.row.name);
-    if (summary === undefined) return `| ${outcome.row.name} | not measured | | | | | | | |`;
+    if (summary === undefined) return `| ${outcome.row.name} | not measured | | | | | | | | |`;
     return (
       `| ${outcome.row.name}${summary.errors ? ` (${summary.errors} errors)` : ''} | ${thousands(summary.requestsPerSecond)} | ` +
       `${outcome.rounds.map((r) => thousands(r.wrk.requestsPerSecond)).join(', ')} | ${summary.p50Ms.toFixed(2)} | ${summary.p99Ms.toFixed(2)} | ` +
-      `${micros(summary.cpuMicrosPerRequest)} | ${outcome.rounds.map((r) => micros(r.cpuMicrosPerRequest)).join(', ')} | ` +
+      `${micros(summary.cpuMicrosPerRequest)} | ${micros(summary.systemMicrosPerRequest)} | ${outcome.rounds.map((r) => micros(r.cpuMicrosPerRequest)).join(', ')} | ` +
       `${ratio(summary.requestsPerSecond, nginx?.requestsPerSecond)} | ${ratio(summary.cpuMicrosPerRequest, forwarder?.cpuMicrosPerRequest)} |`
     );
   });
@@ -216,14 +226,14 @@ function report(outcomes: readonly Outcome[], settings: Settings, load: readonly
       'carries the token (850 bytes, a Cognito-shaped machine access token, the same for every row that sends one), which the echo repeats twice. ' +
       'Figures are the median of the rounds (every round listed). CPU µs/req: user + system CPU time of the ' +
       "row's own process tree during the run (from /proc; not wrk's, not the upstream's — the \"upstream, direct\" row is the upstream's own) " +
-      `divided by the requests served. Ratios: req/s vs ${BASELINE}; CPU vs ${FORWARDER} (the Node.js ceiling).`,
+      `divided by the requests served; "of which system": the kernel's part (sockets). Ratios: req/s vs ${BASELINE}; CPU vs ${FORWARDER} (the Node.js ceiling).`,
     'Peers: nginx with one worker, no access log; Apache with the event MPM, one child process of 64 threads, no access log, verifying ' +
       'every token against the JWKS (over HTTPS, private CA) and checking iss, token_use, client_id and scope; oauth2-proxy with ' +
       '--skip-jwt-bearer-tokens --oidc-audience-claim=client_id --force-json-errors, request log on, checking neither token_use nor scope. ' +
       'Portcullis keeps its access log on; "semi-space N MiB" rows run the bin under `node --max-semi-space-size=N`.',
     '',
-    '| row | req/s | every round | p50 ms | p99 ms | CPU µs/req | every round | req/s vs nginx | CPU vs forwarder |',
-    '|---|---:|---|---:|---:|---:|---|---:|---:|',
+    '| row | req/s | every round | p50 ms | p99 ms | CPU µs/req | of which system | every round | req/s vs nginx | CPU vs forwarder |',
+    '|---|---:|---|---:|---:|---:|---:|---|---:|---:|',
     ...lines,
   ].join('\n');
 }
