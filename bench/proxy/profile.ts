@@ -78,17 +78,19 @@ async function main(): Promise<void> {
       const dir = join(profiles, row.name.replace(/\W+/g, '-'));
       const running = await row.start(['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLING_INTERVAL_US}`]);
       await runWrk(`${running.url}/anything`, { threads: 1, connections: 32, durationS: 2, headers: row.headers }); // warm-up
-      const cpuBefore = cpu.treeMicros(running.pid!);
+      const cpuBefore = cpu.tree(running.pid!);
       // V8 stamps samples with the monotonic clock in microseconds, as process.hrtime counts it.
       const from = Number(process.hrtime.bigint() / 1000n);
       const wrk = await runWrk(`${running.url}/anything`, { threads: 1, connections: 32, durationS, headers: row.headers });
       const to = Number(process.hrtime.bigint() / 1000n);
-      const cpuMicros = cpu.treeMicros(running.pid!) - cpuBefore;
+      const cpuAfter = cpu.tree(running.pid!);
+      const systemMicros = cpuAfter.systemMicros - cpuBefore.systemMicros;
+      const cpuMicros = cpuAfter.userMicros - cpuBefore.userMicros + systemMicros;
       await running.stop(); // the profile is written as the process exits
       const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
       if (file === undefined) throw new Error(`Portcullis wrote no profile into ${dir}.`);
       const summary = summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, from, to);
-      const section = describe(row.name, summary, { requests: wrk.requests, requestsPerSecond: wrk.requestsPerSecond, cpuMicros, errors: wrk.errors });
+      const section = describe(row.name, summary, { requests: wrk.requests, requestsPerSecond: wrk.requestsPerSecond, cpuMicros, systemMicros, errors: wrk.errors });
       console.log(`\n${section}\n\nprofile: ${join(dir, file)}`);
       sections.push(section);
     }
@@ -167,7 +169,7 @@ function fileOf(url: string, functionName: string): string {
   return sourceOf(url, true);
 }
 
-function describe(name: string, summary: ProfileSummary, run: { requests: number; requestsPerSecond: number; cpuMicros: number; errors: number }): string {
+function describe(name: string, summary: ProfileSummary, run: { requests: number; requestsPerSecond: number; cpuMicros: number; systemMicros: number; errors: number }): string {
   const percent = (micros: number): string => `${((100 * micros) / summary.busyMicros).toFixed(1)}%`;
   const table = (title: string, shares: readonly Share[], limit: number): string[] => [
     `| ${title} | self | main-thread µs/request | share of busy |`,
@@ -180,7 +182,7 @@ function describe(name: string, summary: ProfileSummary, run: { requests: number
     `### ${name}`,
     '',
     `${run.requests.toLocaleString('en-US')} requests (${run.requestsPerSecond.toFixed(0)} req/s under the profiler${run.errors ? `, ${run.errors} errors` : ''}); ` +
-      `process CPU ${(run.cpuMicros / run.requests).toFixed(0)} µs per request; main thread busy ${(summary.busyMicros / 1000).toFixed(0)} ms, ` +
+      `process CPU ${(run.cpuMicros / run.requests).toFixed(0)} µs per request (system ${(run.systemMicros / run.requests).toFixed(0)}); main thread busy ${(summary.busyMicros / 1000).toFixed(0)} ms, ` +
       `idle ${(summary.idleMicros / 1000).toFixed(0)} ms; garbage collection ${percent(summary.gcMicros)} of busy.`,
     '',
     ...table(`function (top ${TOP})`, summary.functions, TOP),
