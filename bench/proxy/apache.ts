@@ -27,6 +27,7 @@ export async function startApache(upstream: string, mint: CognitoMint): Promise<
   if (!hasCommand('apache2')) throw new Error('apache2 is not installed (Debian packages apache2, libapache2-mod-auth-openidc).');
   if (!existsSync(join(MODULES, 'mod_auth_openidc.so'))) throw new Error('mod_auth_openidc is not installed (Debian package libapache2-mod-auth-openidc).');
 
+  const port = await freePort();
   const pki = createTestPki();
   const jwks = createServer({ key: pki.serverKey, cert: pki.serverCert }, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(mint.jwks()));
@@ -34,7 +35,6 @@ export async function startApache(upstream: string, mint: CognitoMint): Promise<
   jwks.listen(0, '127.0.0.1');
   await once(jwks, 'listening');
   const jwksPort = (jwks.address() as AddressInfo).port;
-  const port = await freePort();
   // Read by the worker process, which runs as www-data when we are root.
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-apache-'));
   chmodSync(dir, 0o755);
