@@ -2,7 +2,7 @@
 import { createFetcher } from '../auth/fetcher.ts';
 import { createProvider } from '../auth/provider.ts';
 import { compile } from '../compile/compile.ts';
-import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../model/snapshot.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { ObjectStatus, StatusCondition } from '../model/status.ts';
 import { loadManifestFiles } from '../sources/files.ts';

@@ -1,7 +1,7 @@
 // Manifests as text (files, folders) → validated objects, with every problem located.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { parseManifest, type FieldIssue, type Manifest } from '../api/manifest.ts';
-import type { RejectedObject, Snapshot } from '../compile/snapshot.ts';
+import type { RejectedObject, Snapshot } from '../model/snapshot.ts';
 
 /** An issue and where it is in its file (1-based): the offending key's own line and column. */
 export interface LocatedIssue extends FieldIssue {

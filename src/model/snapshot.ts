@@ -1,5 +1,7 @@
+// The contract between the sources and compile(): what a source hands over (a snapshot of
+// validated objects, and those refused) and how compile() is told the mode it compiles for.
+// Both sources produce it, compile() reads it; neither imports the other.
 import type { ConfigMap, EndpointSlice, Secret, Service } from '../api/core.ts';
-import { SERVICE_NAME_LABEL } from '../api/core.ts';
 import type { FieldIssue } from '../api/manifest.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
 import type { Route } from '../api/route.ts';
@@ -45,35 +47,3 @@ export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
 };
 
 export const EMPTY_SNAPSHOT: Snapshot = { routes: [], policies: [], secrets: [], configMaps: [], services: [], endpointSlices: [], rejected: [] };
-
-/** Lookups over a snapshot by namespace and name. */
-export interface SnapshotIndex {
-  namespaceOf(meta: { namespace?: string | undefined }): string;
-  secret(namespace: string, name: string): Secret | undefined;
-  configMap(namespace: string, name: string): ConfigMap | undefined;
-  service(namespace: string, name: string): Service | undefined;
-  endpointSlices(namespace: string, service: string): readonly EndpointSlice[];
-}
-
-export function indexSnapshot(snapshot: Snapshot, options: CompileOptions): SnapshotIndex {
-  const namespaceOf = (meta: { namespace?: string | undefined }) => meta.namespace ?? options.defaultNamespace;
-  const byKey = <T extends { metadata: { name: string; namespace?: string | undefined } }>(items: readonly T[]) =>
-    new Map(items.map((item) => [`${namespaceOf(item.metadata)}/${item.metadata.name}`, item]));
-  const secrets = byKey(snapshot.secrets);
-  const configMaps = byKey(snapshot.configMaps);
-  const services = byKey(snapshot.services);
-  const slices = new Map<string, EndpointSlice[]>();
-  for (const slice of snapshot.endpointSlices) {
-    const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
-    if (service === undefined) continue;
-    const key = `${namespaceOf(slice.metadata)}/${service}`;
-    slices.set(key, [...(slices.get(key) ?? []), slice]);
-  }
-  return {
-    namespaceOf,
-    secret: (namespace, name) => secrets.get(`${namespace}/${name}`),
-    configMap: (namespace, name) => configMaps.get(`${namespace}/${name}`),
-    service: (namespace, name) => services.get(`${namespace}/${name}`),
-    endpointSlices: (namespace, service) => slices.get(`${namespace}/${service}`) ?? [],
-  };
-}
