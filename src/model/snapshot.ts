@@ -1,6 +1,7 @@
-// The contract between the sources and compile(): what a source hands over (a snapshot of
-// validated objects, and those refused) and how compile() is told the mode it compiles for.
-// Both sources produce it, compile() reads it; neither imports the other.
+// The contract between the sources and what consumes them: what a source hands over (a
+// snapshot of validated objects and those refused; the problems of manifest files) and how
+// compile() is told the mode it compiles for. The sources produce it, compile() reads the
+// snapshot, status reports the problems; none of them imports another.
 import type { ConfigMap, EndpointSlice, Secret, Service } from '../api/core.ts';
 import type { FieldIssue } from '../api/manifest.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
@@ -13,6 +14,23 @@ export interface RejectedObject {
   readonly name: string;
   readonly generation: number | null;
   readonly issues: readonly FieldIssue[];
+}
+
+/** A manifest file's problem, as a source of files found it: reported (standalone's log, validate), never compiled. */
+export interface ManifestProblem {
+  readonly file: string;
+  /** 1-based line of the first issue (or of the document when an issue has no place of its own). */
+  readonly line: number;
+  readonly kind: string | undefined;
+  readonly name: string | undefined;
+  readonly namespace: string | undefined;
+  readonly issues: readonly LocatedIssue[];
+}
+
+/** An issue and where it is in its file (1-based): the offending key's own line and column. */
+export interface LocatedIssue extends FieldIssue {
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** Everything compile() reads: validated objects, as the sources hold them now. */

@@ -4,10 +4,10 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../api/manifest.ts';
+import type { ManifestProblem } from '../model/snapshot.ts';
 import { createDebouncer } from '../time/debounce.ts';
 import { SYSTEM_TIMERS, unrefTimer, type TimerHandle, type Timers } from '../time/timers.ts';
 import { listManifestFiles, mergeFiles, readManifestFile } from './files.ts';
-import type { ManifestProblem } from './manifests.ts';
 
 export interface ManifestState {
   readonly objects: readonly Manifest[];
