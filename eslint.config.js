@@ -58,21 +58,6 @@ function direction(files, { forbidden = [], outside = false, why = '', pure = fa
   };
 }
 
-/**
- * auth/ files that still import proxy/ (the guard contract, the error pages) until decisions
- * become data (issue 12 item 1): they move to a folder both sides import, and then this list
- * goes, so that auth/ as a whole imports nothing from proxy/.
- */
-const AUTH_IMPORTING_PROXY_FOR_NOW = [
-  'src/auth/runtime.ts',
-  'src/auth/browser/contract.ts',
-  'src/auth/browser/flow.ts',
-  'src/auth/browser/kit.ts',
-  'src/auth/browser/logout.ts',
-  'src/auth/browser/responses.ts',
-  'src/auth/browser/signin.ts',
-];
-
 const DIRECTIONS = [
   direction(['src/**/*.ts'], { ignores: ['src/cli/**'] }),
   // The bottom: the schemas and the clock import nothing outside their own folder.
@@ -89,8 +74,7 @@ const DIRECTIONS = [
     why: 'compile/ and match/ are pure: manifests in, table out; they import only api/, model/, match/ and compile/.',
     pure: true,
   }),
-  direction(['src/auth/**/*.ts'], { forbidden: ['proxy', 'sources', 'status', 'kubernetes'], why: 'auth/ decides; the proxy answers: auth/ imports nothing from proxy/ (the shared contract lives in model/).', ignores: AUTH_IMPORTING_PROXY_FOR_NOW }),
-  direction(AUTH_IMPORTING_PROXY_FOR_NOW, { forbidden: ['sources', 'status', 'kubernetes'], why: 'auth/ imports nothing from sources/, status/ or kubernetes/.' }),
+  direction(['src/auth/**/*.ts'], { forbidden: ['proxy', 'sources', 'status', 'kubernetes'], why: 'auth/ decides, the proxy answers: auth/ imports nothing from proxy/ (the contract they share lives in model/).' }),
   direction(['src/kubernetes/**/*.ts'], { forbidden: ['auth', 'compile', 'proxy', 'sources', 'status'], why: 'kubernetes/ is the API client that sources/ and status/ share: it imports neither.' }),
   direction(['src/sources/**/*.ts'], { forbidden: ['auth', 'proxy', 'status'], why: 'sources/ produce snapshots: they know nothing of auth, the proxy or status.' }),
   direction(['src/status/**/*.ts'], { forbidden: ['proxy', 'sources'], why: 'status/ writes what compile() and the auth runtime say: it does not import proxy/ or sources/.' }),
