@@ -104,11 +104,12 @@ describe('hot reload', () => {
 describe('problems are logged when they appear and when they are gone, not at every reload', () => {
   const linesAbout = (file: string, msg: string) => proxy.logs.filter((line) => String(line.file).endsWith(file) && String(line.msg).startsWith(msg));
   const conditionLines = (object: string) => proxy.logs.filter((line) => line.object === object && line.condition === 'ResolvedRefs');
-  /** Saves, then waits for the reload's last line: every line of that reload is in by then. */
+  /** Saves, then waits for the last line of the reload that applied it: every line of that reload is in by then. */
   async function saveAndReload(name: string, text: string): Promise<void> {
     const from = proxy.logs.length;
     save(name, text);
-    await proxy.waitForLog((line) => line.msg === 'manifests read' && proxy.logs.indexOf(line) >= from, 5_000);
+    const file = join(dir, name);
+    await proxy.waitForLog((line) => line.msg === 'manifests read' && proxy.logs.indexOf(line) >= from && (line.changed as string[]).includes(file), 5_000);
   }
 
   it('a broken file and a Route without its Service are reported once, across other changes', async () => {
