@@ -152,7 +152,7 @@ describe('a file cut mid-way keeps the Routes after the cut', () => {
     // What a reader would get from the cut file: valid manifests, /two public, /three gone.
     const cut = parseManifestText(text.slice(0, at), 'three.yaml');
     expect(cut.problems).toEqual([]);
-    expect(cut.objects.map((object) => [object.metadata.name, 'policyRef' in object.spec])).toEqual([['one', false], ['two', false]]);
+    expect(cut.objects.map((object) => [object.metadata.name, 'policyRef' in (object.spec as object)])).toEqual([['one', false], ['two', false]]);
     expectServedThroughout(await cutAndResume(at));
   });
 
