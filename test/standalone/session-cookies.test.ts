@@ -120,9 +120,10 @@ describe('a re-sealed session beside the upstream\'s cookies', () => {
     const seen = JSON.parse(response.body.toString()) as EchoRecord;
     expect(seen.headers.cookie ?? '').not.toMatch(/(^|;\s*)_sess(_\d+)?=/);
 
-    // The re-sealed session is a session: the next request is served, with no sign-in.
+    // The re-sealed session is a session: the next request is served, with no sign-in (and,
+    // should a slow machine make it a second later, re-sealed again rather than cleared).
     const again = await jar.navigate(`${site}/response-headers?x=1`);
     expect(again.response.status).toBe(200);
-    expect(sessionLines(again.setCookies)).toEqual([]);
+    expect(sessionLines(again.setCookies).filter((line) => /max-age=0/i.test(line))).toEqual([]);
   });
 });
