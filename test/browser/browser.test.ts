@@ -96,6 +96,8 @@ ${extra}`;
 `) +
       // Same cookie name, same Secret, same callback path as `web`: only the issuer and client differ.
       policyYAML('other', cognito(otherIdp, 'other', '    session: {secretRef: {name: keys, key: session-keys}}')) +
+      // Same issuer, client, Secret, cookie name and callback path as `web`: only its name differs.
+      policyYAML('twin', cognito(idp, 'web', '    session: {secretRef: {name: keys, key: session-keys}}')) +
       `apiVersion: portcullis.dev/v1alpha1
 kind: Route
 metadata: {name: echo}
@@ -119,6 +121,9 @@ spec:
     - matches: [{path: {value: /other}}]
       policyRef: {name: other}
       backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /twin}}]
+      policyRef: {name: twin}
+      backends: [{url: "${echo.url}"}]
     - matches: [{path: {type: Exact, value: /}}, {path: {type: Exact, value: /signed-out}}]
       public: true
       backends: [{url: "${echo.url}"}]
@@ -129,7 +134,7 @@ spec:
     startPortcullis(['standalone', '-f', dir, '--listen', `127.0.0.1:${portB}`]),
   ]);
   for (const proxy of [proxyA, proxyB]) {
-    for (const name of ['web', 'short', 'idle', 'strict', 'generic', 'other']) {
+    for (const name of ['web', 'short', 'idle', 'strict', 'generic', 'other', 'twin']) {
       await proxy.waitForLog((line) => line.policy === `default/${name}` && line.condition === 'Ready' && line.status === 'True');
     }
   }
@@ -294,6 +299,34 @@ describe('signing in through the provider', () => {
       return statuses;
     }, callbackURL);
     expect(fetches).toContain(400);
+  });
+
+  it('sends PKCE S256; the provider requires it, and refuses the same sign-in without it', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${siteA}/anything/pkce`);
+    expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
+    const authorize = new URL((requestsOf.get(page) ?? []).find((url) => url.startsWith(`${idp.origin}/oauth2/authorize`))!);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    // BASE64URL(SHA-256(verifier)): 32 bytes, 43 characters.
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    // The same request without the challenge: the provider sends the browser back with an error
+    // before showing its form, and the proxy shows it as a page; no session is made.
+    authorize.searchParams.delete('code_challenge');
+    authorize.searchParams.delete('code_challenge_method');
+    const refused = await page.goto(authorize.href);
+    const callback = new URL(page.url());
+    expect(`${callback.origin}${callback.pathname}`).toBe(`${siteA}/oauth2/callback`);
+    expect(callback.searchParams.get('error')).toBe('invalid_request');
+    expect(refused?.status()).toBe(502);
+    expect(await page.locator('body').innerText()).toContain('refused the sign-in request');
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name)).filter((name) => !name.includes('_login_'))).toEqual([]);
+
+    // With it, the sign-in completes (the provider checked the verifier at the token endpoint).
+    await signIn(page, `${siteA}/anything/pkce`, alice);
+    expect(page.url()).toBe(`${siteA}/anything/pkce`);
+    expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
   });
 
   it('a provider error at the callback is a clear page with the right status', async () => {
@@ -476,6 +509,25 @@ describe('sessions', () => {
     // A navigation there is sent to the other policy's provider.
     await page.goto(`${siteA}/other/theirs`);
     expect(page.url().startsWith(`${otherIdp.origin}/interaction/`)).toBe(true);
+  });
+
+  it('a session sealed for one policy is refused by another sharing its issuer, client, Secret and cookie name', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/web`, alice);
+    const seenBefore = echo.requests.length;
+    const answer = await pageFetch(page, '/twin/api');
+    expect(answer.status).toBe(401);
+    expect(JSON.parse(answer.body).error.code).toBe('SESSION_REQUIRED');
+    expect(echo.requests.length).toBe(seenBefore);
+    await proxyA.waitForLog((line) => line.policy === 'default/twin' && line.cause === 'SESSION_INVALID');
+    // A navigation signs in to the twin on its own (the provider still knows alice): its own session.
+    const twin = await page.goto(`${siteA}/twin/page`);
+    expect(twin?.status()).toBe(200);
+    expect(page.url()).toBe(`${siteA}/twin/page`);
+    expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
+    // One cookie name for both: the twin's session replaced web's, which is now no session at web.
+    expect((await pageFetch(page, '/anything/web-again')).status).toBe(401);
   });
 });
 

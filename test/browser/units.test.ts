@@ -9,9 +9,10 @@ import { forwardedCookieHeader } from '../../src/model/cookies.ts';
 const LINE_A = 'a-session-key-line-of-at-least-32-characters';
 const LINE_B = 'another-session-key-line-also-32-characters-long';
 const ISSUER = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Demo12345';
+const OWNER = { policy: 'default/web', issuer: ISSUER, clientID: 'client-a' };
 
 describe('sealing', () => {
-  const keys = deriveKeys([LINE_A], 'session', ISSUER, 'client-a');
+  const keys = deriveKeys([LINE_A], 'session', OWNER);
   const text = new TextEncoder().encode('{"hello":"world"}');
 
   it('round-trips, and the value is cookie-safe without the constant JWE header', async () => {
@@ -22,18 +23,22 @@ describe('sealing', () => {
   });
 
   it('every line unseals, the first seals (rotation)', async () => {
-    const old = deriveKeys([LINE_B], 'session', ISSUER, 'client-a');
-    const rotated = deriveKeys([LINE_A, LINE_B], 'session', ISSUER, 'client-a');
+    const old = deriveKeys([LINE_B], 'session', OWNER);
+    const rotated = deriveKeys([LINE_A, LINE_B], 'session', OWNER);
     expect(await unseal(await seal(text, old), rotated)).not.toBeNull();
     expect(await unseal(await seal(text, rotated), keys)).not.toBeNull();
     expect(await unseal(await seal(text, rotated), old)).toBeNull();
   });
 
-  it('a seal is bound to its purpose, issuer and client: same Secret, other policy, no plaintext', async () => {
+  it('a seal is bound to its purpose, policy, issuer and client: same Secret, other policy, no plaintext', async () => {
     const sealed = await seal(text, keys);
-    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', ISSUER, 'client-b'))).toBeNull();
-    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', `${ISSUER}x`, 'client-a'))).toBeNull();
-    expect(await unseal(sealed, deriveKeys([LINE_A], 'login', ISSUER, 'client-a'))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, clientID: 'client-b' }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, issuer: `${ISSUER}x` }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'login', OWNER))).toBeNull();
+    // Same issuer, client and Secret: another policy's name or namespace is enough.
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, policy: 'default/twin' }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, policy: 'other/web' }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER }))).not.toBeNull();
   });
 
   it('tampered, truncated, extended or garbage values unseal to null', async () => {
