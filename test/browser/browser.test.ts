@@ -469,6 +469,30 @@ describe('sessions', () => {
     await page.waitForSelector('#username');
   });
 
+  it('logout revokes a cookie session: a copy of its cookies replayed afterwards is no session', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/before-replay`, alice);
+    const kept = (await context.cookies(siteA)).filter((cookie) => /^_portcullis(_\d+)?$/.test(cookie.name));
+    expect(kept.length).toBeGreaterThan(0);
+    await page.goto(`${siteA}/oauth2/logout`);
+    expect(page.url()).toBe(`${siteA}/signed-out`);
+    // The copy, put back as a thief would: refused, though it unseals and has not expired.
+    await context.addCookies(kept);
+    const seenBefore = echo.requests.length;
+    const logsBefore = proxyA.logs.length;
+    const answer = await pageFetch(page, '/anything/replayed');
+    expect(answer.status).toBe(401);
+    expect(JSON.parse(answer.body).error.code).toBe('SESSION_REQUIRED');
+    await proxyA.waitForLog((line) => line.path === '/anything/replayed' && line.cause === 'SESSION_REVOKED' && proxyA.logs.indexOf(line) >= logsBefore);
+    // Refused cookies are cleared; put back again, a navigation is sent to sign in.
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name))).toEqual([]);
+    await context.addCookies(kept);
+    await page.goto(`${siteA}/anything/replayed-page`);
+    expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
+    expect(echo.requests.length).toBe(seenBefore);
+  });
+
   it('a forged, truncated or swapped cookie is no session', async () => {
     const context = await newContext();
     const page = await context.newPage();
@@ -531,24 +555,132 @@ describe('sessions', () => {
   });
 });
 
+describe('logout from another site', () => {
+  /** Pages of another origin: 127.0.0.1 on another port (same site, other origin), and localhost (another site). */
+  let attacker: Server;
+  let attackerPort: number;
+  const pages = new Map<string, string>();
+  beforeAll(async () => {
+    attackerPort = await freePort();
+    attacker = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(pages.get(req.url ?? '') ?? '');
+    });
+    await new Promise<void>((resolve) => attacker.listen(attackerPort, '127.0.0.1', resolve));
+  });
+  afterAll(() => attacker?.close());
+
+  /** Signed in as alice at A; answers whether a fetch() from A's pages still gets through. */
+  async function signedIn(): Promise<{ context: BrowserContext; page: Page; stillSignedIn: () => Promise<boolean> }> {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/victim`, alice);
+    const check = await context.newPage();
+    await check.goto(`${siteA}/`);
+    return { context, page, stillSignedIn: async () => (await pageFetch(check, '/anything/still')).status === 200 };
+  }
+
+  it('an <img> of the logout URL on another origin or site signs no one out', async () => {
+    const { page, stillSignedIn } = await signedIn();
+    pages.set('/img', `<!doctype html><title>cats</title><img src="${siteA}/oauth2/logout" onload="document.title='done'" onerror="document.title='done'">`);
+    const logsBefore = proxyA.logs.length;
+    for (const origin of [`http://127.0.0.1:${attackerPort}`, `http://localhost:${attackerPort}`]) {
+      await page.goto(`${origin}/img`);
+      await page.waitForFunction("document.title === 'done'");
+      expect({ origin, signedIn: await stillSignedIn() }).toEqual({ origin, signedIn: true });
+    }
+    // Both reached the proxy (the same-site one with the session cookie), and were asked to confirm.
+    await proxyA.waitForLog((line) => line.path === '/oauth2/logout' && line.reason === 'LOGOUT_CONFIRM' && proxyA.logs.indexOf(line) >= logsBefore);
+    expect(proxyA.logs.slice(logsBefore).filter((line) => line.path === '/oauth2/logout').map((line) => [line.status, line.reason])).toEqual([
+      [200, 'LOGOUT_CONFIRM'],
+      [200, 'LOGOUT_CONFIRM'],
+    ]);
+  });
+
+  it('a form another origin posts asks to confirm; the confirm button signs out', async () => {
+    const { context, page, stillSignedIn } = await signedIn();
+    pages.set('/form', `<!doctype html><title>win</title><form method="post" action="${siteA}/oauth2/logout"></form><script>document.forms[0].submit()</script>`);
+    await page.goto(`http://127.0.0.1:${attackerPort}/form`);
+    await page.waitForURL(`${siteA}/oauth2/logout`);
+    expect(await page.title()).toBe('Sign out?');
+    expect(await page.locator('p').first().innerText()).toBe(`Do you want to sign out of ${new URL(siteA).host}?`);
+    expect(await stillSignedIn()).toBe(true);
+
+    // The user means it: the button posts from the proxy's own page, same origin.
+    await Promise.all([page.waitForURL(`${siteA}/signed-out`), page.click('button[type=submit]')]);
+    expect(await stillSignedIn()).toBe(false);
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name))).toEqual([]);
+  });
+
+  it('a link from another site asks to confirm; a link of the site itself signs out at once', async () => {
+    const { page, stillSignedIn } = await signedIn();
+    pages.set('/link', `<!doctype html><title>link</title><a href="${siteA}/oauth2/logout">free stuff</a>`);
+    await page.goto(`http://localhost:${attackerPort}/link`);
+    await Promise.all([page.waitForURL(`${siteA}/oauth2/logout`), page.click('a')]);
+    expect(await page.title()).toBe('Sign out?');
+    expect(await stillSignedIn()).toBe(true);
+    // "Stay signed in" leaves, signed in.
+    await Promise.all([page.waitForURL(`${siteA}/`), page.click('text=Stay signed in')]);
+    expect(await stillSignedIn()).toBe(true);
+    // A link on a page of the site (Sec-Fetch-Site: same-origin) needs no confirmation.
+    await page.evaluate("document.body.insertAdjacentHTML('beforeend', '<a href=\"/oauth2/logout\">Sign out</a>')");
+    await Promise.all([page.waitForURL(`${siteA}/signed-out`), page.click('text=Sign out')]);
+    expect(await stillSignedIn()).toBe(false);
+  });
+
+  it('without Sec-Fetch-Site a GET asks, and so does HEAD; other methods get 405', async () => {
+    const get = await rawRequest('GET', `${siteA}/oauth2/logout`, { accept: 'text/html' });
+    expect(get.status).toBe(200);
+    expect(get.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(get.headers['x-frame-options']).toBe('DENY');
+    expect(get.headers['set-cookie']).toBeUndefined();
+    expect(get.body).toContain('<form method="post" action="/oauth2/logout">');
+    const head = await rawRequest('HEAD', `${siteA}/oauth2/logout`, {});
+    expect([head.status, head.body]).toEqual([200, '']);
+    const foreign = await rawRequest('POST', `${siteA}/oauth2/logout`, { origin: 'https://evil.example' });
+    expect(foreign.status).toBe(200);
+    expect(foreign.body).toContain('Sign out?');
+    const other = await rawRequest('DELETE', `${siteA}/oauth2/logout`, { accept: 'application/json' });
+    expect(other.status).toBe(405);
+    expect(other.headers.allow).toBe('GET, HEAD, POST');
+    expect(JSON.parse(other.body).error.code).toBe('METHOD_NOT_ALLOWED');
+  });
+});
+
+/** One request with node:http: no browser headers but those given. */
+function rawRequest(method: string, url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('refresh failures and other providers', () => {
   it('a refresh the provider refuses ends the session: 401 for fetch(), cookies cleared', async () => {
     const context = await newContext();
     const page = await context.newPage();
     await signIn(page, `${siteA}/short/revoked`, bob, shortIdp);
     const kept = (await context.cookies(siteA)).find((cookie) => cookie.name === '_short')!;
-    // Logout revokes the refresh token; the old cookie is then put back, as a stolen copy would be.
+    // Logout at A revokes the refresh token; the old cookie is then put back, as a stolen copy
+    // would be, and shown to B: the processes share no Redis, so B does not know of the logout.
     await page.goto(`${siteA}/oauth2/logout`);
     expect(page.url()).toBe(`${siteA}/`);
     await context.addCookies([kept]);
+    await page.goto(`${siteB}/`);
     const before = shortIdp.tokenEndpointCalls().refresh_token ?? 0;
-    const logsBefore = proxyA.logs.length;
+    const logsBefore = proxyB.logs.length;
     await sleep((SHORT_LIFETIME + 1) * 1000);
     const answer = await pageFetch(page, '/short/after-revocation');
     expect(answer.status).toBe(401);
     expect(shortIdp.tokenEndpointCalls().refresh_token ?? 0).toBe(before + 1);
-    await proxyA.waitForLog((line) => line.msg === 'session refresh failed; the session ends' && proxyA.logs.indexOf(line) >= logsBefore, 5_000);
-    expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_short')).toBe(false);
+    await proxyB.waitForLog((line) => line.msg === 'session refresh failed; the session ends' && proxyB.logs.indexOf(line) >= logsBefore, 5_000);
+    expect((await context.cookies(siteB)).some((cookie) => cookie.name === '_short')).toBe(false);
   });
 
   it('a SameSite=Strict session still lands signed in: the callback continues through a same-site page', async () => {
@@ -569,7 +701,8 @@ describe('refresh failures and other providers', () => {
     const seen = await echoed(page);
     expect(seen.headers['x-user-sub']).toBe(alice.sub);
     expect(seen.headers['x-user-name']).toBe('alice');
-    const response = await page.request.get(`${siteA}/generic/logout`, { maxRedirects: 0 });
+    // A POST from no browser (no Origin, no Sec-Fetch-Site) signs out at once, as curl would.
+    const response = await page.request.post(`${siteA}/generic/logout`, { maxRedirects: 0 });
     expect(response.status()).toBe(302);
     const location = new URL(response.headers().location!);
     expect(`${location.origin}${location.pathname}`).toBe(`${idp.origin}/logout`);
