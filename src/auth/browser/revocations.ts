@@ -10,7 +10,7 @@ import type { AuthPolicy, RedisServer } from '../../model/policy.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { RedisPool } from './redis.ts';
 
-/** Revoked ids kept in memory at most (about 100 bytes each); beyond, the oldest are forgotten first. */
+/** Revoked ids kept in memory at most (about 110 bytes each: 11 MB when full); beyond, the oldest are forgotten first. */
 export const MAX_LOCAL_REVOCATIONS = 100_000;
 
 export interface Revocations {

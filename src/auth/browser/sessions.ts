@@ -58,23 +58,23 @@ export function createSessionStore(redis: RedisPool, revocations: Revocations): 
   async function read(policy: AuthPolicy, keys: PolicyKeys, jar: CookieJar): Promise<StoredSession | NoSession> {
     const settings = policy.browser!.session;
     const sealed = readChunked(jar, settings.cookieName);
-    const invalid: NoSession = { session: null, reason: sessionCookieNames(jar, settings.cookieName).length > 0 ? 'SESSION_INVALID' : 'SESSION_MISSING' };
-    if (sealed === null) return invalid;
+    const none = (): NoSession => ({ session: null, reason: sessionCookieNames(jar, settings.cookieName).length > 0 ? 'SESSION_INVALID' : 'SESSION_MISSING' });
+    if (sealed === null) return none();
     const server = redisOf(policy);
     if (server === null) {
       const plaintext = await unseal(sealed, keys.session);
       const session = plaintext === null ? null : decodeSession(plaintext);
-      return session === null ? invalid : { session, id: null };
+      return session === null ? none() : { session, id: null };
     }
     const idBytes = await unseal(sealed, keys.sessionId);
-    if (idBytes === null) return invalid;
+    if (idBytes === null) return none();
     const id = Buffer.from(idBytes).toString('base64url');
     const stored = await server.connection.get(server.prefix + id);
-    if (stored === null) return invalid;
+    if (stored === null) return none();
     // Sealed at rest too: what Redis holds is no use without the session key.
     const plaintext = await unseal(stored, keys.session);
     const session = plaintext === null ? null : decodeSession(plaintext);
-    return session === null ? invalid : { session, id };
+    return session === null ? none() : { session, id };
   }
 
   return {
