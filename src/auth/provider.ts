@@ -3,6 +3,8 @@
 // as long as it is down (stale-if-error). An unknown `kid` triggers one deduplicated refetch,
 // then a cool-down during which unknown kids are refused without a fetch.
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createBackoff } from '../time/backoff.ts';
+import { SYSTEM_TIMERS, unrefTimer, type TimerHandle, type Timers } from '../time/timers.ts';
 import { ProviderError, type ProviderErrorCode } from './errors.ts';
 import type { FetchJSON } from './fetcher.ts';
 
@@ -48,8 +50,8 @@ export interface ProviderOptions {
   readonly issuer: string;
   readonly discoveryURL: string;
   readonly fetchJSON: FetchJSON;
-  /** Milliseconds since the epoch; injectable for tests. */
-  readonly now?: () => number;
+  /** The clock and the refetch timers; injectable for tests. */
+  readonly timers?: Timers;
   /** How often discovery and keys are refetched while all is well. Default 10 min. */
   readonly refreshMs?: number;
   /** After an unknown-kid refetch, how long further unknown kids are refused without a fetch. Default 10 s. */
@@ -78,11 +80,10 @@ export interface Provider {
 }
 
 export function createProvider(options: ProviderOptions): Provider {
-  const now = options.now ?? Date.now;
+  const timers = options.timers ?? SYSTEM_TIMERS;
   const refreshMs = options.refreshMs ?? 10 * 60_000;
   const kidCooldownMs = options.kidCooldownMs ?? 10_000;
-  const retryMs = options.retryMs ?? 1_000;
-  const maxRetryMs = options.maxRetryMs ?? 60_000;
+  const backoff = createBackoff({ baseMs: options.retryMs ?? 1_000, maxMs: options.maxRetryMs ?? 60_000 });
 
   let metadata: ProviderMetadata | null = null;
   let keys: readonly SigningKey[] = [];
@@ -96,9 +97,8 @@ export function createProvider(options: ProviderOptions): Provider {
   let algorithms: ReadonlySet<string> = new Set(['RS256']);
   let inFlight: Promise<void> | null = null;
   let lastKidRefetch = -Infinity;
-  let failures = 0;
   let fetches = 0;
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timer: TimerHandle | null = null;
   let closed = false;
 
   function setReadiness(next: ProviderReadiness): void {
@@ -142,13 +142,10 @@ export function createProvider(options: ProviderOptions): Provider {
     inFlight ??= fetchAll()
       .then(
         () => {
-          failures = 0;
+          backoff.reset();
           schedule(refreshMs);
         },
-        () => {
-          failures++;
-          schedule(Math.min(maxRetryMs, retryMs * 2 ** (failures - 1)));
-        },
+        () => schedule(backoff.next()),
       )
       .finally(() => {
         inFlight = null;
@@ -158,9 +155,9 @@ export function createProvider(options: ProviderOptions): Provider {
 
   function schedule(delay: number): void {
     if (closed) return;
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(() => void refresh(), delay);
-    timer.unref();
+    if (timer !== null) timers.clearTimeout(timer);
+    timer = timers.setTimeout(() => void refresh(), delay);
+    unrefTimer(timer); // the refetch alone never keeps the process running
   }
 
   void refresh();
@@ -175,8 +172,8 @@ export function createProvider(options: ProviderOptions): Provider {
       if (known !== null || kid === undefined) return known;
       // An unknown kid: perhaps the provider rotated its keys. Refetch once, then cool down, so
       // a flood of made-up kids cannot hammer the provider.
-      if (inFlight === null && now() - lastKidRefetch < kidCooldownMs) return null;
-      if (inFlight === null) lastKidRefetch = now();
+      if (inFlight === null && timers.now() - lastKidRefetch < kidCooldownMs) return null;
+      if (inFlight === null) lastKidRefetch = timers.now();
       await refresh();
       return find();
     },
@@ -184,7 +181,7 @@ export function createProvider(options: ProviderOptions): Provider {
     jwksFetches: () => fetches,
     close() {
       closed = true;
-      if (timer !== null) clearTimeout(timer);
+      if (timer !== null) timers.clearTimeout(timer);
     },
   };
 }
