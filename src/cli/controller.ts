@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CompileResult } from '../compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
+import { conditionHealthy } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
 import { createKubeClient, loadKubeConfig } from '../sources/kubernetes/client.ts';
 import { createKubernetesSource, DEFAULT_CLASS } from '../sources/kubernetes/source.ts';
@@ -29,7 +30,7 @@ export interface LeaderElectionSettings {
   readonly retryPeriodMs: number;
 }
 
-export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange'> {
+export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange' | 'onHealthChange'> {
   /** A kubeconfig file; default the usual chain (KUBECONFIG, ~/.kube/config, in-cluster). */
   readonly kubeconfig: string | undefined;
   /** Watch only these namespaces; empty: all. */
@@ -97,20 +98,18 @@ export async function runController(options: ControllerOptions): Promise<Running
   let last: CompileResult | null = null;
   let republishQueued = false;
 
-  const serving = await startServing({
-    ...options,
-    compileOptions,
-    // A policy's readiness changes its Ready condition and the Programmed condition of the Routes
-    // that use it. Inside sync() the new result is not in `last` yet: hence the microtask.
-    onReadinessChange: () => {
-      if (republishQueued) return;
-      republishQueued = true;
-      queueMicrotask(() => {
-        republishQueued = false;
-        if (last !== null) writer.publish(runtimeStatuses(last));
-      });
-    },
-  });
+  // A policy's readiness changes its Ready condition and the Programmed condition of the Routes
+  // that use it; its provider's health, its Degraded condition and status.provider. Inside sync()
+  // the new result is not in `last` yet: hence the microtask.
+  const republish = () => {
+    if (republishQueued) return;
+    republishQueued = true;
+    queueMicrotask(() => {
+      republishQueued = false;
+      if (last !== null) writer.publish(runtimeStatuses(last));
+    });
+  };
+  const serving = await startServing({ ...options, compileOptions, onReadinessChange: republish, onHealthChange: republish });
 
   const events = createEventRecorder({ client, instance: identity, logger, ...(options.timers ? { timers: options.timers } : {}) });
   const source = createKubernetesSource({
@@ -127,7 +126,7 @@ export async function runController(options: ControllerOptions): Promise<Running
       last = serving.apply(snapshot);
       const statuses = runtimeStatuses(last);
       writer.publish(statuses);
-      const notTrue = statuses.filter((status) => status.conditions.some((condition) => condition.status !== 'True'));
+      const notTrue = statuses.filter((status) => !status.conditions.every(conditionHealthy));
       if (notTrue.length > 0) logger.info({ objects: notTrue.length, first: notTrue.slice(0, 5).map((s) => `${s.kind} ${s.namespace}/${s.name}`) }, 'objects with a condition not True (see their status)');
     },
     onObjectChange: (kind, namespace, name) => writer.recheck(kind, namespace, name),
@@ -140,9 +139,9 @@ export async function runController(options: ControllerOptions): Promise<Running
     ...(options.timers ? { timers: options.timers } : {}),
   });
 
-  /** The compiled statuses with what the auth runtime knows now: Ready, and the rules waiting for it. */
+  /** The compiled statuses with what the auth runtime knows now: Ready, Degraded, status.provider, and the rules waiting for a provider. */
   function runtimeStatuses(result: CompileResult) {
-    return withRuntimeConditions(result.statuses, result.table, (policy) => serving.auth.readiness(policy));
+    return withRuntimeConditions(result.statuses, result.table, (policy) => serving.auth.readiness(policy), (policy) => serving.auth.health(policy));
   }
 
   let elector: LeaderElector | null = null;

@@ -1,22 +1,54 @@
 // What compile() cannot know, added to its statuses before they are written: whether each
 // policy's provider has been reached. Every OIDCPolicy gets `Ready`; a Route with a rule whose
 // policy is not ready is not Programmed, since that rule answers 503 POLICY_NOT_READY meanwhile
-// (Unknown while the provider is still being fetched, False once fetching failed).
-import type { ProviderReadiness } from '../auth/provider.ts';
+// (Unknown while the provider is still being fetched, False once fetching failed). Once its
+// provider's keys are held, a policy also gets `Degraded` (True while refreshing them fails) and
+// `status.provider` says how many keys, when they were fetched, and the last error.
+import { degradation, type ProviderHealth, type ProviderReadiness } from '../auth/provider.ts';
 import type { AuthPolicy } from '../model/policy.ts';
-import type { ObjectStatus, StatusCondition } from '../model/status.ts';
+import type { ObjectStatus, ProviderStatus, StatusCondition } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
+import { metaTime } from './conditions.ts';
 
 export type Readiness = (policy: AuthPolicy) => ProviderReadiness;
+/** null while the policy is not loaded. */
+export type Health = (policy: AuthPolicy) => ProviderHealth | null;
 
-export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: RouteTable, readiness: Readiness): ObjectStatus[] {
+export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: RouteTable, readiness: Readiness, health: Health = () => null): ObjectStatus[] {
   const waits = waitingRules(table, readiness);
   return statuses.map((status) => {
-    if (status.kind === 'OIDCPolicy') return { ...status, conditions: [...status.conditions, readyCondition(status, table, readiness)] };
+    if (status.kind === 'OIDCPolicy') return withProvider(status, table, readiness, health);
     const wait = waits.get(`${status.namespace}/${status.name}`);
     if (wait === undefined) return status;
     return { ...status, conditions: status.conditions.map((condition) => (condition.type === 'Programmed' ? notProgrammed(condition, wait) : condition)) };
   });
+}
+
+/** An OIDCPolicy's status with Ready, Degraded and `status.provider` as its provider is now. */
+function withProvider(status: ObjectStatus, table: RouteTable, readiness: Readiness, health: Health): ObjectStatus {
+  const policy = table.policies.get(`${status.namespace}/${status.name}`);
+  const state = policy === undefined ? null : health(policy);
+  const ready = readyCondition(status, table, readiness);
+  const degraded = state === null ? null : degradedCondition(state, status.generation);
+  const conditions = [...status.conditions, ready, ...(degraded === null ? [] : [degraded])];
+  if (status.provider === undefined || state === null) return { ...status, conditions };
+  return { ...status, conditions, provider: { ...status.provider, ...providerFields(state) } };
+}
+
+/** Degraded, once the provider's keys are held: True while refreshing them fails (tokens still verify), False once a refresh succeeds. */
+export function degradedCondition(health: ProviderHealth, generation: number | null = null): StatusCondition | null {
+  const state = degradation(health);
+  if (state === null) return null;
+  return { type: 'Degraded', status: state.degraded ? 'True' : 'False', reason: state.reason, message: state.message, ...(generation === null ? {} : { observedGeneration: generation }) };
+}
+
+/** `status.provider`'s fields from the runtime: KEYS, LAST FETCH, and the last error with its time. */
+export function providerFields(health: ProviderHealth): Omit<ProviderStatus, 'type'> {
+  return {
+    keys: health.keys,
+    ...(health.lastFetchTime === null ? {} : { lastFetchTime: metaTime(health.lastFetchTime) }),
+    ...(health.lastError === null ? {} : { lastError: health.lastError.message, lastErrorTime: metaTime(health.lastError.time) }),
+  };
 }
 
 /** Ready: True once discovery and keys are fetched; Unknown while fetching; False when fetching failed or the policy did not compile. */
