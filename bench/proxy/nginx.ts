@@ -51,6 +51,8 @@ http {
   }
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    version: nginxVersion(),
     stop: async () => {
       // SIGQUIT would wait for keep-alive clients; SIGTERM is nginx's fast shutdown.
       await stopChild(child);

@@ -1,7 +1,7 @@
-// Portcullis itself as a benchmark row: the real CLI as its own process (with the flags its
-// shebang sets), default logging to a discarded stdout, in front of the echo upstream.
+// Portcullis itself as a benchmark row: the real CLI as its own process, default logging to a
+// discarded stdout, in front of the echo upstream.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,21 +11,32 @@ import { stopChild, type Running } from './processes.ts';
 const CLI = fileURLToPath(new URL('../../bin/portcullis.js', import.meta.url));
 
 export interface PortcullisRowOptions {
-  /** Protect the route with a bearer policy for this mint's tokens. */
-  readonly mint?: CognitoMint;
+  /** Protect the route with a bearer policy for this mint's tokens; `token` is one of them, to wait for readiness with. */
+  readonly bearer?: { readonly mint: CognitoMint; readonly token: string };
   /** Verified signatures kept per policy (0: every request verifies its signature). */
   readonly signatureCacheSize?: number;
-  /** Run under V8's default young generation instead of the CLI's --max-semi-space-size=1. */
-  readonly defaultYoungGeneration?: boolean;
+  /**
+   * Node.js flags. Without them the CLI starts as a user starts it (its shebang's flags); with
+   * them it runs under this Node.js with the shebang's flags and then these (a later flag wins).
+   */
+  readonly nodeFlags?: readonly string[];
+}
+
+/** The Node.js flags the CLI's shebang sets (`#!/usr/bin/env -S node --flag …`). */
+export function shebangNodeFlags(): string[] {
+  const shebang = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
+  const words = shebang.replace(/^#!/, '').trim().split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
 }
 
 export async function startPortcullis(upstream: string, options: PortcullisRowOptions = {}): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
-  const policy = options.mint
+  const mint = options.bearer?.mint;
+  const policy = mint
     ? `apiVersion: portcullis.dev/v1alpha1
 kind: OIDCPolicy
 metadata: {name: machines}
-spec: {issuer: "${options.mint.issuer}", provider: Cognito, clientID: "${options.mint.clientIds.machine}", bearer: {}, authorization: {requiredScopes: [default-m2m-resource-server/read]}, forward: {headers: {X-Client-Id: client_id}}}
+spec: {issuer: "${mint.issuer}", provider: Cognito, clientID: "${mint.clientIds.machine}", bearer: {}, authorization: {requiredScopes: [default-m2m-resource-server/read]}, forward: {headers: {X-Client-Id: client_id}}}
 ---
 `
     : '';
@@ -35,14 +46,18 @@ spec: {issuer: "${options.mint.issuer}", provider: Cognito, clientID: "${options
 kind: Route
 metadata: {name: bench}
 spec:
-  ${options.mint ? 'policyRef: {name: machines}' : ''}
+  ${mint ? 'policyRef: {name: machines}' : ''}
   rules: [{matches: [{path: {value: /}}], backends: [{url: "${upstream}"}]}]
 `,
   );
   const args = ['standalone', '-f', dir, '--listen', '127.0.0.1:0', '--ops-listen', '127.0.0.1:0', '--signature-cache-size', String(options.signatureCacheSize ?? 10_000)];
-  const child = options.defaultYoungGeneration
-    ? spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = options.nodeFlags
+    ? spawn(process.execPath, [...shebangNodeFlags(), ...options.nodeFlags, CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(CLI, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = async (): Promise<void> => {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8');
@@ -58,7 +73,7 @@ spec:
     child.stdout.on('data', onData);
     child.once('exit', (code) => reject(new Error(`portcullis exited with ${code} before listening`)));
   });
-  const headers = options.mint ? { authorization: `Bearer ${options.mint.mint({}, { kind: 'machine' })}` } : undefined;
+  const headers = options.bearer ? { authorization: `Bearer ${options.bearer.token}` } : undefined;
   // The policy's provider is fetched in the background: wait until the route answers.
   for (let i = 0; i < 100; i++) {
     const response = await fetch(`${url}/anything`, { headers });
@@ -66,5 +81,5 @@ spec:
     if (response.status === 200) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, headers, stop: () => stopChild(child) };
+  return { url, pid: child.pid, stop };
 }

@@ -6,14 +6,16 @@ import { createServer, connect } from 'node:net';
 export interface Running {
   /** Where wrk sends its requests: `http://127.0.0.1:<port>`. */
   readonly url: string;
-  /** Headers every request of this row carries (a bearer token). */
-  readonly headers?: Readonly<Record<string, string>>;
+  /** The process whose tree (it and its descendants) serves the row: its CPU time is the row's. */
+  readonly pid?: number;
+  /** What runs, for the report (e.g. `nginx/1.22.1`): for the peers, whose version matters. */
+  readonly version?: string;
   stop(): Promise<void>;
 }
 
-/** Starts a TypeScript script under this Node.js and waits for the URL it prints on its first line. */
-export async function startScript(script: string, args: readonly string[]): Promise<Running> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a TypeScript script under this Node.js (with these Node.js flags) and waits for the URL it prints on its first line. */
+export async function startScript(script: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.setEncoding('utf8');
@@ -26,7 +28,7 @@ export async function startScript(script: string, args: readonly string[]): Prom
     child.once('error', reject);
   });
   child.stdout?.resume();
-  return { url, stop: () => stopChild(child) };
+  return { url, pid: child.pid, stop: () => stopChild(child) };
 }
 
 export async function stopChild(child: ChildProcess): Promise<void> {

@@ -1,15 +1,17 @@
-// npm run bench [-- --duration 5 --rounds 3 --path /anything]
+// npm run bench [-- --duration 5 --rounds 3 --path /anything --only <text>[,<text>…]]
 //
 // Forwarding speed on loopback: wrk (1 thread, 32 connections, --latency) against the echo
 // upstream directly and through each row of rows.ts, every row measured in every round
-// (rounds interleave the rows, so drift hits all of them alike). Prints a table and writes
-// it to bench/RESULTS.md under "Proxy".
+// (rounds interleave the rows, so drift hits all of them alike), with the CPU time of the row's
+// own process tree per request. Prints a table and, unless --only picks some rows, writes it
+// to bench/RESULTS.md under "Proxy".
 import { loadavg } from 'node:os';
+import { startCognitoMint, withPayload, type CognitoMint } from '../../src/demo/cognito-mint.ts';
 import { spawnEchoServer } from '../../test/support/echo-server.ts';
 import { writeResultsSection } from '../results.ts';
-import { nginxVersion } from './nginx.ts';
+import { createCpuClock, type CpuTime } from './cpu.ts';
 import type { Running } from './processes.ts';
-import { BASELINE, closeSharedMint, ROWS, type BenchRow } from './rows.ts';
+import { BASELINE, BEARER_CACHE_HIT, FORWARDER, PASS_THROUGH, PASS_THROUGH_TOKEN_SENT, ROWS, type BenchContext, type BenchRow } from './rows.ts';
 import { commandOutput, ensureCommands, machineSummary } from './tools.ts';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.ts';
 
@@ -17,6 +19,8 @@ interface Settings {
   readonly durationS: number;
   readonly rounds: number;
   readonly path: string;
+  /** Only the rows whose name contains one of these (lower case); null: every row. */
+  readonly only: readonly string[] | null;
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -27,89 +31,210 @@ function parseArgs(argv: readonly string[]): Settings {
   const durationS = Number(value('--duration', '5'));
   const rounds = Number(value('--rounds', '3'));
   const path = value('--path', '/anything');
-  if (!(durationS >= 5 && durationS <= 10)) throw new TypeError('--duration must be 5 to 10 seconds');
-  if (!Number.isInteger(rounds) || rounds < 2 || rounds > 5) throw new TypeError('--rounds must be 2 to 5');
-  if (!path.startsWith('/')) throw new TypeError('--path must start with "/"');
-  return { durationS, rounds, path };
+  const only = value('--only', '');
+  if (!(durationS >= 5 && durationS <= 10)) throw new TypeError('--duration must be 5 to 10 seconds.');
+  if (!Number.isInteger(rounds) || rounds < 2 || rounds > 5) throw new TypeError('--rounds must be 2 to 5.');
+  if (!path.startsWith('/')) throw new TypeError('--path must start with "/".');
+  return { durationS, rounds, path, only: only === '' ? null : only.toLowerCase().split(',') };
 }
 
 const WRK: Omit<WrkOptions, 'durationS'> = { threads: 1, connections: 32 };
 
+interface Measured {
+  readonly wrk: WrkResult;
+  /** CPU time of the row's process tree during the run, per request served; null without a process. */
+  readonly cpuMicrosPerRequest: number | null;
+  /** The kernel's part of it (system time). */
+  readonly systemMicrosPerRequest: number | null;
+}
+
+type Outcome =
+  | { readonly row: BenchRow; readonly rounds: Measured[]; readonly version?: string }
+  | { readonly row: BenchRow; readonly absent: string };
+
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
   ensureCommands({ wrk: 'wrk', nginx: 'nginx' });
+  const rows = ROWS.filter((row) => settings.only === null || settings.only.some((text) => row.name.toLowerCase().includes(text)));
 
   const loadBefore = loadavg()[0] ?? 0;
+  const cpu = createCpuClock();
   const echo = await spawnEchoServer();
-  const started: { row: BenchRow; running: Running }[] = [];
+  const mint = await startCognitoMint({ lifetime: 24 * 3600 });
+  const context: BenchContext = { upstream: echo.url, upstreamPid: echo.pid, mint, token: mint.mint({}, { kind: 'machine' }) };
+  const outcomes: Outcome[] = [];
+  const started: { row: BenchRow; running: Running; headers: Record<string, string>; rounds: Measured[] }[] = [];
   try {
-    for (const row of ROWS) {
-      const running = await row.start(echo.url);
-      started.push({ row, running });
-      const check = await fetch(running.url + settings.path, { headers: running.headers });
-      await check.arrayBuffer();
-      if (check.status !== 200) throw new Error(`${row.name} answered ${check.status} on ${settings.path}`);
-    }
-
-    for (const { running } of started) await runWrk(running.url + settings.path, { ...WRK, durationS: 1, headers: running.headers }); // warm-up
-    const results = new Map<string, WrkResult[]>(ROWS.map((row) => [row.name, []]));
-    for (let round = 1; round <= settings.rounds; round++) {
-      for (const { row, running } of started) {
-        const result = await runWrk(running.url + settings.path, { ...WRK, durationS: settings.durationS, headers: running.headers });
-        results.get(row.name)?.push(result);
-        console.log(`round ${round}  ${row.name.padEnd(32)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms${result.errors ? `  ${result.errors} errors` : ''}`);
+    for (const row of rows) {
+      const headers: Record<string, string> = row.token === 'none' ? {} : { authorization: `Bearer ${context.token}` };
+      let running: Running | null = null;
+      try {
+        running = await row.start(context);
+        await checkRow(row, running, settings.path, context);
+        const rounds: Measured[] = [];
+        started.push({ row, running, headers, rounds });
+        outcomes.push({ row, rounds, ...(running.version === undefined ? {} : { version: running.version }) });
+      } catch (error) {
+        // A row that cannot be built, started or trusted is reported absent, never dropped.
+        const reason = error instanceof Error ? error.message : String(error);
+        console.error(`${row.name}: absent: ${reason}`);
+        outcomes.push({ row, absent: reason });
+        await running?.stop().catch(() => {});
       }
     }
 
-    const table = `${report(results, settings, [loadBefore, loadavg()[0] ?? 0])}\n\n${targets(results)}`;
+    for (const { running, headers } of started) await runWrk(running.url + settings.path, { ...WRK, durationS: 1, headers }); // warm-up
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const { row, running, headers, rounds } of started) {
+        const before = running.pid === undefined ? null : cpu.tree(running.pid);
+        const wrk = await runWrk(running.url + settings.path, { ...WRK, durationS: settings.durationS, headers });
+        const after = running.pid === undefined ? null : cpu.tree(running.pid);
+        const perRequest = (micros: (time: CpuTime) => number): number | null =>
+          before === null || after === null || wrk.requests === 0 ? null : (micros(after) - micros(before)) / wrk.requests;
+        const cpuMicrosPerRequest = perRequest((time) => time.userMicros + time.systemMicros);
+        const systemMicrosPerRequest = perRequest((time) => time.systemMicros);
+        rounds.push({ wrk, cpuMicrosPerRequest, systemMicrosPerRequest });
+        console.log(
+          `round ${round}  ${row.name.padEnd(48)} ${wrk.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
+            `${cpuMicrosPerRequest === null ? '   — ' : cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req ` +
+            `(system ${systemMicrosPerRequest === null ? '—' : systemMicrosPerRequest.toFixed(0)})  ` +
+            `p50 ${wrk.p50Ms.toFixed(2)} ms  p99 ${wrk.p99Ms.toFixed(2)} ms${wrk.errors ? `  ${wrk.errors} errors` : ''}`,
+        );
+      }
+    }
+
+    const table = `${report(outcomes, settings, [loadBefore, loadavg()[0] ?? 0])}\n\n${targets(outcomes)}`;
     console.log(`\n${table}`);
-    writeResultsSection('Proxy (npm run bench)', table);
+    if (settings.only === null) writeResultsSection('Proxy (npm run bench)', table);
+    else console.log('\n(--only: bench/RESULTS.md left as it was.)');
   } finally {
     for (const { running } of started.reverse()) await running.stop().catch((error: unknown) => console.error(error));
     await echo.stop();
-    await closeSharedMint();
+    await mint.close();
   }
 }
 
-/** The issues' targets, each said met or MISSED. */
-function targets(results: ReadonlyMap<string, readonly WrkResult[]>): string {
-  const best = (name: string) => Math.max(0, ...(results.get(name) ?? []).map((r) => r.requestsPerSecond));
-  const nginx = best(BASELINE);
-  const passThrough = best('portcullis, pass-through');
-  const cached = best('portcullis, bearer (cache hit)');
-  const line = (what: string, value: number, target: number) => `- ${what}: ${value.toFixed(2)}× (target ≥ ${target}×) — ${value >= target ? 'met' : 'MISSED'}`;
+/** A row is measured only once it forwards a good request, and a bearer row only once it refuses a missing or forged token. */
+async function checkRow(row: BenchRow, running: Running, path: string, context: BenchContext): Promise<void> {
+  const status = async (authorization?: string): Promise<number> => {
+    const response = await fetch(running.url + path, { headers: authorization === undefined ? {} : { authorization } });
+    await response.arrayBuffer();
+    return response.status;
+  };
+  const expect = async (what: string, authorization: string | undefined, wanted: number): Promise<void> => {
+    const got = await status(authorization);
+    if (got !== wanted) throw new Error(`It answered ${got}, not ${wanted}, ${what}.`);
+  };
+  if (row.token === 'none') return expect(`on ${path}`, undefined, 200);
+  if (row.token === 'sent') return expect(`on ${path} with the token`, `Bearer ${context.token}`, 200);
+  await expect(`on ${path} with the token`, `Bearer ${context.token}`, 200);
+  await expect(`on ${path} without a token`, undefined, 401);
+  await expect(`on ${path} with a forged token`, `Bearer ${forged(context.mint, context.token)}`, 401);
+}
+
+/** The token with another subject and its original signature. */
+function forged(mint: CognitoMint, token: string): string {
+  return withPayload(token, { ...mint.claims('machine'), sub: 'someone-else' });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+interface Summary {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpuMicrosPerRequest: number | null;
+  readonly systemMicrosPerRequest: number | null;
+  readonly errors: number;
+}
+
+function summarise(rounds: readonly Measured[]): Summary {
+  const medianOf = (values: readonly (number | null)[]): number | null =>
+    values.length > 0 && values.every((value) => value !== null) ? median(values as number[]) : null;
+  return {
+    requestsPerSecond: median(rounds.map((r) => r.wrk.requestsPerSecond)),
+    p50Ms: median(rounds.map((r) => r.wrk.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.wrk.p99Ms)),
+    cpuMicrosPerRequest: medianOf(rounds.map((r) => r.cpuMicrosPerRequest)),
+    systemMicrosPerRequest: medianOf(rounds.map((r) => r.systemMicrosPerRequest)),
+    errors: rounds.reduce((sum, r) => sum + r.wrk.errors, 0),
+  };
+}
+
+function summaries(outcomes: readonly Outcome[]): Map<string, Summary> {
+  return new Map(outcomes.flatMap((outcome) => ('rounds' in outcome && outcome.rounds.length > 0 ? [[outcome.row.name, summarise(outcome.rounds)] as const] : [])));
+}
+
+/** Issue 13's targets for the hot path (item 4), each said met or MISSED, from the medians. */
+function targets(outcomes: readonly Outcome[]): string {
+  const rows = summaries(outcomes);
+  const forwarder = rows.get(FORWARDER);
+  const passThrough = rows.get(PASS_THROUGH);
+  const cached = rows.get(BEARER_CACHE_HIT);
+  const tokenSent = rows.get(PASS_THROUGH_TOKEN_SENT);
+  const ratioOf = (value: number | null | undefined, of: number | null | undefined): string =>
+    value == null || of == null ? 'not measured' : `${value.toFixed(0)} vs ${of.toFixed(0)} µs = ${(value / of).toFixed(2)}×`;
+  const line = (what: string, value: number | null | undefined, of: number | null | undefined, bound: '≤' | '≥', target: number, unit: string): string => {
+    if (value == null || of == null) return `- ${what}: not measured.`;
+    const ratio = value / of;
+    const met = bound === '≤' ? ratio <= target : ratio >= target;
+    return `- ${what}: ${value.toFixed(0)} vs ${of.toFixed(0)} ${unit} = ${ratio.toFixed(2)}× (target ${bound} ${target}×) — ${met ? 'met' : 'MISSED'}.`;
+  };
   return [
-    'Targets:',
-    line('Portcullis pass-through vs nginx', passThrough / nginx, 0.5),
-    line('bearer (cache hit) vs Portcullis pass-through', cached / passThrough, 0.85),
-    line('bearer (cache hit) vs nginx', cached / nginx, 0.45),
+    'Targets (issue 13, item 4), from the medians:',
+    line(`Portcullis pass-through CPU per request vs ${FORWARDER}`, passThrough?.cpuMicrosPerRequest, forwarder?.cpuMicrosPerRequest, '≤', 1.3, 'µs'),
+    line(`Portcullis pass-through req/s vs ${FORWARDER}`, passThrough?.requestsPerSecond, forwarder?.requestsPerSecond, '≥', 0.75, 'req/s'),
+    line('bearer (cache hit) CPU per request vs pass-through', cached?.cpuMicrosPerRequest, passThrough?.cpuMicrosPerRequest, '≤', 1.1, 'µs'),
+    '',
+    `Not a target, to read the last one: bearer (cache hit) CPU per request vs pass-through with the same token sent and not checked (the checking ` +
+      `alone, apart from carrying 850 more bytes up and 1.7 KB more down): ${ratioOf(cached?.cpuMicrosPerRequest, tokenSent?.cpuMicrosPerRequest)}.`,
   ].join('\n');
 }
 
-function report(results: ReadonlyMap<string, readonly WrkResult[]>, settings: Settings, load: readonly number[]): string {
-  // Other work on the machine only ever slows a run down: each row's best round is its figure.
-  const summary = [...results].map(([name, runs]) => {
-    const best = runs.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
-    return { name, runs, best, errors: runs.reduce((sum, r) => sum + r.errors, 0) };
-  });
-  const base = summary.find((row) => row.name === BASELINE)?.best;
-  const ratio = (value: number, of: number | undefined): string => (of === undefined ? '—' : `${(value / of).toFixed(2)}×`);
+function report(outcomes: readonly Outcome[], settings: Settings, load: readonly number[]): string {
+  const rows = summaries(outcomes);
+  const nginx = rows.get(BASELINE);
+  const forwarder = rows.get(FORWARDER);
+  const ratio = (value: number | null, of: number | null | undefined): string => (value === null || of == null ? '—' : `${(value / of).toFixed(2)}×`);
   const thousands = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const micros = (n: number | null): string => (n === null ? '—' : n.toFixed(0));
+  const cell = (text: string): string => text.replace(/\s+/g, ' ').replaceAll('|', '\\|').slice(0, 300);
   const wrkVersion = commandOutput('wrk', ['-v']).split('\n')[0]?.replace(/ \[.*$/, '') ?? 'wrk';
+  const versions = outcomes.flatMap((outcome) => ('version' in outcome && outcome.version !== undefined ? [outcome.version] : []));
+
+  const lines = outcomes.map((outcome) => {
+    if ('absent' in outcome) return `| ${outcome.row.name} | absent: ${cell(outcome.absent)} | | | | | | | | |`;
+    const summary = rows.get(outcome.row.name);
+    if (summary === undefined) return `| ${outcome.row.name} | not measured | | | | | | | | |`;
+    return (
+      `| ${outcome.row.name}${summary.errors ? ` (${summary.errors} errors)` : ''} | ${thousands(summary.requestsPerSecond)} | ` +
+      `${outcome.rounds.map((r) => thousands(r.wrk.requestsPerSecond)).join(', ')} | ${summary.p50Ms.toFixed(2)} | ${summary.p99Ms.toFixed(2)} | ` +
+      `${micros(summary.cpuMicrosPerRequest)} | ${micros(summary.systemMicrosPerRequest)} | ${outcome.rounds.map((r) => micros(r.cpuMicrosPerRequest)).join(', ')} | ` +
+      `${ratio(summary.requestsPerSecond, nginx?.requestsPerSecond)} | ${ratio(summary.cpuMicrosPerRequest, forwarder?.cpuMicrosPerRequest)} |`
+    );
+  });
 
   return [
-    `Measured ${new Date().toISOString().slice(0, 10)} on Node.js ${process.version}, ${nginxVersion()}, ${wrkVersion}; ${machineSummary()}; ` +
+    `Measured ${new Date().toISOString().slice(0, 10)} on Node.js ${process.version}, ${[...versions, wrkVersion].join(', ')}; ${machineSummary()}; ` +
       `load average ${load.map((l) => l.toFixed(1)).join(' → ')} (before → after).`,
     `wrk: ${WRK.threads} thread, ${WRK.connections} connections, ${settings.durationS} s a run, ${settings.rounds} rounds interleaved, ` +
-      `\`GET ${settings.path}\` (the echo upstream's JSON description of the request, about 200 bytes) on loopback. Each row's figures are from its best round ` +
-      '(every round listed); ratios compare with nginx.',
+      `\`GET ${settings.path}\` on loopback; the echo upstream answers a JSON description of the request: about 0.3 KB, or 2 KB when the request ` +
+      'carries the token (850 bytes, a Cognito-shaped machine access token, the same for every row that sends one), which the echo repeats twice. ' +
+      'Figures are the median of the rounds (every round listed). CPU µs/req: user + system CPU time of the ' +
+      "row's own process tree during the run (from /proc; not wrk's, not the upstream's — the \"upstream, direct\" row is the upstream's own) " +
+      `divided by the requests served; "of which system": the kernel's part (sockets). Ratios: req/s vs ${BASELINE}; CPU vs ${FORWARDER} (the Node.js ceiling).`,
+    'Peers: nginx with one worker, no access log; Apache with the event MPM, one child process of 64 threads, no access log, verifying ' +
+      'every token against the JWKS (over HTTPS, private CA) and checking iss, token_use, client_id and scope; oauth2-proxy with ' +
+      '--skip-jwt-bearer-tokens --oidc-audience-claim=client_id --force-json-errors, request log on, checking neither token_use nor scope. ' +
+      'Portcullis keeps its access log on; "semi-space N MiB" rows run the bin under `node --max-semi-space-size=N`.',
     '',
-    '| row | req/s | every round | p50 ms | p99 ms | req/s vs nginx | p50 vs nginx | p99 vs nginx |',
-    '|---|---:|---|---:|---:|---:|---:|---:|',
-    ...summary.map(({ name, runs, best, errors }) =>
-      `| ${name}${errors ? ` (${errors} errors)` : ''} | ${thousands(best.requestsPerSecond)} | ${runs.map((r) => thousands(r.requestsPerSecond)).join(', ')} | ` +
-      `${best.p50Ms.toFixed(2)} | ${best.p99Ms.toFixed(2)} | ${ratio(best.requestsPerSecond, base?.requestsPerSecond)} | ` +
-      `${ratio(best.p50Ms, base?.p50Ms)} | ${ratio(best.p99Ms, base?.p99Ms)} |`),
+    '| row | req/s | every round | p50 ms | p99 ms | CPU µs/req | of which system | every round | req/s vs nginx | CPU vs forwarder |',
+    '|---|---:|---|---:|---:|---:|---:|---|---:|---:|',
+    ...lines,
   ].join('\n');
 }
 

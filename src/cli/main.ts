@@ -1,232 +1,210 @@
-// The composition root: parses the command line and builds each mode from its parts.
-import { parseArgs } from 'node:util';
-import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
-import { createLogger, type Logger } from '../observability/logger.ts';
-import { parseListen } from './listen.ts';
-import { runDemo } from './demo.ts';
-import { runStandalone } from './standalone.ts';
-import { validate } from './validate.ts';
+// The composition root: reads the command line (defined once, in commands.ts) and builds each
+// mode from its parts.
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../observability/logger.ts';
+import { COMMANDS, FLAGS, type CommandName } from './commands.ts';
+import { parseCommand, unknownCommand, type FlagValues } from './flags.ts';
+import { commandHelp, usage } from './help.ts';
+import { UsageError } from './usage-error.ts';
 
-const USAGE = `Usage:
-  portcullis standalone -f <file|dir> [-f …] [--listen host:port] [--listen-tls host:port] [--ops-listen host:port]
-  portcullis validate -f <file|dir> [-f …] [--mode standalone|controller] [--check-providers]
-  portcullis demo [--port 9080] [--provider-port 9000] [--upstream-port 9081] [--ops-port 9082]
-  portcullis controller [--kubeconfig path] [--namespace ns …] [--class name] [--listen host:port] [--listen-tls host:port] [--ops-listen host:port]
-                        [--https-redirect-port port]
-                        [--allow-local-backends] [--allowed-backend-host host …] [--trust-proxy addr …]
-                        [--leader-election-namespace ns] [--leader-election-lease name] [--no-leader-election]
-                        [--leader-election-lease-duration 15s] [--leader-election-renew-deadline 10s] [--leader-election-retry-period 2s]
-                        [--rebuild-holdoff 50ms] [--rebuild-max-holdoff 500ms] [--drain-delay 5s] [--shutdown-timeout 25s]
-`;
+type Runner<C extends CommandName> = (values: FlagValues<C>) => Promise<number>;
+
+// Each command imports what it runs when it runs: help, --version and a mistyped flag answer at
+// once, and no command pays for another's dependencies (@kubernetes/client-node alone takes
+// about 0.4 s and 90 MB to import; the demo's OpenID provider, fastify and RE2 add more).
+const RUN: { readonly [C in CommandName]: Runner<C> } = {
+  async standalone(values) {
+    const logger = await commandLogger(values);
+    const { runStandalone } = await import('./standalone.ts');
+    const running = await runStandalone({ paths: values.file, ...servingOptions(values), logger });
+    await stopOnSignal(logger);
+    await running.close();
+    return exitAfterFlush(logger, 0);
+  },
+
+  async validate(values) {
+    const { validate } = await import('./validate.ts');
+    const report = await validate(values.file, values.mode, { checkProviders: values['check-providers'] });
+    process.stdout.write(`${report.text}\n`);
+    return report.ok ? 0 : 1;
+  },
+
+  async demo(values) {
+    // Lines written as they come, so that the start-up lines stay above the banner.
+    const logger = await commandLogger(values, { sync: true });
+    const { runDemo } = await import('./demo.ts');
+    const demo = await runDemo({
+      proxyPort: values.port,
+      opsPort: values['ops-port'],
+      providerPort: values['provider-port'],
+      upstreamPort: values['upstream-port'],
+      logger,
+    });
+    process.stderr.write(demo.instructions);
+    await stopOnSignal(logger);
+    await demo.close();
+    return exitAfterFlush(logger, 0);
+  },
+
+  async echo(values) {
+    const { startEchoServer } = await import('../demo/echo-upstream.ts');
+    const echo = await startEchoServer({ host: values.host, port: values.port, record: false });
+    process.stdout.write(`${echo.url}\n`);
+    await untilSignal();
+    await echo.close();
+    return 0;
+  },
+
+  async controller(values) {
+    const election = {
+      enabled: values['leader-election'],
+      namespace: values['leader-election-namespace'],
+      lease: values['leader-election-lease'],
+      leaseDurationMs: values['leader-election-lease-duration'],
+      renewDeadlineMs: values['leader-election-renew-deadline'],
+      retryPeriodMs: values['leader-election-retry-period'],
+    };
+    if (!(election.retryPeriodMs < election.renewDeadlineMs && election.renewDeadlineMs < election.leaseDurationMs)) {
+      throw new UsageError('Leader election needs --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration.');
+    }
+    const logger = await commandLogger(values);
+    const { DEFAULT_LEADER_ELECTION, runController } = await import('./controller.ts');
+    const running = await runController({
+      kubeconfig: values.kubeconfig,
+      namespaces: values.namespace,
+      className: values.class,
+      ...servingOptions(values),
+      allowLocalBackends: values['allow-local-backends'],
+      allowedBackendHosts: values['allowed-backend-host'].length === 0 ? null : values['allowed-backend-host'],
+      leaderElection: { ...DEFAULT_LEADER_ELECTION, ...election },
+      holdoffMs: values['rebuild-holdoff'],
+      maxHoldoffMs: values['rebuild-max-holdoff'],
+      logger,
+    });
+    await stopOnSignal(logger);
+    await running.close();
+    return exitAfterFlush(logger, 0);
+  },
+};
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'validate': {
-      const { values } = parseArgs({
-        args: [...rest],
-        options: { file: { type: 'string', short: 'f', multiple: true }, mode: { type: 'string', default: 'standalone' }, 'check-providers': { type: 'boolean', default: false } },
-        strict: true,
-      });
-      if (!values.file?.length) throw new UsageError('validate needs at least one -f <file|dir>.');
-      if (values.mode !== 'standalone' && values.mode !== 'controller') throw new UsageError('--mode is standalone or controller.');
-      const report = await validate(values.file, values.mode, { checkProviders: values['check-providers'] });
-      process.stdout.write(`${report.text}\n`);
-      return report.ok ? 0 : 1;
-    }
-    case 'standalone': {
-      const { values } = parseArgs({
-        args: [...rest],
-        options: {
-          file: { type: 'string', short: 'f', multiple: true },
-          // A single process on a laptop has no load balancer to tell; in a cluster, drain.
-          ...servingFlags('0s'),
-        },
-        strict: true,
-      });
-      if (!values.file?.length) throw new UsageError('standalone needs at least one -f <file|dir>.');
-      const logger = createLogger({ level: values['log-level'] });
-      const running = await runStandalone({ paths: values.file, ...servingOptions(values), logger });
-      const signal = await untilSignal();
-      logger.info({ signal }, 'stopping');
-      await running.close();
-      return exitAfterFlush(logger, 0);
-    }
-    case 'controller': {
-      const { values } = parseArgs({
-        args: [...rest],
-        options: {
-          kubeconfig: { type: 'string' },
-          namespace: { type: 'string', short: 'n', multiple: true, default: [] },
-          class: { type: 'string', default: 'portcullis' },
-          'allow-local-backends': { type: 'boolean', default: false },
-          'allowed-backend-host': { type: 'string', multiple: true },
-          'leader-election': { type: 'boolean', default: true },
-          'leader-election-namespace': { type: 'string' },
-          'leader-election-lease': { type: 'string' },
-          'leader-election-lease-duration': { type: 'string', default: '15s' },
-          'leader-election-renew-deadline': { type: 'string', default: '10s' },
-          'leader-election-retry-period': { type: 'string', default: '2s' },
-          'rebuild-holdoff': { type: 'string', default: '50ms' },
-          'rebuild-max-holdoff': { type: 'string', default: '500ms' },
-          // A pod behind a Service: keep serving while endpoints controllers and load balancers catch up.
-          ...servingFlags('5s'),
-        },
-        allowNegative: true,
-        strict: true,
-      });
-      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(values.class) || values.class.length > 253) throw new UsageError('--class takes a lower-case name such as portcullis.');
-      const election = {
-        enabled: values['leader-election'],
-        namespace: values['leader-election-namespace'],
-        lease: values['leader-election-lease'],
-        leaseDurationMs: parseDuration(values['leader-election-lease-duration'], '--leader-election-lease-duration'),
-        renewDeadlineMs: parseDuration(values['leader-election-renew-deadline'], '--leader-election-renew-deadline'),
-        retryPeriodMs: parseDuration(values['leader-election-retry-period'], '--leader-election-retry-period'),
-      };
-      if (!(election.retryPeriodMs < election.renewDeadlineMs && election.renewDeadlineMs < election.leaseDurationMs)) {
-        throw new UsageError('Leader election needs retry period < renew deadline < lease duration.');
-      }
-      const logger = createLogger({ level: values['log-level'] });
-      // Loaded here, not at the top: @kubernetes/client-node takes about 0.4 s and 90 MB to
-      // import, which no other mode should pay.
-      const { DEFAULT_LEADER_ELECTION, runController } = await import('./controller.ts');
-      const running = await runController({
-        kubeconfig: values.kubeconfig,
-        namespaces: values.namespace,
-        className: values.class,
-        ...servingOptions(values),
-        allowLocalBackends: values['allow-local-backends'],
-        allowedBackendHosts: values['allowed-backend-host'] ?? null,
-        leaderElection: { ...DEFAULT_LEADER_ELECTION, ...election },
-        holdoffMs: parseDuration(values['rebuild-holdoff'], '--rebuild-holdoff'),
-        maxHoldoffMs: parseDuration(values['rebuild-max-holdoff'], '--rebuild-max-holdoff'),
-        logger,
-      });
-      const signal = await untilSignal();
-      logger.info({ signal }, 'stopping');
-      await running.close();
-      return exitAfterFlush(logger, 0);
-    }
-    case 'demo': {
-      const { values } = parseArgs({
-        args: [...rest],
-        options: {
-          port: { type: 'string', default: '9080' },
-          'ops-port': { type: 'string', default: '9082' },
-          'provider-port': { type: 'string', default: '9000' },
-          'upstream-port': { type: 'string', default: '9081' },
-          'log-level': { type: 'string', default: 'info' },
-        },
-        strict: true,
-      });
-      const logger = createLogger({ level: values['log-level'] });
-      const demo = await runDemo({
-        proxyPort: parseCount(values.port, '--port'),
-        opsPort: parseCount(values['ops-port'], '--ops-port'),
-        providerPort: parseCount(values['provider-port'], '--provider-port'),
-        upstreamPort: parseCount(values['upstream-port'], '--upstream-port'),
-        logger,
-      });
-      process.stderr.write(demo.instructions);
-      await untilSignal();
-      await demo.close();
-      logger.flush();
-      return 0;
-    }
-    case undefined:
-    case '-h':
-    case '--help':
-    case 'help':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
+  const [first, ...rest] = argv;
+  const version = packageVersion();
+  if (first === undefined) {
+    process.stderr.write(usage(version));
+    return 2;
   }
+  if (first === '--help' || first === '-h' || (first === 'help' && (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h'))) {
+    process.stdout.write(usage(version));
+    return 0;
+  }
+  if (first === 'help') {
+    if (rest.length > 1) throw new UsageError('`portcullis help` takes one command, as in `portcullis help standalone`.');
+    process.stdout.write(commandHelp(commandNamed(rest[0]!)));
+    return 0;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
+  if (first.startsWith('-')) {
+    const owners = [...new Set(FLAGS.filter((flag) => `--${flag.name}` === first.split('=')[0]).flatMap((flag) => flag.commands))];
+    throw new UsageError(`${first} comes after a command${owners.length > 0 ? `, as in \`portcullis ${owners[0]} ${first} …\`` : ''}. See \`portcullis --help\`.`);
+  }
+  return run(commandNamed(first), rest);
 }
 
-/** The flags of the data plane, the same for `standalone` and `controller`. */
-function servingFlags(drainDelay: string) {
-  return {
-    listen: { type: 'string', default: ':8080' },
-    'listen-tls': { type: 'string' },
-    'https-redirect-port': { type: 'string' },
-    'ops-listen': { type: 'string', default: ':8081' },
-    'trust-proxy': { type: 'string', multiple: true, default: [] as string[] },
-    'log-level': { type: 'string', default: 'info' },
-    'provider-refresh': { type: 'string', default: '10m' },
-    'signature-cache-size': { type: 'string', default: '10000' },
-    'drain-delay': { type: 'string', default: drainDelay },
-    'shutdown-timeout': { type: 'string', default: '25s' },
-    // Slow clients (issue 13): see ServeOptions.
-    'client-body-buffer-size': { type: 'string', default: '1048576' },
-    'client-body-timeout': { type: 'string', default: '60s' },
-    'send-timeout': { type: 'string', default: '60s' },
-    'upstream-max-connections': { type: 'string', default: '1024' },
-    'upstream-queue-size': { type: 'string', default: '1024' },
-    'upstream-queue-timeout': { type: 'string', default: '5s' },
-  } as const;
+function run<C extends CommandName>(command: C, args: readonly string[]): Promise<number> {
+  const parsed = parseCommand(command, args);
+  if (parsed.help) {
+    process.stdout.write(commandHelp(command));
+    return Promise.resolve(0);
+  }
+  return (RUN[command] as Runner<C>)(parsed.values);
 }
 
-type ServingValues = {
-  listen: string;
-  'listen-tls'?: string | undefined;
-  'https-redirect-port'?: string | undefined;
-  'ops-listen': string;
-  'trust-proxy': string[];
-  'provider-refresh': string;
-  'signature-cache-size': string;
-  'drain-delay': string;
-  'shutdown-timeout': string;
-  'client-body-buffer-size': string;
-  'client-body-timeout': string;
-  'send-timeout': string;
-  'upstream-max-connections': string;
-  'upstream-queue-size': string;
-  'upstream-queue-timeout': string;
-};
+function commandNamed(name: string): CommandName {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) throw unknownCommand(name);
+  return command.name;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** `--log-format auto`: text for a person at a terminal, JSON for whatever reads a pipe or a file. */
+async function commandLogger(values: { 'log-level': string; 'log-format': 'auto' | 'json' | 'text' }, options: { sync?: boolean } = {}): Promise<Logger> {
+  const { createLogger } = await import('../observability/logger.ts');
+  const format = values['log-format'] === 'auto' ? (process.stdout.isTTY ? 'text' : 'json') : values['log-format'];
+  const color = format === 'text' && process.stdout.isTTY === true && process.stdout.hasColors();
+  return createLogger({ level: values['log-level'], format, color, ...options });
+}
+
+/** The data plane's flags, the same for `standalone` and `controller`. */
+type ServingValues = Pick<
+  FlagValues<'standalone'>,
+  | 'listen'
+  | 'listen-tls'
+  | 'https-redirect-port'
+  | 'ops-listen'
+  | 'trust-proxy'
+  | 'provider-refresh'
+  | 'signature-cache-size'
+  | 'drain-delay'
+  | 'shutdown-timeout'
+  | 'client-body-buffer-size'
+  | 'client-body-timeout'
+  | 'send-timeout'
+  | 'upstream-max-connections'
+  | 'upstream-queue-size'
+  | 'upstream-queue-timeout'
+>;
 
 function servingOptions(values: ServingValues) {
   return {
-    listen: parseListen(values.listen, '--listen'),
-    ...(values['listen-tls'] === undefined ? {} : { listenTLS: parseListen(values['listen-tls'], '--listen-tls') }),
-    ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: parseCount(values['https-redirect-port'], '--https-redirect-port') }),
-    opsListen: parseListen(values['ops-listen'], '--ops-listen'),
+    listen: values.listen,
+    ...(values['listen-tls'] === undefined ? {} : { listenTLS: values['listen-tls'] }),
+    ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: values['https-redirect-port'] }),
+    opsListen: values['ops-listen'],
     trustedProxies: values['trust-proxy'],
-    providerRefreshMs: parseDuration(values['provider-refresh'], '--provider-refresh'),
-    signatureCacheSize: parseCount(values['signature-cache-size'], '--signature-cache-size'),
-    drainDelayMs: parseDuration(values['drain-delay'], '--drain-delay'),
-    shutdownTimeoutMs: parseDuration(values['shutdown-timeout'], '--shutdown-timeout'),
-    clientBodyBufferSize: parseCount(values['client-body-buffer-size'], '--client-body-buffer-size'),
-    clientBodyTimeoutMs: parsePositiveDuration(values['client-body-timeout'], '--client-body-timeout'),
-    sendTimeoutMs: parsePositiveDuration(values['send-timeout'], '--send-timeout'),
-    upstreamMaxConnections: parsePositiveCount(values['upstream-max-connections'], '--upstream-max-connections'),
-    upstreamQueueSize: parseCount(values['upstream-queue-size'], '--upstream-queue-size'),
-    upstreamQueueTimeoutMs: parsePositiveDuration(values['upstream-queue-timeout'], '--upstream-queue-timeout'),
+    providerRefreshMs: values['provider-refresh'],
+    signatureCacheSize: values['signature-cache-size'],
+    drainDelayMs: values['drain-delay'],
+    shutdownTimeoutMs: values['shutdown-timeout'],
+    clientBodyBufferSize: values['client-body-buffer-size'],
+    clientBodyTimeoutMs: values['client-body-timeout'],
+    sendTimeoutMs: values['send-timeout'],
+    upstreamMaxConnections: values['upstream-max-connections'],
+    upstreamQueueSize: values['upstream-queue-size'],
+    upstreamQueueTimeoutMs: values['upstream-queue-timeout'],
   };
 }
 
-function parseDuration(value: string, flag: string): number {
-  if (!new RegExp(DURATION_PATTERN).test(value)) throw new UsageError(`${flag} takes a duration such as 30s or 10m.`);
-  return durationToMs(value);
+async function stopOnSignal(logger: Logger): Promise<void> {
+  const signal = await untilSignal();
+  logger.info({ signal }, 'stopping');
 }
 
-function parsePositiveDuration(value: string, flag: string): number {
-  const ms = parseDuration(value, flag);
-  if (ms < 1) throw new UsageError(`${flag} takes a duration longer than zero, such as 60s.`);
-  return ms;
-}
-
-function parsePositiveCount(value: string, flag: string): number {
-  const n = parseCount(value, flag);
-  if (n < 1) throw new UsageError(`${flag} takes a whole number of at least 1.`);
-  return n;
-}
-
-function parseCount(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number.`);
-  return n;
+/**
+ * The first SIGTERM or SIGINT. The handlers stay in place afterwards: one Ctrl-C can arrive two
+ * or three times (the terminal signals its whole process group, and npx and bin/portcullis.js
+ * forward it as well), and with no handler left a repeat would kill the process in the middle of
+ * its clean stop. A repeat more than a second later is a person insisting: stop at once.
+ */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let first: number | null = null;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (first === null) {
+        first = performance.now();
+        resolve(signal);
+      } else if (performance.now() - first > 1000) {
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      }
+    };
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, onSignal);
+  });
 }
 
 /** Servers keep timers and pools alive: once closed and flushed, the process ends itself. */
@@ -239,31 +217,34 @@ function exitAfterFlush(logger: Logger, code: number): Promise<number> {
   });
 }
 
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
-  });
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
+/** A failure a person can act on, as one line and an exit status; null for a bug (it keeps its stack trace). */
+function explain(error: unknown): { message: string; status: number } | null {
+  if (error instanceof UsageError) return { message: error.message, status: 2 };
+  const err = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  const where = err.address === undefined ? `port ${err.port}` : `${err.address.includes(':') ? `[${err.address}]` : err.address}:${err.port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return { message: `Cannot listen on ${where}: the address is already in use.`, status: 1 };
+    case 'EACCES':
+      return { message: `Cannot listen on ${where}: permission denied (ports below 1024 need privileges).`, status: 1 };
+    case 'EADDRNOTAVAIL':
+      return { message: `Cannot listen on ${where}: no interface of this machine has that address.`, status: 1 };
+    case 'ENOTFOUND':
+      return { message: `Cannot listen on ${err.hostname ?? where}: no such host name.`, status: 1 };
+    case 'ENOENT':
+      return { message: `${err.path ?? err.message}: no such file or directory.`, status: 2 };
+    default:
+      return null;
+  }
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  const err = error as NodeJS.ErrnoException;
-  if (error instanceof UsageError || error instanceof TypeError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    process.stderr.write(`portcullis: ${err.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-  } else if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
-    const address = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    process.stderr.write(`portcullis: cannot listen on ${address.address}:${address.port}: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : 'permission denied'}\n`);
-    process.exitCode = 1;
-  } else if (err.code === 'ENOENT') {
-    process.stderr.write(`portcullis: ${err.path ?? err.message}: no such file or directory\n`);
-    process.exitCode = 2;
-  } else {
-    throw error;
-  }
+  const failure = explain(error);
+  if (failure === null) throw error;
+  process.stderr.write(`portcullis: ${failure.message}\n`);
+  // Exit now: listeners, watchers and timers started before the failure would otherwise keep
+  // the process alive with nothing to do (a busy ops port once left the proxy listening).
+  process.exit(failure.status);
 }

@@ -14,12 +14,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache_root=${PORTCULLIS_CACHE:-$HOME/.cache/portcullis}/helm
-
-log() { printf 'helm/build.sh: %s\n' "$*" >&2; }
-
-command -v go >/dev/null || { log "go is not on PATH"; exit 1; }
-export CGO_ENABLED=0
+# shellcheck source=../../../scripts/go-build-cache.sh
+source "$here/../../../scripts/go-build-cache.sh"
+cache_init helm
 
 key=$(
   {
@@ -27,40 +24,7 @@ key=$(
     (cd "$here" && go env GOVERSION GOOS GOARCH GOAMD64)
   } | sha256sum | cut -c1-16
 )
-dir=$cache_root/$key
-bin=$dir/bin
-
-finish() {
-  printf '%s\n' "$bin" >"$cache_root/current-bin"
-  printf '%s\n' "$bin"
-}
-
-complete() { [[ -f $bin/.complete ]]; }
-
-mkdir -p "$cache_root"
-if complete; then
-  log "cached: $bin"
-  finish
-  exit 0
-fi
-
-# One build per key at a time; a second caller waits, then finds it done.
-exec 9>"$cache_root/$key.lock"
-if command -v flock >/dev/null; then
-  flock 9
-fi
-if complete; then
-  log "cached (built by a concurrent run): $bin"
-  finish
-  exit 0
-fi
-
-# Build into a scratch directory and rename it into place, so an interrupted build never
-# leaves a half-filled bin/ that looks complete.
-mkdir -p "$dir"
-stage=$(mktemp -d "$dir/stage.XXXXXX")
-chmod 755 "$stage"
-trap 'rm -rf "$stage"' EXIT
+cache_open "$key"
 
 module_version() { (cd "$here" && go list -m -f '{{.Version}}' "$1"); }
 
@@ -90,8 +54,4 @@ HELM_VERSION=$helm_version
 HELM_KUBERNETES_CLIENT=$client_go_version
 GO_VERSION=$(cd "$here" && go env GOVERSION)
 EOF
-touch "$stage/.complete"
-rm -rf "$bin"
-mv "$stage" "$bin"
-trap - EXIT
-finish
+cache_commit
