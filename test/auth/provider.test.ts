@@ -296,6 +296,9 @@ describe('provider runtime', () => {
     expect(provider.readiness()).toMatchObject({ ready: false, reason: 'DiscoveryFailed' });
     expect(provider.readiness().message).toMatch(/^Discovery at http:\/\/127\.0\.0\.1:1\/\.well-known\/openid-configuration failed: /);
     expect(JSON.stringify(provider.readiness())).not.toMatch(/hunter2|user:/);
+    // Nor does the last error that status.provider and the Degraded condition show.
+    expect(provider.health().lastError).toMatchObject({ code: 'URL_INVALID', message: expect.stringMatching(/^Discovery at http:\/\/127\.0\.0\.1:1\//) });
+    expect(JSON.stringify(provider.health())).not.toMatch(/hunter2|user:/);
     provider.close();
   });
 
