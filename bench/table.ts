@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../src/compile/compile.ts';
-import { DEFAULT_COMPILE_OPTIONS, EMPTY_SNAPSHOT } from '../src/compile/snapshot.ts';
+import { DEFAULT_COMPILE_OPTIONS, EMPTY_SNAPSHOT } from '../src/model/snapshot.ts';
 import type { Route } from '../src/api/route.ts';
 import type { MatchRequest } from '../src/model/table.ts';
 import { writeResultsSection } from './results.ts';

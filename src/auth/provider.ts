@@ -5,6 +5,8 @@
 // most one per distinct kid every 10 s and at most one a second for the provider as a whole, so
 // a new key is picked up within about a second even while someone floods made-up kids.
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createBackoff } from '../time/backoff.ts';
+import { delay, SYSTEM_TIMERS, unrefTimer, type TimerHandle, type Timers } from '../time/timers.ts';
 import { ProviderError, type ProviderErrorCode } from './errors.ts';
 import type { FetchJSON } from './fetcher.ts';
 
@@ -50,8 +52,8 @@ export interface ProviderOptions {
   readonly issuer: string;
   readonly discoveryURL: string;
   readonly fetchJSON: FetchJSON;
-  /** Milliseconds since the epoch; injectable for tests. */
-  readonly now?: () => number;
+  /** The clock and the refetch timers; injectable for tests. */
+  readonly timers?: Timers;
   /** How often discovery and keys are refetched while all is well. Default 10 min. */
   readonly refreshMs?: number;
   /** After a refetch that did not find a kid, how long that same kid is refused without a fetch. Default 10 s. */
@@ -101,12 +103,12 @@ export interface Provider {
 }
 
 export function createProvider(options: ProviderOptions): Provider {
-  const now = options.now ?? Date.now;
+  const timers = options.timers ?? SYSTEM_TIMERS;
   const refreshMs = options.refreshMs ?? 10 * 60_000;
   const kidCooldownMs = options.kidCooldownMs ?? 10_000;
   const kidRefetchIntervalMs = options.kidRefetchIntervalMs ?? 1_000;
-  const retryMs = options.retryMs ?? 1_000;
-  const maxRetryMs = options.maxRetryMs ?? 60_000;
+  const backoff = createBackoff({ baseMs: options.retryMs ?? 1_000, maxMs: options.maxRetryMs ?? 60_000 });
+  const now = () => timers.now();
 
   let metadata: ProviderMetadata | null = null;
   let keys: readonly SigningKey[] = [];
@@ -128,9 +130,8 @@ export function createProvider(options: ProviderOptions): Provider {
   let lastFailure: ProviderHealth['lastError'] = null;
   let latestFailed = false;
   let health: ProviderHealth = { keys: 0, lastFetchTime: null, lastError: null, degraded: false };
-  let failures = 0;
   let fetches = 0;
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timer: TimerHandle | null = null;
   let closed = false;
 
   function setReadiness(next: ProviderReadiness): void {
@@ -199,13 +200,10 @@ export function createProvider(options: ProviderOptions): Provider {
     inFlight ??= fetchAll()
       .then(
         () => {
-          failures = 0;
+          backoff.reset();
           schedule(refreshMs);
         },
-        () => {
-          failures++;
-          schedule(Math.min(maxRetryMs, retryMs * 2 ** (failures - 1)));
-        },
+        () => schedule(backoff.next()),
       )
       .finally(() => {
         inFlight = null;
@@ -215,9 +213,9 @@ export function createProvider(options: ProviderOptions): Provider {
 
   function schedule(delay: number): void {
     if (closed) return;
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(() => void refresh(), delay);
-    timer.unref();
+    if (timer !== null) timers.clearTimeout(timer);
+    timer = timers.setTimeout(() => void refresh(), delay);
+    unrefTimer(timer); // the refetch alone never keeps the process running
   }
 
   /**
@@ -236,7 +234,7 @@ export function createProvider(options: ProviderOptions): Provider {
         }
         const wait = lastFetchStartedAt + kidRefetchIntervalMs - now();
         if (wait <= 0) break;
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await delay(timers, wait);
       }
       kidRefetch = null; // who arrives from now on waits for the next fetch
       await refresh();
@@ -277,7 +275,7 @@ export function createProvider(options: ProviderOptions): Provider {
     jwksFetches: () => fetches,
     close() {
       closed = true;
-      if (timer !== null) clearTimeout(timer);
+      if (timer !== null) timers.clearTimeout(timer);
     },
   };
 }

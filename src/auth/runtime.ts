@@ -6,6 +6,7 @@ import type { AllowDecision, AnswerDecision, DecisionLog, Guard, GuardContext, G
 import type { AuthPolicy } from '../model/policy.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
+import { SYSTEM_TIMERS, type Timers } from '../time/timers.ts';
 import type { BrowserFlow } from './browser/contract.ts';
 import { authorize } from './authorize.ts';
 import { AuthError } from './errors.ts';
@@ -16,7 +17,8 @@ import { createSignatureCache, verifyBearerToken, type SignatureCache } from './
 
 export interface AuthRuntimeOptions {
   readonly logger: Logger;
-  readonly now?: () => number;
+  /** The clock (token expiry, signature cache) and the providers' refetch timers; injectable for tests. */
+  readonly timers?: Timers;
   /** Discovery and key refresh interval. */
   readonly refreshMs?: number;
   readonly kidCooldownMs?: number;
@@ -65,7 +67,8 @@ const REALM = 'portcullis';
 const NOT_LOADED = { ready: false, reason: 'Pending', message: 'The policy is not loaded yet.', error: null, publicMessage: 'The identity provider of this route has not answered yet.' } as const;
 
 export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
-  const now = options.now ?? Date.now;
+  const timers = options.timers ?? SYSTEM_TIMERS;
+  const now = () => timers.now();
   const providers = new Map<string, ProviderEntry>();
   /** By policy fingerprint: a changed policy gets a fresh entry, and so an empty cache. */
   const policies = new Map<string, PolicyEntry>();
@@ -81,7 +84,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
         issuer: policy.issuer,
         discoveryURL: policy.discoveryURL,
         fetchJSON: fetcher.fetchJSON,
-        now,
+        timers,
         refreshMs: options.refreshMs,
         kidCooldownMs: options.kidCooldownMs,
         onFetch: (document, ok) => options.onProviderFetch?.(policy.issuer, document, ok),

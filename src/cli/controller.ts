@@ -6,17 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { CompileResult } from '../compile/compile.ts';
-import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
+import { createKubeClient, loadKubeConfig } from '../kubernetes/client.ts';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../model/snapshot.ts';
 import { conditionHealthy } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
-import { createKubeClient, loadKubeConfig } from '../sources/kubernetes/client.ts';
 import { createKubernetesSource, DEFAULT_CLASS } from '../sources/kubernetes/source.ts';
-import type { Timers } from '../sources/kubernetes/timers.ts';
 import { createEventRecorder } from '../status/events.ts';
 import { createLeaderElector, type LeaderElector } from '../status/leader.ts';
-import { withRuntimeConditions } from '../status/runtime.ts';
+import { createRuntimeStatuses } from '../status/runtime.ts';
 import { createStatusWriter, type StatusWriter } from '../status/writer.ts';
+import type { Timers } from '../time/timers.ts';
 import { startServing, type ServeOptions } from './serve.ts';
 
 export interface LeaderElectionSettings {
@@ -95,21 +94,16 @@ export async function runController(options: ControllerOptions): Promise<Running
   };
   // In a pod the host name is the pod's name: the Lease and Events then say which replica.
   const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
-  let last: CompileResult | null = null;
-  let republishQueued = false;
+  let firstTable = true;
 
-  // A policy's readiness changes its Ready condition and the Programmed condition of the Routes
-  // that use it; its provider's health, its Degraded condition and status.provider. Inside sync()
-  // the new result is not in `last` yet: hence the microtask.
-  const republish = () => {
-    if (republishQueued) return;
-    republishQueued = true;
-    queueMicrotask(() => {
-      republishQueued = false;
-      if (last !== null) writer.publish(runtimeStatuses(last));
-    });
-  };
-  const serving = await startServing({ ...options, compileOptions, onReadinessChange: republish, onHealthChange: republish });
+  const serving = await startServing({
+    ...options,
+    compileOptions,
+    // A policy's readiness changes its Ready condition and the Programmed condition of the Routes
+    // that use it; its provider's health, its Degraded condition and status.provider.
+    onReadinessChange: () => statuses.providerChanged(),
+    onHealthChange: () => statuses.providerChanged(),
+  });
 
   const events = createEventRecorder({ client, instance: identity, logger, ...(options.timers ? { timers: options.timers } : {}) });
   const source = createKubernetesSource({
@@ -121,12 +115,11 @@ export async function runController(options: ControllerOptions): Promise<Running
     ...(options.holdoffMs === undefined ? {} : { holdoffMs: options.holdoffMs }),
     ...(options.maxHoldoffMs === undefined ? {} : { maxHoldoffMs: options.maxHoldoffMs }),
     onSnapshot(snapshot, changes) {
-      if (last === null) logger.info({ routes: snapshot.routes.length, policies: snapshot.policies.length, rejected: snapshot.rejected.length }, 'informers synced; compiling the first table');
+      if (firstTable) logger.info({ routes: snapshot.routes.length, policies: snapshot.policies.length, rejected: snapshot.rejected.length }, 'informers synced; compiling the first table');
       else logger.info({ changes }, 'relevant change; compiling');
-      last = serving.apply(snapshot);
-      const statuses = runtimeStatuses(last);
-      writer.publish(statuses);
-      const notTrue = statuses.filter((status) => !status.conditions.every(conditionHealthy));
+      firstTable = false;
+      const published = statuses.publish(serving.apply(snapshot));
+      const notTrue = published.filter((status) => !status.conditions.every(conditionHealthy));
       if (notTrue.length > 0) logger.info({ objects: notTrue.length, first: notTrue.slice(0, 5).map((s) => `${s.kind} ${s.namespace}/${s.name}`) }, 'objects with a condition not True (see their status)');
     },
     onObjectChange: (kind, namespace, name) => writer.recheck(kind, namespace, name),
@@ -138,11 +131,8 @@ export async function runController(options: ControllerOptions): Promise<Running
     events,
     ...(options.timers ? { timers: options.timers } : {}),
   });
-
-  /** The compiled statuses with what the auth runtime knows now: Ready, Degraded, status.provider, and the rules waiting for a provider. */
-  function runtimeStatuses(result: CompileResult) {
-    return withRuntimeConditions(result.statuses, result.table, (policy) => serving.auth.readiness(policy), (policy) => serving.auth.health(policy));
-  }
+  // The compiled statuses with what the auth runtime knows now: Ready, Degraded, status.provider, and the rules waiting for a provider.
+  const statuses = createRuntimeStatuses({ readiness: (policy) => serving.auth.readiness(policy), health: (policy) => serving.auth.health(policy), publish: (published) => writer.publish(published) });
 
   let elector: LeaderElector | null = null;
   const election = options.leaderElection;

@@ -1,12 +1,13 @@
-// The data plane every mode shares: the table in force, the auth runtime, the proxy and ops
-// listeners. A source (a manifest folder, Kubernetes informers) hands it snapshots.
+// The data plane every mode shares, wired: the table in force (src/proxy/table.ts), the auth
+// runtime, the proxy and ops listeners; this file owns listening and draining. A source (a
+// manifest folder, Kubernetes informers) hands it snapshots.
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createBrowserFlow } from '../auth/browser/flow.ts';
 import type { ProviderHealth, ProviderReadiness } from '../auth/provider.ts';
 import { createAuthRuntime, type AuthRuntime } from '../auth/runtime.ts';
-import { compile, type CompileResult } from '../compile/compile.ts';
-import { EMPTY_SNAPSHOT, type CompileOptions, type Snapshot } from '../compile/snapshot.ts';
+import type { CompileResult } from '../compile/compile.ts';
+import type { CompileOptions, Snapshot } from '../model/snapshot.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -14,8 +15,9 @@ import { buildOps } from '../observability/ops.ts';
 import { createUndiciForwarder } from '../proxy/forward/index.ts';
 import { trustedPeers } from '../proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../proxy/pipeline.ts';
-import { buildProxy, DEFAULT_PROXY_SERVER_OPTIONS, type SniLookup } from '../proxy/server.ts';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { buildProxy, DEFAULT_PROXY_SERVER_OPTIONS } from '../proxy/server.ts';
+import { sniLookup } from '../proxy/sni.ts';
+import { createTableHolder } from '../proxy/table.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { listenURL } from './listen.ts';
@@ -78,28 +80,6 @@ async function listenAll(app: FastifyInstance, address: { host: string | undefin
   }
 }
 
-/**
- * SNI → TLS context from the table in force: the exact hostname, then wildcards from the longest
- * suffix, then the certificate of a Route without hostnames. Contexts are cached per certificate.
- */
-function sniLookup(table: () => RouteTable): SniLookup {
-  const contexts = new Map<string, SecureContext>();
-  return (servername) => {
-    const certificates = table().certificates;
-    const name = servername.toLowerCase().replace(/\.$/, '');
-    let found = certificates.get(name);
-    for (let dot = name.indexOf('.'); found === undefined && dot !== -1; dot = name.indexOf('.', dot + 1)) found = certificates.get(`*${name.slice(dot)}`);
-    found ??= certificates.get('*');
-    if (found === undefined) return null;
-    let context = contexts.get(found.fingerprint);
-    if (context === undefined) {
-      if (contexts.size > 1000) contexts.clear();
-      context = createSecureContext({ cert: found.cert, key: found.key });
-      contexts.set(found.fingerprint, context);
-    }
-    return context;
-  };
-}
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 
 export interface Serving {
@@ -122,10 +102,7 @@ export interface Serving {
 
 export async function startServing(options: ServeOptions): Promise<Serving> {
   const { logger, compileOptions } = options;
-  let table: RouteTable = compile(EMPTY_SNAPSHOT, compileOptions).table;
-  let loaded = false;
   let draining = false;
-  let warnedGeneratedKey = false;
   // The browser flow (sessions, sign-in, refresh, logout) for policies with `browser` on.
   const metrics = options.metrics ?? createMetrics();
   const auth = createAuthRuntime({
@@ -138,21 +115,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     onProviderFetch: (issuer, document, ok) => metrics.providerFetch(issuer, document, ok),
   });
 
-  function apply(snapshot: Snapshot): CompileResult {
-    const started = performance.now();
-    const result = compile(snapshot, compileOptions);
-    auth.sync(result.table); // providers and caches first, so the new table's policies are known when it serves
-    table = result.table; // one assignment: requests in flight keep the table they started with
-    loaded = true;
-    if (!warnedGeneratedKey && [...result.table.policies.values()].some((p) => p.browser?.session.generatedKey)) {
-      warnedGeneratedKey = true;
-      logger.warn('No browser.session.secretRef: generated a session key for this process; sessions end when it stops, and other processes cannot read them.');
-    }
-    const compileMs = performance.now() - started;
-    metrics.tableApplied(compileMs / 1000);
-    logger.info({ rules: result.table.rules.length, policies: result.table.policies.size, compileMs: Math.round(compileMs * 100) / 100 }, 'table applied');
-    return result;
-  }
+  const tables = createTableHolder({ compileOptions, auth, logger, metrics });
 
   const forwarder = createUndiciForwarder({
     clientBodyBufferSize: options.clientBodyBufferSize,
@@ -164,7 +127,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   });
   const pipelineFor = (scheme: 'http' | 'https') =>
     createPipeline({
-      table: () => table,
+      table: tables.current,
       forwarder,
       guard: auth,
       logger,
@@ -176,8 +139,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       httpsRedirectPort: options.httpsRedirectPort ?? (options.listenTLS?.port || 443),
     });
   const proxy = buildProxy(pipelineFor('http'));
-  const proxyTLS = options.listenTLS === undefined ? null : buildProxy(pipelineFor('https'), DEFAULT_PROXY_SERVER_OPTIONS, sniLookup(() => table));
-  const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : loaded ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) }, metrics);
+  const proxyTLS = options.listenTLS === undefined ? null : buildProxy(pipelineFor('https'), DEFAULT_PROXY_SERVER_OPTIONS, sniLookup(tables.current));
+  const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : tables.loaded() ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) }, metrics);
   await listenAll(proxy, options.listen);
   if (proxyTLS !== null) await listenAll(proxyTLS, options.listenTLS!);
   await listenAll(ops, options.opsListen);
@@ -192,8 +155,8 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     opsURL,
     auth,
     metrics,
-    table: () => table,
-    apply,
+    table: tables.current,
+    apply: tables.apply,
     async close() {
       if (draining) return;
       draining = true;

@@ -1,6 +1,6 @@
 // `portcullis standalone`: serves the manifests of files and folders, re-reading them on change.
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../model/snapshot.ts';
 import type { RouteTable } from '../model/table.ts';
 import { errorFields } from '../observability/logger.ts';
 import { toSnapshot } from '../sources/manifests.ts';

@@ -2,11 +2,10 @@
 import { createFetcher } from '../auth/fetcher.ts';
 import { createProvider, type ProviderHealth } from '../auth/provider.ts';
 import { compile } from '../compile/compile.ts';
-import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../compile/snapshot.ts';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions, type ManifestProblem } from '../model/snapshot.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import { conditionHealthy, type ObjectStatus, type StatusCondition } from '../model/status.ts';
 import { loadManifestFiles } from '../sources/files.ts';
-import type { ManifestProblem } from '../sources/manifests.ts';
 import { toSnapshot } from '../sources/manifests.ts';
 import { metaTime } from '../status/conditions.ts';
 import { degradedCondition } from '../status/runtime.ts';

@@ -4,7 +4,8 @@ import type { Backend } from '../api/route.ts';
 import type { Endpoint, Upstream } from '../model/table.ts';
 import { finding, type Finding } from './conditions.ts';
 import { isLoopbackHost } from './policies.ts';
-import type { CompileOptions, SnapshotIndex } from './snapshot.ts';
+import type { CompileOptions } from '../model/snapshot.ts';
+import type { SnapshotIndex } from './snapshot-index.ts';
 
 /** Resolves one backend; null when it cannot be used (a finding says why). */
 export function resolveBackend(

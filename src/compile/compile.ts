@@ -11,7 +11,8 @@ import { resolveConflicts } from './conflicts.ts';
 import { compilePolicies, FORBIDDEN_FORWARD_HEADERS, resolveProvider } from './policies.ts';
 import { programmedFindings } from './programmed.ts';
 import { compileRoute } from './routes.ts';
-import { indexSnapshot, type CompileOptions, type RejectedObject, type Snapshot } from './snapshot.ts';
+import type { CompileOptions, RejectedObject, Snapshot } from '../model/snapshot.ts';
+import { indexSnapshot } from './snapshot-index.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;

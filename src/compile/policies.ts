@@ -6,7 +6,8 @@ import type { OIDCPolicy } from '../api/oidcpolicy.ts';
 import type { AuthPolicy, BearerSettings, BrowserSettings, Provider, SessionSettings } from '../model/policy.ts';
 import type { ObjectStatus } from '../model/status.ts';
 import { finding, objectStatus, type Finding } from './conditions.ts';
-import type { CompileOptions, SnapshotIndex } from './snapshot.ts';
+import type { CompileOptions } from '../model/snapshot.ts';
+import type { SnapshotIndex } from './snapshot-index.ts';
 
 export const POLICY_DEFAULTS = {
   scopes: ['openid'],

@@ -4,12 +4,13 @@
 import { durationToMs } from '../api/common.ts';
 import type { Route, RouteMatch, RouteRule } from '../api/route.ts';
 import { compileFullMatch } from '../match/regex.ts';
-import { normalizePath } from '../proxy/normalize.ts';
+import { normalizePath } from '../match/normalize.ts';
 import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
 import { resolveBackend } from './backends.ts';
 import { finding, type Finding } from './conditions.ts';
 import type { CompiledPolicies } from './policies.ts';
-import type { CompileOptions, SnapshotIndex } from './snapshot.ts';
+import type { CompileOptions } from '../model/snapshot.ts';
+import type { SnapshotIndex } from './snapshot-index.ts';
 import { resolveCertificate } from './tls.ts';
 
 export interface CompiledRoute {

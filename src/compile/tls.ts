@@ -4,7 +4,7 @@ import type { Route } from '../api/route.ts';
 import { secretValue } from '../api/core.ts';
 import type { ServingCertificate } from '../model/table.ts';
 import { finding, type Finding } from './conditions.ts';
-import type { SnapshotIndex } from './snapshot.ts';
+import type { SnapshotIndex } from './snapshot-index.ts';
 
 export function resolveCertificate(route: Route, namespace: string, index: SnapshotIndex, findings: Finding[]): ServingCertificate | null {
   const ref = route.spec.tls?.secretRef;

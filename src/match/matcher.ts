@@ -1,6 +1,7 @@
 // The request → rule lookup. Rules are indexed by host, then by path, when the table is
 // built, so a lookup costs a few map reads whatever the number of routes.
 import type { CompiledRule, Matcher, MatchRequest, ValueMatch } from '../model/table.ts';
+import { findByHost, type HostIndex } from './hosts.ts';
 import { comparePrecedence } from './precedence.ts';
 
 /**
@@ -39,25 +40,11 @@ export function buildMatcher(rules: readonly CompiledRule[]): Matcher {
     }
   }
   for (const group of [...exactHosts.values(), ...wildcardHosts.values(), ...(anyHost ? [anyHost] : [])]) sortGroup(group);
+  const hosts: HostIndex<HostGroup> = { exact: exactHosts, wildcard: wildcardHosts, any: anyHost };
 
   return {
-    match(request: MatchRequest): CompiledRule | null {
-      // Most specific host first; a host whose rules all miss falls through to less specific ones.
-      const exact = exactHosts.get(request.host);
-      if (exact !== undefined) {
-        const found = matchGroup(exact, request);
-        if (found !== null) return found;
-      }
-      if (wildcardHosts.size > 0) {
-        for (let dot = request.host.indexOf('.'); dot !== -1; dot = request.host.indexOf('.', dot + 1)) {
-          const group = wildcardHosts.get(request.host.slice(dot));
-          if (group === undefined) continue;
-          const found = matchGroup(group, request);
-          if (found !== null) return found;
-        }
-      }
-      return anyHost === null ? null : matchGroup(anyHost, request);
-    },
+    // Most specific host first; a host whose rules all miss falls through to less specific ones.
+    match: (request: MatchRequest): CompiledRule | null => findByHost(hosts, request.host, matchGroup, request),
   };
 }
 

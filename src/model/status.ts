@@ -63,8 +63,11 @@ export interface StatusCondition {
   readonly observedGeneration?: number;
 }
 
+/** The kinds that have a status of ours: what compile() judges and the status writer writes. */
+export type StatusKind = 'Route' | 'OIDCPolicy';
+
 export interface ObjectStatus {
-  readonly kind: 'Route' | 'OIDCPolicy';
+  readonly kind: StatusKind;
   readonly namespace: string;
   readonly name: string;
   readonly generation: number | null;

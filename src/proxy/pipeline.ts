@@ -22,7 +22,7 @@ import {
   type ForwardTimeouts,
 } from './forward/index.ts';
 import { clientScheme, requestIdOf, setForwardedHeaders, stripIdentityHeaders, type TrustedPeers } from './headers.ts';
-import { normalizeTarget } from './normalize.ts';
+import { normalizeTarget } from '../match/normalize.ts';
 import { refuseUpgrade, writeAnswer } from './respond.ts';
 import { rewritePath } from './rewrite.ts';
 

@@ -2,7 +2,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../api/manifest.ts';
-import { parseManifestText, type LoadedManifests, type ManifestProblem } from './manifests.ts';
+import type { ManifestProblem } from '../model/snapshot.ts';
+import { parseManifestText, type LoadedManifests } from './manifests.ts';
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 

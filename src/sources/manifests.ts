@@ -1,23 +1,7 @@
 // Manifests as text (files, folders) → validated objects, with every problem located.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
-import { parseManifest, type FieldIssue, type Manifest } from '../api/manifest.ts';
-import type { RejectedObject, Snapshot } from '../compile/snapshot.ts';
-
-/** An issue and where it is in its file (1-based): the offending key's own line and column. */
-export interface LocatedIssue extends FieldIssue {
-  readonly line?: number;
-  readonly column?: number;
-}
-
-export interface ManifestProblem {
-  readonly file: string;
-  /** 1-based line of the first issue (or of the document when an issue has no place of its own). */
-  readonly line: number;
-  readonly kind: string | undefined;
-  readonly name: string | undefined;
-  readonly namespace: string | undefined;
-  readonly issues: readonly LocatedIssue[];
-}
+import { parseManifest, type Manifest } from '../api/manifest.ts';
+import type { LocatedIssue, ManifestProblem, RejectedObject, Snapshot } from '../model/snapshot.ts';
 
 export interface LoadedManifests {
   readonly objects: Manifest[];

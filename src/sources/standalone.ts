@@ -4,8 +4,10 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../api/manifest.ts';
+import type { ManifestProblem } from '../model/snapshot.ts';
+import { createDebouncer } from '../time/debounce.ts';
+import { SYSTEM_TIMERS, unrefTimer, type TimerHandle, type Timers } from '../time/timers.ts';
 import { listManifestFiles, mergeFiles, readManifestFile } from './files.ts';
-import type { ManifestProblem } from './manifests.ts';
 
 export interface ManifestState {
   readonly objects: readonly Manifest[];
@@ -26,18 +28,23 @@ export interface ManifestWatcherOptions {
   /** Called after each reload that follows a change on disk. */
   readonly onChange: (state: ManifestState) => void;
   readonly onError: (error: Error) => void;
-  /** Changes closer together than this are read once. */
+  /** Changes closer together than this are read once; default 50 ms. */
   readonly debounceMs?: number;
-  /** How often the files are compared with what was last read, in case a watch event was missed. */
+  /** Longest wait after the first change of a burst, so a file rewritten non-stop is still read; default 500 ms. */
+  readonly maxDebounceMs?: number;
+  /** How often the files are compared with what was last read, in case a watch event was missed; default 1 s. */
   readonly pollMs?: number;
+  readonly timers?: Timers;
 }
 
 export function watchManifests(options: ManifestWatcherOptions): ManifestWatcher {
+  const timers = options.timers ?? SYSTEM_TIMERS;
+  const pollMs = options.pollMs ?? 1000;
   const lastGood = new Map<string, readonly Manifest[]>();
   const watchers = new Map<string, FSWatcher>();
-  let poller: ReturnType<typeof setInterval> | null = null;
+  const debouncer = createDebouncer({ holdoffMs: options.debounceMs ?? 50, maxHoldoffMs: options.maxDebounceMs ?? 500, timers, run: reload });
+  let poller: TimerHandle | null = null;
   let lastSignature = '';
-  let timer: ReturnType<typeof setTimeout> | null = null;
   let reloading: Promise<void> | null = null;
   let again = false;
   let closed = false;
@@ -62,27 +69,38 @@ export function watchManifests(options: ManifestWatcherOptions): ManifestWatcher
   }
 
   function schedule(): void {
-    if (closed) return;
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = null;
-      if (reloading !== null) {
-        again = true;
-        return;
-      }
-      reloading = Promise.all([read(), signature(), watchFolders()])
-        .then(([state, current]) => {
-          lastSignature = current;
-          options.onChange(state);
-        }, options.onError)
-        .finally(() => {
-          reloading = null;
-          if (again) {
-            again = false;
-            schedule();
-          }
-        });
-    }, options.debounceMs ?? 50);
+    if (!closed) debouncer.trigger();
+  }
+
+  /** One reload at a time: a change seen during a reload is read by another one after it. */
+  function reload(): void {
+    if (reloading !== null) {
+      again = true;
+      return;
+    }
+    reloading = Promise.all([read(), signature(), watchFolders()])
+      .then(([state, current]) => {
+        lastSignature = current;
+        options.onChange(state);
+      }, options.onError)
+      .finally(() => {
+        reloading = null;
+        if (again) {
+          again = false;
+          schedule();
+        }
+      });
+  }
+
+  /** Compares the files with what was last read, every `pollMs`, until closed. */
+  function poll(): void {
+    poller = timers.setTimeout(() => {
+      void signature().then((current) => {
+        if (current !== lastSignature) schedule();
+      });
+      if (!closed) poll();
+    }, pollMs);
+    unrefTimer(poller);
   }
 
   /** Watches every folder (not recursively: Node's recursive watch on Linux loses files replaced by rename). */
@@ -132,18 +150,13 @@ export function watchManifests(options: ManifestWatcherOptions): ManifestWatcher
     async load() {
       await watchFolders();
       lastSignature = await signature();
-      poller = setInterval(() => {
-        void signature().then((current) => {
-          if (current !== lastSignature) schedule();
-        });
-      }, options.pollMs ?? 1000);
-      poller.unref();
+      poll();
       return read();
     },
     close() {
       closed = true;
-      if (timer !== null) clearTimeout(timer);
-      if (poller !== null) clearInterval(poller);
+      debouncer.cancel();
+      if (poller !== null) timers.clearTimeout(poller);
       for (const watcher of watchers.values()) watcher.close();
     },
   };

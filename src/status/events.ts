@@ -3,9 +3,9 @@
 // Event that cannot be written is logged, never retried.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
-import { describeFailure, type KubeClient } from '../sources/kubernetes/client.ts';
-import type { KubeObject } from '../sources/kubernetes/resources.ts';
-import { SYSTEM_TIMERS, type Timers } from '../sources/kubernetes/timers.ts';
+import { describeFailure, type KubeClient } from '../kubernetes/client.ts';
+import type { KubeObject } from '../kubernetes/resources.ts';
+import { SYSTEM_TIMERS, type Timers } from '../time/timers.ts';
 import { microTime } from './conditions.ts';
 
 export const REPORTING_CONTROLLER = 'portcullis.dev/controller';

@@ -8,8 +8,8 @@
 // - on stop, the leader releases the Lease (empty holder) so a successor takes over at once.
 // Only the status writer depends on it: every replica serves traffic.
 import type { Logger } from '../observability/logger.ts';
-import { describeFailure, type KubeClient } from '../sources/kubernetes/client.ts';
-import { SYSTEM_TIMERS, type Timers } from '../sources/kubernetes/timers.ts';
+import { describeFailure, type KubeClient } from '../kubernetes/client.ts';
+import { SYSTEM_TIMERS, type Timers } from '../time/timers.ts';
 import { microTime } from './conditions.ts';
 
 export interface LeaderElectionOptions {

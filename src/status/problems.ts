@@ -1,9 +1,9 @@
 // Standalone mode's status writer is its log: what `validate` would say — each manifest problem,
 // each condition that is not well (not True; for Degraded, not False) — is logged when it
 // appears, and once more when it is gone, never again at every reload while it stays as it was.
+import type { ManifestProblem } from '../model/snapshot.ts';
 import { conditionHealthy, type ObjectStatus, type StatusCondition } from '../model/status.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { ManifestProblem } from '../sources/manifests.ts';
 
 export interface ProblemReporter {
   /** The problems and statuses of one load: new ones are logged, gone ones said to be. */

@@ -3,8 +3,10 @@
 // policy is not ready is not Programmed, since that rule answers 503 POLICY_NOT_READY meanwhile
 // (Unknown while the provider is still being fetched, False once fetching failed). Once its
 // provider's keys are held, a policy also gets `Degraded` (True while refreshing them fails) and
-// `status.provider` says how many keys, when they were fetched, and the last error.
+// `status.provider` says how many keys, when they were fetched, and the last error. They are
+// published with every new table, and again whenever a policy's provider changes.
 import { degradation, type ProviderHealth, type ProviderReadiness } from '../auth/provider.ts';
+import type { CompileResult } from '../compile/compile.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { ObjectStatus, ProviderStatus, StatusCondition } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
@@ -13,6 +15,39 @@ import { metaTime } from './conditions.ts';
 export type Readiness = (policy: AuthPolicy) => ProviderReadiness;
 /** null while the policy is not loaded. */
 export type Health = (policy: AuthPolicy) => ProviderHealth | null;
+
+export interface RuntimeStatuses {
+  /** A new table: publishes its statuses with the runtime conditions, and answers them. */
+  publish(result: CompileResult): ObjectStatus[];
+  /** A policy's provider changed (its readiness or its health): publishes the last table's statuses again. */
+  providerChanged(): void;
+}
+
+export function createRuntimeStatuses(options: { readonly readiness: Readiness; readonly health: Health; readonly publish: (statuses: readonly ObjectStatus[]) => void }): RuntimeStatuses {
+  let last: CompileResult | null = null;
+  let republishQueued = false;
+  const publish = (result: CompileResult) => {
+    const statuses = withRuntimeConditions(result.statuses, result.table, options.readiness, options.health);
+    options.publish(statuses);
+    return statuses;
+  };
+  return {
+    publish(result) {
+      last = result;
+      return publish(result);
+    },
+    providerChanged() {
+      // Once per burst (the providers of one table change together); and readiness may change
+      // inside the auth runtime's sync(), before the new result is `last`: hence the microtask.
+      if (republishQueued) return;
+      republishQueued = true;
+      queueMicrotask(() => {
+        republishQueued = false;
+        if (last !== null) publish(last);
+      });
+    },
+  };
+}
 
 export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: RouteTable, readiness: Readiness, health: Health = () => null): ObjectStatus[] {
   const waits = waitingRules(table, readiness);
@@ -51,7 +86,7 @@ export function providerFields(health: ProviderHealth): Omit<ProviderStatus, 'ty
   };
 }
 
-/** Ready: True once discovery and keys are fetched; Unknown while fetching; False when fetching failed or the policy did not compile. */
+/** A policy's Ready: from its provider's readiness, or False when the policy did not compile. */
 export function readyCondition(status: ObjectStatus, table: RouteTable, readiness: Readiness): StatusCondition {
   const generation = status.generation === null ? {} : { observedGeneration: status.generation };
   const policy = table.policies.get(`${status.namespace}/${status.name}`);
@@ -59,8 +94,12 @@ export function readyCondition(status: ObjectStatus, table: RouteTable, readines
     const failed = status.conditions.find((condition) => condition.status !== 'True');
     return { type: 'Ready', status: 'False', reason: failed?.reason ?? 'Invalid', message: `The policy is not in use: ${failed?.type ?? 'Accepted'} is not True.`, ...generation };
   }
-  const state = readiness(policy);
-  return { type: 'Ready', status: state.ready ? 'True' : state.reason === 'Pending' ? 'Unknown' : 'False', reason: state.reason, message: state.message, ...generation };
+  return { ...readinessCondition(readiness(policy)), ...generation };
+}
+
+/** Ready: True once discovery and keys are fetched; Unknown while fetching; False when fetching failed. */
+export function readinessCondition(state: ProviderReadiness): StatusCondition {
+  return { type: 'Ready', status: state.ready ? 'True' : state.reason === 'Pending' ? 'Unknown' : 'False', reason: state.reason, message: state.message };
 }
 
 /** Sentences naming each waiting rule and its policy: those whose provider failed, those still fetching. */

@@ -7,12 +7,12 @@
 //   a conflict is retried with back-off once the cache has caught up;
 // - a few at a time, so a new leader with a thousand Routes does not flood the API server;
 // - with an Event when a condition turns False (or True again).
-import type { ObjectStatus } from '../model/status.ts';
+import type { ObjectStatus, StatusKind } from '../model/status.ts';
 import type { Logger } from '../observability/logger.ts';
-import { describeFailure, type KubeClient } from '../sources/kubernetes/client.ts';
-import { objectPath, RESOURCES, type KubeObject } from '../sources/kubernetes/resources.ts';
-import type { StatusKind } from '../sources/kubernetes/source.ts';
-import { SYSTEM_TIMERS, type TimerHandle, type Timers } from '../sources/kubernetes/timers.ts';
+import { describeFailure, type KubeClient } from '../kubernetes/client.ts';
+import { objectPath, RESOURCES, type KubeObject } from '../kubernetes/resources.ts';
+import { createBackoff, type Backoff } from '../time/backoff.ts';
+import { SYSTEM_TIMERS, type TimerHandle, type Timers } from '../time/timers.ts';
 import type { EventRecorder } from './events.ts';
 import { mergeConditions, sameConditions, transition, type StoredCondition } from './conditions.ts';
 
@@ -59,12 +59,13 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
   const { client, logger } = options;
   const timers = options.timers ?? SYSTEM_TIMERS;
   const concurrency = options.concurrency ?? 4;
-  const backoff = options.backoff ?? { baseMs: 200, maxMs: 30_000 };
+  const backoffSettings = options.backoff ?? { baseMs: 200, maxMs: 30_000 };
   const desired = new Map<string, ObjectStatus>();
   const queue = new Set<string>();
   const inFlight = new Set<string>();
   const retries = new Map<string, TimerHandle>();
-  const attempts = new Map<string, number>();
+  /** Per object that failed to write: its back-off, until a write lands or is no longer needed. */
+  const backoffs = new Map<string, Backoff>();
   /** Our last write per object, used until the watch delivers it (so the next write is not based on a stale cache). */
   const lastWrites = new Map<string, LastWrite>();
   const counters = { written: 0, skipped: 0, conflicts: 0, failures: 0 };
@@ -108,9 +109,9 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
   }
 
   function retryLater(key: string): void {
-    const attempt = attempts.get(key) ?? 0;
-    attempts.set(key, attempt + 1);
-    const wait = Math.min(backoff.maxMs, backoff.baseMs * 2 ** attempt);
+    let backoff = backoffs.get(key);
+    if (backoff === undefined) backoffs.set(key, (backoff = createBackoff(backoffSettings)));
+    const wait = backoff.next();
     retries.set(
       key,
       timers.setTimeout(() => {
@@ -143,7 +144,7 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     const sameProvider = provider === undefined || sameFields(stored.provider ?? null, provider);
     if (sameConditions(current, status.conditions) && sameProvider) {
       counters.skipped++;
-      attempts.delete(key);
+      backoffs.delete(key);
       return;
     }
     const conditions = mergeConditions(current, status.conditions, timers.now());
@@ -161,7 +162,7 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     }
     if (response.status === 200) {
       counters.written++;
-      attempts.delete(key);
+      backoffs.delete(key);
       const superseded = new Set(basedOnOurs ? last!.superseded : []).add(object.metadata.resourceVersion);
       lastWrites.set(key, { superseded, result: response.body });
       logger.debug({ object: `${kind} ${namespace}/${name}` }, 'status written');
@@ -189,7 +190,7 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
           queue.delete(key);
           cancelRetry(key);
           lastWrites.delete(key);
-          attempts.delete(key);
+          backoffs.delete(key);
         }
       }
       for (const [key, status] of next) {

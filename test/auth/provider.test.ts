@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { createFetcher } from '../../src/auth/fetcher.ts';
 import { createProvider, degradation } from '../../src/auth/provider.ts';
+import { SYSTEM_TIMERS } from '../../src/time/timers.ts';
 
 interface KeyServer {
   issuer: string;
@@ -56,7 +57,7 @@ afterEach(() => keyServer.server.close());
 afterAll(() => fetcher.close());
 
 const start = (now: () => number) =>
-  createProvider({ issuer: keyServer.issuer, discoveryURL: `${keyServer.issuer}/.well-known/openid-configuration`, fetchJSON: fetcher.fetchJSON, now, refreshMs: 600_000, retryMs: 50, maxRetryMs: 100 });
+  createProvider({ issuer: keyServer.issuer, discoveryURL: `${keyServer.issuer}/.well-known/openid-configuration`, fetchJSON: fetcher.fetchJSON, timers: { ...SYSTEM_TIMERS, now }, refreshMs: 600_000, retryMs: 50, maxRetryMs: 100 });
 
 describe('provider runtime', () => {
   it('becomes ready with the discovery document and keys', async () => {
@@ -181,7 +182,7 @@ describe('provider runtime', () => {
       issuer: keyServer.issuer,
       discoveryURL: `${keyServer.issuer}/.well-known/openid-configuration`,
       fetchJSON: fetcher.fetchJSON,
-      now: () => Date.now() + offset,
+      timers: { ...SYSTEM_TIMERS, now: () => Date.now() + offset },
       refreshMs: 600_000,
       retryMs: 600_000,
       onHealthChange: () => changes++,

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { compile } from '../../src/compile/compile.ts';
-import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../../src/compile/snapshot.ts';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../../src/model/snapshot.ts';
 import { parseManifestText, toSnapshot } from '../../src/sources/manifests.ts';
 import { describeTable } from './describe.ts';
 

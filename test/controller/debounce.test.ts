@@ -1,4 +1,4 @@
-import { createDebouncer } from '../../src/sources/kubernetes/debounce.ts';
+import { createDebouncer } from '../../src/time/debounce.ts';
 import { createFakeTimers } from './fake-timers.ts';
 
 test('a burst of changes runs once, after the hold-off', async () => {

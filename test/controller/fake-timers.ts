@@ -1,6 +1,6 @@
 // A clock for unit tests of the debouncer, the writer's back-off and the Lease: time moves
 // only when the test says, and every timer due by then fires in order.
-import type { TimerHandle, Timers } from '../../src/sources/kubernetes/timers.ts';
+import type { TimerHandle, Timers } from '../../src/time/timers.ts';
 
 export interface FakeTimers extends Timers {
   /** Moves the clock forward, firing due timers in order, letting promises settle after each. */

@@ -6,9 +6,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../src/observability/logger.ts';
-import { createKubeClient } from '../../src/sources/kubernetes/client.ts';
+import { createKubeClient } from '../../src/kubernetes/client.ts';
 import { createInformer, type Informer, type InformerEvent } from '../../src/sources/kubernetes/informer.ts';
-import { RESOURCES, type KubeObject } from '../../src/sources/kubernetes/resources.ts';
+import { RESOURCES, type KubeObject } from '../../src/kubernetes/resources.ts';
 import { waitFor } from './support.ts';
 
 const logger = createLogger({ level: 'silent' });

@@ -1,7 +1,7 @@
 // Lease election against an in-memory Lease API (optimistic concurrency as the API server does
 // it) and a fake clock.
 import { createLogger } from '../../src/observability/logger.ts';
-import type { KubeClient, KubeRequest } from '../../src/sources/kubernetes/client.ts';
+import type { KubeClient, KubeRequest } from '../../src/kubernetes/client.ts';
 import { createLeaderElector } from '../../src/status/leader.ts';
 import { createFakeTimers, type FakeTimers } from './fake-timers.ts';
 

@@ -3,7 +3,7 @@
 // answers 503 POLICY_NOT_READY). The readiness comes from the auth runtime; here, as it would.
 import type { ProviderHealth, ProviderReadiness } from '../../src/auth/provider.ts';
 import { compile } from '../../src/compile/compile.ts';
-import { DEFAULT_COMPILE_OPTIONS } from '../../src/compile/snapshot.ts';
+import { DEFAULT_COMPILE_OPTIONS } from '../../src/model/snapshot.ts';
 import type { ObjectStatus } from '../../src/model/status.ts';
 import { parseManifestText, toSnapshot } from '../../src/sources/manifests.ts';
 import { withRuntimeConditions } from '../../src/status/runtime.ts';

@@ -1,10 +1,10 @@
 // The Kubernetes source without an API server: fake informers, a fake clock. What it must do
 // (Contour's habits): never compile before every informer has listed, compile once per burst,
 // and only for changes that can matter.
-import type { Snapshot } from '../../src/compile/snapshot.ts';
-import type { KubeClient } from '../../src/sources/kubernetes/client.ts';
+import type { Snapshot } from '../../src/model/snapshot.ts';
+import type { KubeClient } from '../../src/kubernetes/client.ts';
 import type { Informer, InformerOptions } from '../../src/sources/kubernetes/informer.ts';
-import type { KubeObject, WatchedKind } from '../../src/sources/kubernetes/resources.ts';
+import type { KubeObject, WatchedKind } from '../../src/kubernetes/resources.ts';
 import { createKubernetesSource, type KubernetesSource } from '../../src/sources/kubernetes/source.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createFakeTimers, type FakeTimers } from './fake-timers.ts';

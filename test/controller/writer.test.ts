@@ -2,8 +2,8 @@
 // patches carrying the resourceVersion, conflicts retried on a fresher copy, Events on transitions.
 import type { ObjectStatus, StatusCondition } from '../../src/model/status.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import type { KubeClient, KubeRequest, KubeResponse } from '../../src/sources/kubernetes/client.ts';
-import type { KubeObject } from '../../src/sources/kubernetes/resources.ts';
+import type { KubeClient, KubeRequest, KubeResponse } from '../../src/kubernetes/client.ts';
+import type { KubeObject } from '../../src/kubernetes/resources.ts';
 import type { EventRecorder } from '../../src/status/events.ts';
 import { createStatusWriter } from '../../src/status/writer.ts';
 import { createFakeTimers } from './fake-timers.ts';

@@ -4,11 +4,12 @@ import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Upstream } from '../../src/model/table.ts';
-import { normalizeTarget } from '../../src/proxy/normalize.ts';
+import { normalizeTarget } from '../../src/match/normalize.ts';
 import { forwardWithRetry } from '../../src/proxy/forward/retry.ts';
 import { createSelectionState } from '../../src/proxy/forward/select.ts';
 import type { Forwarder } from '../../src/proxy/forward/types.ts';
 import { createUndiciForwarder } from '../../src/proxy/forward/undici-forwarder.ts';
+import { SYSTEM_TIMERS } from '../../src/time/timers.ts';
 import { closeServer, expectedBytesSha256, startEchoServer, type EchoRecord, type EchoServer } from '../support/echo-server.ts';
 import { createTestPki } from '../support/tls.ts';
 import { open, plainTarget, repeatedSha256, repeatedStream, send, sendHashed, startTestProxy, TIMEOUTS, type TestProxy } from './harness.ts';
@@ -417,7 +418,7 @@ describe('HTTPS upstreams', () => {
 describe('pools', () => {
   it('drops the pools of origins that went idle, when a new one is made', async () => {
     let clock = 0;
-    const sweeping = createUndiciForwarder({ keepAliveTimeoutMs: 50, idlePoolSweepMs: 60_000, now: () => clock });
+    const sweeping = createUndiciForwarder({ keepAliveTimeoutMs: 50, idlePoolSweepMs: 60_000, timers: { ...SYSTEM_TIMERS, now: () => clock } });
     const other = echo.url.replace('127.0.0.1', 'localhost');
     let origin = echo.url;
     const local = await startTestProxy((req, res) => sweeping.forward(req, res, plainTarget(req, origin)));

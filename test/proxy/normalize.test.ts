@@ -1,4 +1,4 @@
-import { normalizeHost, normalizePath, normalizeTarget, type TargetErrorCode } from '../../src/proxy/normalize.ts';
+import { normalizeHost, normalizePath, normalizeTarget, type TargetErrorCode } from '../../src/match/normalize.ts';
 
 function pathOf(rawUrl: string, host = 'example.com'): string {
   const result = normalizeTarget(rawUrl, host);

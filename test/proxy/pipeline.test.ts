@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { compile } from '../../src/compile/compile.ts';
-import { DEFAULT_COMPILE_OPTIONS } from '../../src/compile/snapshot.ts';
+import { DEFAULT_COMPILE_OPTIONS } from '../../src/model/snapshot.ts';
 import type { AllowDecision, AnswerDecision, Guard, GuardContext, GuardDecision, GuardRequest } from '../../src/model/guard.ts';
 import type { AuthPolicy } from '../../src/model/policy.ts';
 import type { RouteTable } from '../../src/model/table.ts';

@@ -5,6 +5,7 @@ import { errorAnswer } from '../../model/answer.ts';
 import type { GuardContext, GuardDecision, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { authorize } from '../authorize.ts';
 import { AuthError } from '../errors.ts';
 import { identityHeaders } from '../identity.ts';
@@ -25,8 +26,8 @@ import { sessionClaims } from './tokens.ts';
 
 export interface BrowserFlowOptions {
   readonly logger: Logger;
-  /** Milliseconds since the epoch; injectable for tests. */
-  readonly now?: () => number;
+  /** The clock (session timeouts, refresh, token expiry); injectable for tests. */
+  readonly timers?: Timers;
   /** A session's tokens were renewed at the provider (metrics). */
   readonly onRefreshed?: (policy: AuthPolicy) => void;
 }
@@ -36,7 +37,8 @@ export const ID_TOKEN_HEADER = 'x-portcullis-id-token';
 
 export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
   const { logger } = options;
-  const now = options.now ?? Date.now;
+  const timers = options.timers ?? SYSTEM_TIMERS;
+  const now = () => timers.now();
   const clients = createClientCache();
   const redis = createRedisPool(logger);
   const keyCache = new Map<string, PolicyKeys>();

@@ -12,6 +12,7 @@
 // certificates in NODE_EXTRA_CA_CERTS (undici's connector calls tls.connect without `ca`).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { bufferClientBody, declaredLength, hasBody, sendContinue, watchClientBody } from './client-body.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './hop-by-hop.ts';
 import { OriginQueue, type QueueWaiter } from './origin-queue.ts';
@@ -49,8 +50,8 @@ export interface UndiciForwarderOptions {
    * often: endpoints come and go (pod IPs), their pools should not stay. Default 60 000.
    */
   readonly idlePoolSweepMs?: number;
-  /** The clock, for tests. Default `Date.now`. */
-  readonly now?: () => number;
+  /** The clock (when pools were last swept); injectable for tests. */
+  readonly timers?: Timers;
 }
 
 export const DEFAULT_FORWARDER_LIMITS = {
@@ -91,7 +92,8 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
   };
   const keepAliveTimeout = options.keepAliveTimeoutMs ?? 4_000;
   const sweepEvery = options.idlePoolSweepMs ?? 60_000;
-  const now = options.now ?? Date.now;
+  const timers = options.timers ?? SYSTEM_TIMERS;
+  const now = () => timers.now();
   if (!Number.isInteger(connections) || connections < 1) throw new TypeError('connectionsPerOrigin must be a positive integer');
   if (!Number.isInteger(queueSize) || queueSize < 0) throw new TypeError('queueSizePerOrigin must be a whole number');
   if (!isDuration(queueTimeoutMs)) throw new TypeError('queueTimeoutMs must be a positive number of milliseconds');

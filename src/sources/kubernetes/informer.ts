@@ -13,9 +13,10 @@
 //   never throw, they log.
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { errorFields, type Logger } from '../../observability/logger.ts';
-import { describeFailure, type KubeClient } from './client.ts';
-import { collectionPath, trimObject, type KubeObject, type WatchedResource } from './resources.ts';
-import { createBackoff, delay, SYSTEM_TIMERS, type TimerHandle, type Timers } from './timers.ts';
+import { describeFailure, type KubeClient } from '../../kubernetes/client.ts';
+import { collectionPath, trimObject, type KubeObject, type WatchedResource } from '../../kubernetes/resources.ts';
+import { createBackoff } from '../../time/backoff.ts';
+import { delay, SYSTEM_TIMERS, type TimerHandle, type Timers } from '../../time/timers.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -88,7 +89,7 @@ export function createInformer(options: InformerOptions): Informer {
   const path = collectionPath(resource, namespace);
   const name = `${resource.plural} in ${namespace ?? 'all namespaces'}`;
   const log = logger.child({ informer: name });
-  const backoff = createBackoff(options.backoff ?? { baseMs: 500, maxMs: 8_000 });
+  const backoff = createBackoff({ jitter: 0.2, ...(options.backoff ?? { baseMs: 500, maxMs: 8_000 }) });
   const pageSize = options.pageSize ?? 500;
   let synced = false;
   let listed = false;

@@ -4,7 +4,7 @@
 import { SERVICE_NAME_LABEL } from '../../api/core.ts';
 import type { OIDCPolicy } from '../../api/oidcpolicy.ts';
 import type { Route } from '../../api/route.ts';
-import type { KubeObject, WatchedKind } from './resources.ts';
+import type { KubeObject, WatchedKind } from '../../kubernetes/resources.ts';
 
 export interface References {
   /** `namespace/name` keys. */

@@ -9,19 +9,18 @@ import type { ConfigMap, EndpointSlice, Secret, Service } from '../../api/core.t
 import { parseManifest, type FieldIssue, type Manifest } from '../../api/manifest.ts';
 import type { OIDCPolicy } from '../../api/oidcpolicy.ts';
 import type { Route } from '../../api/route.ts';
-import type { RejectedObject, Snapshot } from '../../compile/snapshot.ts';
+import type { KubeClient } from '../../kubernetes/client.ts';
+import { RESOURCES, type KubeObject, type WatchedKind } from '../../kubernetes/resources.ts';
+import type { RejectedObject, Snapshot } from '../../model/snapshot.ts';
+import type { StatusKind } from '../../model/status.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { KubeClient } from './client.ts';
-import { createDebouncer } from './debounce.ts';
+import { createDebouncer } from '../../time/debounce.ts';
+import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { createInformer, type Informer, type InformerEvent, type InformerOptions } from './informer.ts';
 import { collectReferences, isReferenced, NO_REFERENCES, type References } from './references.ts';
-import { RESOURCES, type KubeObject, type WatchedKind } from './resources.ts';
-import { SYSTEM_TIMERS, type Timers } from './timers.ts';
 
 /** The class of a Route or OIDCPolicy that sets no `spec.className`. */
 export const DEFAULT_CLASS = 'portcullis';
-
-export type StatusKind = 'Route' | 'OIDCPolicy';
 
 export interface KubernetesSourceOptions {
   readonly client: KubeClient;

@@ -1,5 +1,8 @@
+// The contract between the sources and what consumes them: what a source hands over (a
+// snapshot of validated objects and those refused; the problems of manifest files) and how
+// compile() is told the mode it compiles for. The sources produce it, compile() reads the
+// snapshot, status reports the problems; none of them imports another.
 import type { ConfigMap, EndpointSlice, Secret, Service } from '../api/core.ts';
-import { SERVICE_NAME_LABEL } from '../api/core.ts';
 import type { FieldIssue } from '../api/manifest.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
 import type { Route } from '../api/route.ts';
@@ -11,6 +14,23 @@ export interface RejectedObject {
   readonly name: string;
   readonly generation: number | null;
   readonly issues: readonly FieldIssue[];
+}
+
+/** A manifest file's problem, as a source of files found it: reported (standalone's log, validate), never compiled. */
+export interface ManifestProblem {
+  readonly file: string;
+  /** 1-based line of the first issue (or of the document when an issue has no place of its own). */
+  readonly line: number;
+  readonly kind: string | undefined;
+  readonly name: string | undefined;
+  readonly namespace: string | undefined;
+  readonly issues: readonly LocatedIssue[];
+}
+
+/** An issue and where it is in its file (1-based): the offending key's own line and column. */
+export interface LocatedIssue extends FieldIssue {
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** Everything compile() reads: validated objects, as the sources hold them now. */
@@ -45,35 +65,3 @@ export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
 };
 
 export const EMPTY_SNAPSHOT: Snapshot = { routes: [], policies: [], secrets: [], configMaps: [], services: [], endpointSlices: [], rejected: [] };
-
-/** Lookups over a snapshot by namespace and name. */
-export interface SnapshotIndex {
-  namespaceOf(meta: { namespace?: string | undefined }): string;
-  secret(namespace: string, name: string): Secret | undefined;
-  configMap(namespace: string, name: string): ConfigMap | undefined;
-  service(namespace: string, name: string): Service | undefined;
-  endpointSlices(namespace: string, service: string): readonly EndpointSlice[];
-}
-
-export function indexSnapshot(snapshot: Snapshot, options: CompileOptions): SnapshotIndex {
-  const namespaceOf = (meta: { namespace?: string | undefined }) => meta.namespace ?? options.defaultNamespace;
-  const byKey = <T extends { metadata: { name: string; namespace?: string | undefined } }>(items: readonly T[]) =>
-    new Map(items.map((item) => [`${namespaceOf(item.metadata)}/${item.metadata.name}`, item]));
-  const secrets = byKey(snapshot.secrets);
-  const configMaps = byKey(snapshot.configMaps);
-  const services = byKey(snapshot.services);
-  const slices = new Map<string, EndpointSlice[]>();
-  for (const slice of snapshot.endpointSlices) {
-    const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
-    if (service === undefined) continue;
-    const key = `${namespaceOf(slice.metadata)}/${service}`;
-    slices.set(key, [...(slices.get(key) ?? []), slice]);
-  }
-  return {
-    namespaceOf,
-    secret: (namespace, name) => secrets.get(`${namespace}/${name}`),
-    configMap: (namespace, name) => configMaps.get(`${namespace}/${name}`),
-    service: (namespace, name) => services.get(`${namespace}/${name}`),
-    endpointSlices: (namespace, service) => slices.get(`${namespace}/${service}`) ?? [],
-  };
-}

@@ -1,6 +1,7 @@
-// Contour's hold-off: a burst of changes is compiled once. Each change pushes the rebuild
-// back by `holdoffMs`, but never more than `maxHoldoffMs` after the first change of the
-// burst, so a steady trickle of changes cannot postpone a rebuild for ever.
+// Contour's hold-off: a burst of changes is handled once (compiled once by the Kubernetes
+// source, read once by standalone's file watcher). Each change pushes the run back by
+// `holdoffMs`, but never more than `maxHoldoffMs` after the first change of the burst, so a
+// steady trickle of changes cannot postpone it for ever.
 import type { TimerHandle, Timers } from './timers.ts';
 
 export interface Debouncer {

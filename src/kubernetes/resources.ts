@@ -1,5 +1,5 @@
 // The kinds the controller watches, and where the API server serves them.
-import { GROUP, VERSION } from '../../api/common.ts';
+import { GROUP, VERSION } from '../api/common.ts';
 
 export type WatchedKind = 'Route' | 'OIDCPolicy' | 'Secret' | 'ConfigMap' | 'Service' | 'EndpointSlice';
 
