@@ -8,7 +8,7 @@ import { conditionHealthy, type ObjectStatus, type StatusCondition } from '../mo
 import { loadManifestFiles } from '../sources/files.ts';
 import { toSnapshot } from '../sources/manifests.ts';
 import { metaTime } from '../status/conditions.ts';
-import { degradedCondition } from '../status/runtime.ts';
+import { degradedCondition, readinessCondition } from '../status/runtime.ts';
 
 export interface ValidateReport {
   readonly ok: boolean;
@@ -52,8 +52,7 @@ async function checkProviders(policies: ReadonlyMap<string, AuthPolicy>): Promis
       const provider = createProvider({ issuer: policy.issuer, discoveryURL: policy.discoveryURL, fetchJSON: fetcher.fetchJSON, retryMs: 3_600_000 });
       try {
         await provider.refresh();
-        const state = provider.readiness();
-        checks.set(key, { policy, ready: { type: 'Ready', status: state.ready ? 'True' : 'False', reason: state.reason, message: state.message }, health: provider.health() });
+        checks.set(key, { policy, ready: readinessCondition(provider.readiness()), health: provider.health() });
       } finally {
         provider.close();
         await fetcher.close();
