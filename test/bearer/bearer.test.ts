@@ -20,11 +20,14 @@ import { rawRequest } from '../support/raw-http.ts';
 const FIXTURE = readFileSync(join(import.meta.dirname, '../fixtures/cognito-m2m-access-token.jwt'), 'utf8').trim();
 const FIXTURE_ISSUER = 'https://cognito-idp.ap-northeast-3.amazonaws.com/ap-northeast-3_mSfuhPzhm';
 const READ = 'default-m2m-resource-server/read';
+/** A provider whose key set publishes the mint's key twice more: once for encryption, once for another algorithm. */
+const ODD_KEYS_ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_OddKeys12';
 
 let echo: EchoServer;
 let mint: CognitoMint;
 let idp: CognitoLikeProvider;
 let fixtureDiscovery: Server;
+let oddKeys: Server;
 let proxy: PortcullisProcess;
 
 beforeAll(async () => {
@@ -36,6 +39,15 @@ beforeAll(async () => {
   fixtureDiscovery = createServer((_req, res) => res.end(JSON.stringify({ issuer: FIXTURE_ISSUER, jwks_uri: mint.jwksURL, id_token_signing_alg_values_supported: ['RS256'] })));
   fixtureDiscovery.listen(0, '127.0.0.1');
   await once(fixtureDiscovery, 'listening');
+  oddKeys = createServer((req, res) => {
+    const origin = `http://127.0.0.1:${(oddKeys.address() as AddressInfo).port}`;
+    if (req.url === '/jwks.json') {
+      const jwk = mint.activeKey().publicJwk;
+      res.end(JSON.stringify({ keys: [{ ...jwk, kid: 'for-encryption', use: 'enc' }, { ...jwk, kid: 'rs384-only', alg: 'RS384' }] }));
+    } else res.end(JSON.stringify({ issuer: ODD_KEYS_ISSUER, jwks_uri: `${origin}/jwks.json`, id_token_signing_alg_values_supported: ['RS256', 'RS384'] }));
+  });
+  oddKeys.listen(0, '127.0.0.1');
+  await once(oddKeys, 'listening');
 
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bearer-'));
   writeFileSync(
@@ -66,6 +78,14 @@ beforeAll(async () => {
   clientID: ${mint.clientIds.web}
   bearer: {tokenUse: id}
   authorization: {claims: [{claim: email, values: [alice@example.com]}]}`) +
+      policyYAML('oddkeys', `  issuer: ${ODD_KEYS_ISSUER}
+  discoveryURL: http://127.0.0.1:${(oddKeys.address() as AddressInfo).port}/.well-known/openid-configuration
+  clientID: ${mint.clientIds.machine}
+  bearer: {}`) +
+      policyYAML('generic', `  issuer: ${mint.issuer}
+  provider: Generic
+  clientID: ${mint.clientIds.machine}
+  bearer: {}`) +
       policyYAML('preflight', `  issuer: ${mint.issuer}
   provider: Cognito
   clientID: ${mint.clientIds.machine}
@@ -90,6 +110,12 @@ spec:
     - matches: [{path: {value: /emails}}]
       policyRef: {name: emails}
       backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /oddkeys}}]
+      policyRef: {name: oddkeys}
+      backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /generic}}]
+      policyRef: {name: generic}
+      backends: [{url: "${echo.url}"}]
     - matches: [{path: {value: /cors}}]
       policyRef: {name: preflight}
       backends: [{url: "${echo.url}"}]
@@ -99,7 +125,7 @@ spec:
   );
   proxy = await startPortcullis(['standalone', '-f', dir, '--provider-refresh', '1s']);
   // Every policy reports Ready before the tests start.
-  for (const name of ['walkthrough', 'machines', 'admins', 'fixture', 'emails', 'preflight']) {
+  for (const name of ['walkthrough', 'machines', 'admins', 'fixture', 'emails', 'oddkeys', 'generic', 'preflight']) {
     await proxy.waitForLog((line) => line.policy === `default/${name}` && line.condition === 'Ready' && line.status === 'True');
   }
 });
@@ -107,6 +133,7 @@ spec:
 afterAll(async () => {
   await proxy?.stop();
   fixtureDiscovery?.close();
+  oddKeys?.close();
   await Promise.all([echo?.close(), mint?.close(), idp?.close()]);
 });
 
@@ -173,6 +200,8 @@ describe('forged and refused input never reaches the upstream', () => {
     ['RS512, which the provider does not advertise', async () => ({ headers: bearer(mint.mint({}, { alg: 'RS512' })) }), 401, 'TOKEN_ALG_NOT_ALLOWED'],
     ['PS256, which the provider does not advertise', async () => ({ headers: bearer(mint.mint({}, { alg: 'PS256' })) }), 401, 'TOKEN_ALG_NOT_ALLOWED'],
     ['an unknown kid', async () => ({ headers: bearer(mint.mint({}, { kid: 'bm90LWEta2lkLXRoZS1wb29sLWhhcw==' })) }), 401, 'TOKEN_KID_UNKNOWN'],
+    ['a published key whose use is enc', async () => ({ path: '/oddkeys/x', headers: bearer(mint.mint({ iss: ODD_KEYS_ISSUER }, { kid: 'for-encryption' })) }), 401, 'TOKEN_KEY_UNUSABLE'],
+    ['a published key for RS384 under an RS256 header', async () => ({ path: '/oddkeys/x', headers: bearer(mint.mint({ iss: ODD_KEYS_ISSUER }, { kid: 'rs384-only', key: mint.activeKey().privateKey })) }), 401, 'TOKEN_KEY_UNUSABLE'],
     ['a tampered payload', async () => ({ headers: bearer(withPayload(mint.mint(), { ...mint.claims('machine'), scope: `${READ} admin` })) }), 401, 'TOKEN_SIGNATURE_INVALID'],
     ['signed by another key under a published kid', async () => ({ headers: bearer(mint.mint({}, { key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey })) }), 401, 'TOKEN_SIGNATURE_INVALID'],
     ['a truncated signature', async () => ({ headers: bearer(mint.mint().slice(0, -10)) }), 401, 'TOKEN_SIGNATURE_INVALID'],
@@ -190,6 +219,8 @@ describe('forged and refused input never reaches the upstream', () => {
     ['no token_use', async () => ({ headers: bearer(mint.mint({ token_use: undefined })) }), 401, 'TOKEN_USE_MISMATCH'],
     ['a wrong client_id', async () => ({ headers: bearer(mint.mint({ client_id: '7otherclient0000000000000', sub: '7otherclient0000000000000' })) }), 401, 'TOKEN_CLIENT_NOT_ALLOWED'],
     ['a user token of another app client', async () => ({ headers: bearer(mint.mint({}, { kind: 'access' })) }), 401, 'TOKEN_CLIENT_NOT_ALLOWED'],
+    ['no aud, for a Generic provider', async () => ({ path: '/generic/x', headers: bearer(mint.mint()) }), 401, 'TOKEN_AUDIENCE_MISMATCH'],
+    ['the aud of another client, for a Generic provider', async () => ({ path: '/generic/x', headers: bearer(mint.mint({ aud: ['someone-else'] })) }), 401, 'TOKEN_AUDIENCE_MISMATCH'],
     ['a missing scope', async () => ({ headers: bearer(mint.mint({ scope: 'default-m2m-resource-server/write' })) }), 403, 'SCOPE_MISSING'],
     ['a scope that is a prefix of the required one', async () => ({ headers: bearer(mint.mint({ scope: 'default-m2m-resource-server/rea' })) }), 403, 'SCOPE_MISSING'],
     ['a scope that extends the required one', async () => ({ headers: bearer(mint.mint({ scope: `${READ}:all` })) }), 403, 'SCOPE_MISSING'],
@@ -288,6 +319,11 @@ describe('accepted tokens', () => {
 
   it('the required scope among others', async () => {
     expect((await call('/m2m/x', bearer(mint.mint({ scope: `openid ${READ} default-m2m-resource-server/write` })))).status).toBe(200);
+  });
+
+  it('for a Generic provider, a token whose aud names the client', async () => {
+    expect((await call('/generic/x', bearer(mint.mint({ aud: mint.clientIds.machine })))).status).toBe(200);
+    expect((await call('/generic/x', bearer(mint.mint({ aud: ['other', mint.clientIds.machine] })))).status).toBe(200);
   });
 
   it('a token expired within the clock skew', async () => {
