@@ -94,7 +94,15 @@ export const OIDCPolicySpec = z
 /** The provider a policy resolved to (`provider: Auto` made concrete); later fields describe its fetches. */
 export const RESOLVED_PROVIDERS = ['Cognito', 'Generic'] as const;
 export const OIDCPolicyStatus = Status.extend({
-  provider: z.strictObject({ type: z.enum(RESOLVED_PROVIDERS) }).optional(),
+  provider: z
+    .strictObject({
+      type: z.enum(RESOLVED_PROVIDERS),
+      keys: z.number().int().min(0).optional(),
+      lastFetchTime: z.iso.datetime({ offset: true }).optional(),
+      lastError: z.string().max(32768).optional(),
+      lastErrorTime: z.iso.datetime({ offset: true }).optional(),
+    })
+    .optional(),
 });
 
 export const OIDCPolicy = z.looseObject({

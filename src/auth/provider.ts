@@ -1,10 +1,12 @@
 // One OpenID provider as the proxy sees it: its discovery document and its signing keys, kept
 // fresh in the background. Keys already fetched keep verifying while the provider is down, for
-// as long as it is down (stale-if-error). An unknown `kid` triggers one deduplicated refetch,
-// then a cool-down during which unknown kids are refused without a fetch.
+// as long as it is down (stale-if-error); its health says so (keys held, last fetch, last error,
+// degraded). An unknown `kid` may be a key the provider rotated in: it triggers a refetch, at
+// most one per distinct kid every 10 s and at most one a second for the provider as a whole, so
+// a new key is picked up within about a second even while someone floods made-up kids.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createBackoff } from '../time/backoff.ts';
-import { SYSTEM_TIMERS, unrefTimer, type TimerHandle, type Timers } from '../time/timers.ts';
+import { delay, SYSTEM_TIMERS, unrefTimer, type TimerHandle, type Timers } from '../time/timers.ts';
 import { ProviderError, type ProviderErrorCode } from './errors.ts';
 import type { FetchJSON } from './fetcher.ts';
 
@@ -54,23 +56,44 @@ export interface ProviderOptions {
   readonly timers?: Timers;
   /** How often discovery and keys are refetched while all is well. Default 10 min. */
   readonly refreshMs?: number;
-  /** After an unknown-kid refetch, how long further unknown kids are refused without a fetch. Default 10 s. */
+  /** After a refetch that did not find a kid, how long that same kid is refused without a fetch. Default 10 s. */
   readonly kidCooldownMs?: number;
+  /** Refetches for unknown kids start at least this long after the fetch before them. Default 1 s. */
+  readonly kidRefetchIntervalMs?: number;
   /** Back-off after a failed fetch: doubles from `retryMs` up to `maxRetryMs`. Defaults 1 s and 60 s. */
   readonly retryMs?: number;
   readonly maxRetryMs?: number;
   /** Called when readiness or the key set changes. */
   readonly onChange?: () => void;
+  /** Called when what health() answers changes. */
+  readonly onHealthChange?: () => void;
   /** Called after every fetch of the discovery document or the key set (metrics). */
   readonly onFetch?: (document: 'discovery' | 'jwks', ok: boolean) => void;
 }
 
+/**
+ * What an operator sees of a provider (`status.provider`, the `Degraded` condition, the log).
+ * Its times move on their own at most once per refresh period, since each move is a status
+ * write; a change of anything else shows at once.
+ */
+export interface ProviderHealth {
+  /** Signing keys held now. */
+  readonly keys: number;
+  /** The last successful fetch of discovery and keys, in milliseconds since the epoch; null before the first. */
+  readonly lastFetchTime: number | null;
+  /** The last failed fetch (kept after the provider recovers): why, without secrets, and when. */
+  readonly lastError: { readonly code: ProviderErrorCode; readonly message: string; readonly time: number } | null;
+  /** Keys are held but the latest fetch failed: tokens are verified with the keys fetched before. */
+  readonly degraded: boolean;
+}
+
 export interface Provider {
   readiness(): ProviderReadiness;
+  health(): ProviderHealth;
   metadata(): ProviderMetadata | null;
   /** Algorithms the provider signs with that Portcullis accepts. */
   allowedAlgorithms(): ReadonlySet<string>;
-  /** The key for `kid`, refetching the key set once if it is unknown (outside the cool-down). */
+  /** The key for `kid`; an unknown kid waits for a refetch of the key set (within the limits above). */
   key(kid: string | undefined): Promise<SigningKey | null>;
   /** Fetches discovery and keys now; resolves when done (success or not). */
   refresh(): Promise<void>;
@@ -83,7 +106,9 @@ export function createProvider(options: ProviderOptions): Provider {
   const timers = options.timers ?? SYSTEM_TIMERS;
   const refreshMs = options.refreshMs ?? 10 * 60_000;
   const kidCooldownMs = options.kidCooldownMs ?? 10_000;
+  const kidRefetchIntervalMs = options.kidRefetchIntervalMs ?? 1_000;
   const backoff = createBackoff({ baseMs: options.retryMs ?? 1_000, maxMs: options.maxRetryMs ?? 60_000 });
+  const now = () => timers.now();
 
   let metadata: ProviderMetadata | null = null;
   let keys: readonly SigningKey[] = [];
@@ -96,7 +121,15 @@ export function createProvider(options: ProviderOptions): Provider {
   };
   let algorithms: ReadonlySet<string> = new Set(['RS256']);
   let inFlight: Promise<void> | null = null;
-  let lastKidRefetch = -Infinity;
+  let lastFetchStartedAt = -Infinity;
+  /** The next refetch for unknown kids, joined by every one that arrives before it starts. */
+  let kidRefetch: Promise<void> | null = null;
+  /** Kids that a refetch did not find, and when; oldest first. */
+  const missingKids = new Map<string, number>();
+  let lastSuccess: number | null = null;
+  let lastFailure: ProviderHealth['lastError'] = null;
+  let latestFailed = false;
+  let health: ProviderHealth = { keys: 0, lastFetchTime: null, lastError: null, degraded: false };
   let fetches = 0;
   let timer: TimerHandle | null = null;
   let closed = false;
@@ -107,15 +140,37 @@ export function createProvider(options: ProviderOptions): Provider {
     if (changed) options.onChange?.();
   }
 
+  /** Brings health() up to date; each change of its times waits a refresh period, unless something else changes with it. */
+  function updateHealth(): void {
+    const degraded = keys.length > 0 && latestFailed;
+    const news = degraded !== health.degraded || keys.length !== health.keys;
+    const due = (shown: number | null, actual: number | null) => shown === null || news || (actual !== null && actual - shown >= refreshMs);
+    const lastError =
+      lastFailure !== null && (health.lastError === null || lastFailure.message !== health.lastError.message || due(health.lastError.time, lastFailure.time)) ? lastFailure : health.lastError;
+    const next: ProviderHealth = { keys: keys.length, lastFetchTime: due(health.lastFetchTime, lastSuccess) ? lastSuccess : health.lastFetchTime, lastError, degraded };
+    if (next.keys === health.keys && next.lastFetchTime === health.lastFetchTime && next.lastError === health.lastError && next.degraded === health.degraded) return;
+    health = next;
+    options.onHealthChange?.();
+  }
+
+  function failed(reason: 'DiscoveryFailed' | 'JWKSFailed', what: string, error: unknown): void {
+    const failure = describeFailure(what, error);
+    lastFailure = { ...failure, time: now() };
+    latestFailed = true;
+    updateHealth();
+    // Stale-if-error: a provider we already know keeps working on what we have.
+    if (keys.length === 0) setReadiness({ ready: false, reason, message: failure.message, error: failure.code, publicMessage: publicMessage(reason, failure.code, options.issuer) });
+  }
+
   async function fetchAll(): Promise<void> {
+    lastFetchStartedAt = now();
     let document: ProviderMetadata;
     try {
       document = parseMetadata(await options.fetchJSON(options.discoveryURL), options.issuer);
       options.onFetch?.('discovery', true);
     } catch (error) {
       options.onFetch?.('discovery', false);
-      // Stale-if-error: a provider we already know keeps working on what we have.
-      if (keys.length === 0) setReadiness(notReady('DiscoveryFailed', `Discovery at ${displayURL(options.discoveryURL)} failed`, error, options.issuer));
+      failed('DiscoveryFailed', `Discovery at ${displayURL(options.discoveryURL)} failed`, error);
       throw error;
     }
     let fetched: SigningKey[];
@@ -125,7 +180,7 @@ export function createProvider(options: ProviderOptions): Provider {
       options.onFetch?.('jwks', true);
     } catch (error) {
       options.onFetch?.('jwks', false);
-      if (keys.length === 0) setReadiness(notReady('JWKSFailed', `Fetching the keys at ${displayURL(document.jwks_uri)} failed`, error, options.issuer));
+      failed('JWKSFailed', `Fetching the keys at ${displayURL(document.jwks_uri)} failed`, error);
       throw error;
     }
     metadata = document;
@@ -133,6 +188,9 @@ export function createProvider(options: ProviderOptions): Provider {
     algorithms = new Set(advertised.filter((alg) => ASYMMETRIC_ALGORITHMS.has(alg)));
     const changed = !sameKeys(keys, fetched);
     keys = fetched;
+    lastSuccess = now();
+    latestFailed = false;
+    updateHealth();
     setReadiness({ ready: true, reason: 'Ready', message: `Discovery and ${keys.length} signing key(s) fetched from the provider.` });
     if (changed) options.onChange?.();
   }
@@ -160,22 +218,58 @@ export function createProvider(options: ProviderOptions): Provider {
     unrefTimer(timer); // the refetch alone never keeps the process running
   }
 
+  /**
+   * A fetch that starts after every caller waiting for it arrived, and at least
+   * `kidRefetchIntervalMs` after the fetch before it: however many unknown kids arrive, they
+   * share one fetch a second. A fetch already under way is not joined: it may have started
+   * before the provider published the key.
+   */
+  function refetchForUnknownKid(): Promise<void> {
+    kidRefetch ??= (async () => {
+      for (;;) {
+        if (closed) return;
+        if (inFlight !== null) {
+          await inFlight;
+          continue;
+        }
+        const wait = lastFetchStartedAt + kidRefetchIntervalMs - now();
+        if (wait <= 0) break;
+        await delay(timers, wait);
+      }
+      kidRefetch = null; // who arrives from now on waits for the next fetch
+      await refresh();
+    })();
+    return kidRefetch;
+  }
+
+  /** Remembers a kid the provider does not publish; the oldest are forgotten first, so the list stays small. */
+  function noteMissing(kid: string): void {
+    missingKids.delete(kid);
+    missingKids.set(kid, now());
+    for (const [old, at] of missingKids) {
+      if (missingKids.size <= MAX_MISSING_KIDS && now() - at < kidCooldownMs) break;
+      missingKids.delete(old);
+    }
+  }
+
   void refresh();
 
   return {
     readiness: () => readiness,
+    health: () => health,
     metadata: () => metadata,
     allowedAlgorithms: () => algorithms,
     async key(kid) {
       const find = () => (kid === undefined ? (keys.length === 1 ? keys[0]! : null) : (keys.find((k) => k.kid === kid) ?? null));
       const known = find();
       if (known !== null || kid === undefined) return known;
-      // An unknown kid: perhaps the provider rotated its keys. Refetch once, then cool down, so
-      // a flood of made-up kids cannot hammer the provider.
-      if (inFlight === null && timers.now() - lastKidRefetch < kidCooldownMs) return null;
-      if (inFlight === null) lastKidRefetch = timers.now();
-      await refresh();
-      return find();
+      // A kid that a refetch lately did not find is refused at once: repeating it costs nothing.
+      const missingSince = missingKids.get(kid);
+      if (missingSince !== undefined && now() - missingSince < kidCooldownMs) return null;
+      await refetchForUnknownKid();
+      const found = find();
+      if (found === null) noteMissing(kid);
+      return found;
     },
     refresh,
     jwksFetches: () => fetches,
@@ -185,6 +279,9 @@ export function createProvider(options: ProviderOptions): Provider {
     },
   };
 }
+
+/** Unknown kids remembered at most: a flood of distinct ones pushes the oldest out, and is still held to one fetch a second. */
+const MAX_MISSING_KIDS = 1_000;
 
 function parseMetadata(value: unknown, issuer: string): ProviderMetadata {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProviderError('DOCUMENT_INVALID', 'the discovery document is not a JSON object');
@@ -199,10 +296,23 @@ function parseMetadata(value: unknown, issuer: string): ProviderMetadata {
   return document as ProviderMetadata;
 }
 
-function notReady(reason: 'DiscoveryFailed' | 'JWKSFailed', what: string, error: unknown, issuer: string): ProviderReadiness {
+/** Why a fetch failed, for operators: the URL (without credentials) and the cause, as one sentence. */
+function describeFailure(what: string, error: unknown): { readonly code: ProviderErrorCode; readonly message: string } {
   const code = error instanceof ProviderError ? error.code : 'NETWORK';
   const cause = error instanceof Error ? error.message : String(error);
-  return { ready: false, reason, message: `${what}: ${cause.replace(/\.$/, '')}.`, error: code, publicMessage: publicMessage(reason, code, issuer) };
+  return { code, message: `${what}: ${cause.replace(/\.$/, '')}.` };
+}
+
+/**
+ * What the `Degraded` condition says of a provider that holds keys (null before it has any, when
+ * `Ready` says it all): True while refreshing fails, so that cached keys alone verify tokens.
+ */
+export function degradation(health: ProviderHealth): { readonly degraded: boolean; readonly reason: 'RefreshFailing' | 'RefreshSucceeded'; readonly message: string } | null {
+  if (health.keys === 0) return null;
+  if (health.degraded && health.lastError !== null) {
+    return { degraded: true, reason: 'RefreshFailing', message: `Refreshing the provider's discovery document and keys fails: ${health.lastError.message} The ${health.keys} signing key(s) fetched before keep verifying tokens.` };
+  }
+  return { degraded: false, reason: 'RefreshSucceeded', message: `The last refresh of the provider's discovery document and keys succeeded: ${health.keys} signing key(s).` };
 }
 
 /**

@@ -12,7 +12,7 @@ import { authorize } from './authorize.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
 import { identityHeaders } from './identity.ts';
-import { createProvider, type Provider, type ProviderReadiness } from './provider.ts';
+import { createProvider, degradation, type Provider, type ProviderHealth, type ProviderReadiness } from './provider.ts';
 import { createSignatureCache, verifyBearerToken, type SignatureCache } from './verify.ts';
 
 export interface AuthRuntimeOptions {
@@ -35,12 +35,16 @@ export interface AuthRuntimeOptions {
    * controller can publish its `Ready` condition. Called synchronously, possibly inside sync().
    */
   readonly onReadinessChange?: (policy: AuthPolicy, readiness: ProviderReadiness) => void;
+  /** Told when a policy's provider health changes (keys, last fetch, last error, degraded), for `status.provider` and `Degraded`. */
+  readonly onHealthChange?: (policy: AuthPolicy, health: ProviderHealth) => void;
 }
 
 export interface AuthRuntime extends Guard {
   /** Brings providers and caches in line with a new table; call before the table serves. */
   sync(table: RouteTable): void;
   readiness(policy: AuthPolicy): ProviderReadiness;
+  /** null while the policy is not loaded. */
+  health(policy: AuthPolicy): ProviderHealth | null;
   close(): Promise<void>;
 }
 
@@ -55,6 +59,8 @@ interface PolicyEntry {
   readonly provider: ProviderEntry;
   readonly cache: SignatureCache;
   lastReadiness: string;
+  /** Whether the last log line about it said Degraded True. */
+  loggedDegraded: boolean;
 }
 
 const REALM = 'portcullis';
@@ -89,6 +95,9 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
             reportReadiness(policyEntry);
           }
         },
+        onHealthChange: () => {
+          for (const policyEntry of policiesOfProvider) reportHealth(policyEntry);
+        },
       });
       entry = { provider, close: fetcher.close, policies: policiesOfProvider };
       providers.set(key, entry);
@@ -102,9 +111,22 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     if (summary === entry.lastReadiness || readiness.reason === 'Pending') return;
     entry.lastReadiness = summary;
     options.onReadinessChange?.(entry.policy, readiness);
-    const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, ...(readiness.ready ? {} : { error: readiness.error }) };
+    const fields = { policy: entry.policy.key, condition: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, ...(readiness.ready ? healthFields(entry.provider.provider.health()) : { error: readiness.error }) };
     if (readiness.ready) options.logger.info(fields, readiness.message);
     else options.logger.warn(fields, readiness.message);
+  }
+
+  /** Published as it changes; logged when the provider turns Degraded (refreshing fails on cached keys) and when it recovers. */
+  function reportHealth(entry: PolicyEntry): void {
+    const health = entry.provider.provider.health();
+    options.onHealthChange?.(entry.policy, health);
+    const state = degradation(health);
+    const degraded = state?.degraded ?? false;
+    if (state === null || degraded === entry.loggedDegraded) return;
+    entry.loggedDegraded = degraded;
+    const fields = { policy: entry.policy.key, condition: 'Degraded', status: degraded ? 'True' : 'False', reason: state.reason, ...healthFields(health), ...(degraded ? { error: health.lastError?.code } : {}) };
+    if (degraded) options.logger.warn(fields, state.message);
+    else options.logger.info(fields, state.message);
   }
 
   function answer(policy: AuthPolicy, error: AuthError, extra: Partial<DecisionLog> = {}): AnswerDecision {
@@ -166,10 +188,11 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
           continue;
         }
         const provider = providerFor(policy);
-        const entry: PolicyEntry = { policy, provider, cache: createSignatureCache(options.cacheSize ?? 10_000, now), lastReadiness: '' };
+        const entry: PolicyEntry = { policy, provider, cache: createSignatureCache(options.cacheSize ?? 10_000, now), lastReadiness: '', loggedDegraded: false };
         provider.policies.add(entry);
         wanted.set(policy.fingerprint, entry);
         reportReadiness(entry);
+        reportHealth(entry);
       }
       for (const [fingerprint, entry] of policies) {
         if (!wanted.has(fingerprint)) entry.provider.policies.delete(entry);
@@ -187,6 +210,9 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     },
     readiness(policy) {
       return policies.get(policy.fingerprint)?.provider.provider.readiness() ?? NOT_LOADED;
+    },
+    health(policy) {
+      return policies.get(policy.fingerprint)?.provider.provider.health() ?? null;
     },
     check,
     async endpoint(request, endpointPolicies, context) {
@@ -206,6 +232,11 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       policies.clear();
     },
   };
+}
+
+/** The provider's health as log fields: what `kubectl get oidcpolicies` shows in KEYS and LAST FETCH. */
+function healthFields(health: ProviderHealth): { keys: number; lastFetchTime: string | null } {
+  return { keys: health.keys, lastFetchTime: health.lastFetchTime === null ? null : new Date(health.lastFetchTime).toISOString() };
 }
 
 function allow(policy: AuthPolicy, identity: Record<string, string>, authorization: string | null, log: Partial<DecisionLog> & { reason: string }): AllowDecision {

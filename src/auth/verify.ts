@@ -103,6 +103,12 @@ export async function verifyBearerToken(token: string, context: VerifyContext): 
   if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 - skew > context.now)) {
     throw new AuthError('TOKEN_NOT_YET_VALID', 'The token is not valid yet.');
   }
+  // A token issued later than now (beyond the skew) comes from a clock we cannot trust, or was
+  // forged with a long life ahead of it. Optional, as RFC 7519 has it; Cognito always sets it.
+  if (claims.iat !== undefined) {
+    if (typeof claims.iat !== 'number') throw new AuthError('TOKEN_MALFORMED', 'The token has an iat claim that is not a number.');
+    if (claims.iat * 1000 - skew > context.now) throw new AuthError('TOKEN_ISSUED_IN_FUTURE', 'The token was issued in the future (iat), beyond the allowed clock skew.');
+  }
 
   // 7–8. What kind of token, and for whom.
   checkAudience(claims, policy);

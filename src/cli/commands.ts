@@ -89,7 +89,7 @@ export const FLAGS = [
   },
   {
     name: 'check-providers', kind: 'boolean', default: false, commands: ['validate'],
-    description: "Also fetch each valid policy's discovery document and signing keys, as the proxy would, and report Ready.",
+    description: "Also fetch each valid policy's discovery document and signing keys, as the proxy would, and report Ready and the keys fetched.",
   },
 
   // --- the data plane: the same for standalone and controller ------------------------------------

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createKubeClient, loadKubeConfig } from '../kubernetes/client.ts';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../model/snapshot.ts';
+import { conditionHealthy } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
 import { createKubernetesSource, DEFAULT_CLASS } from '../sources/kubernetes/source.ts';
 import { createEventRecorder } from '../status/events.ts';
@@ -28,7 +29,7 @@ export interface LeaderElectionSettings {
   readonly retryPeriodMs: number;
 }
 
-export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange'> {
+export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange' | 'onHealthChange'> {
   /** A kubeconfig file; default the usual chain (KUBECONFIG, ~/.kube/config, in-cluster). */
   readonly kubeconfig: string | undefined;
   /** Watch only these namespaces; empty: all. */
@@ -98,8 +99,10 @@ export async function runController(options: ControllerOptions): Promise<Running
   const serving = await startServing({
     ...options,
     compileOptions,
-    // A policy's readiness changes its Ready condition and the Programmed condition of the Routes that use it.
-    onReadinessChange: () => statuses.readinessChanged(),
+    // A policy's readiness changes its Ready condition and the Programmed condition of the Routes
+    // that use it; its provider's health, its Degraded condition and status.provider.
+    onReadinessChange: () => statuses.providerChanged(),
+    onHealthChange: () => statuses.providerChanged(),
   });
 
   const events = createEventRecorder({ client, instance: identity, logger, ...(options.timers ? { timers: options.timers } : {}) });
@@ -116,7 +119,7 @@ export async function runController(options: ControllerOptions): Promise<Running
       else logger.info({ changes }, 'relevant change; compiling');
       firstTable = false;
       const published = statuses.publish(serving.apply(snapshot));
-      const notTrue = published.filter((status) => status.conditions.some((condition) => condition.status !== 'True'));
+      const notTrue = published.filter((status) => !status.conditions.every(conditionHealthy));
       if (notTrue.length > 0) logger.info({ objects: notTrue.length, first: notTrue.slice(0, 5).map((s) => `${s.kind} ${s.namespace}/${s.name}`) }, 'objects with a condition not True (see their status)');
     },
     onObjectChange: (kind, namespace, name) => writer.recheck(kind, namespace, name),
@@ -128,8 +131,8 @@ export async function runController(options: ControllerOptions): Promise<Running
     events,
     ...(options.timers ? { timers: options.timers } : {}),
   });
-  // The compiled statuses with what the auth runtime knows now: Ready, and the rules waiting for it.
-  const statuses = createRuntimeStatuses({ readiness: (policy) => serving.auth.readiness(policy), publish: (published) => writer.publish(published) });
+  // The compiled statuses with what the auth runtime knows now: Ready, Degraded, status.provider, and the rules waiting for a provider.
+  const statuses = createRuntimeStatuses({ readiness: (policy) => serving.auth.readiness(policy), health: (policy) => serving.auth.health(policy), publish: (published) => writer.publish(published) });
 
   let elector: LeaderElector | null = null;
   const election = options.leaderElection;

@@ -222,6 +222,8 @@ function exitAfterFlush(logger: Logger, code: number): Promise<number> {
 /** A failure a person can act on, as one line and an exit status; null for a bug (it keeps its stack trace). */
 function explain(error: unknown): { message: string; status: number } | null {
   if (error instanceof UsageError) return { message: error.message, status: 2 };
+  // By name: the class lives with the Kubernetes client, which only `controller` loads.
+  if (error instanceof Error && error.name === 'KubeConfigMissing') return { message: error.message, status: 2 };
   const err = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
   const where = err.address === undefined ? `port ${err.port}` : `${err.address.includes(':') ? `[${err.address}]` : err.address}:${err.port}`;
   switch (err.code) {

@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createBrowserFlow } from '../auth/browser/flow.ts';
-import type { ProviderReadiness } from '../auth/provider.ts';
+import type { ProviderHealth, ProviderReadiness } from '../auth/provider.ts';
 import { createAuthRuntime, type AuthRuntime } from '../auth/runtime.ts';
 import type { CompileResult } from '../compile/compile.ts';
 import type { CompileOptions, Snapshot } from '../model/snapshot.ts';
@@ -40,6 +40,8 @@ export interface ServeOptions {
   readonly signatureCacheSize?: number;
   /** A policy's provider became ready or stopped being ready (the controller publishes it as `Ready`). */
   readonly onReadinessChange?: (policy: AuthPolicy, readiness: ProviderReadiness) => void;
+  /** A policy's provider health changed: keys, last fetch, last error, degraded (the controller publishes `status.provider` and `Degraded`). */
+  readonly onHealthChange?: (policy: AuthPolicy, health: ProviderHealth) => void;
   /** Served on the ops listener's /metrics; a new registry when absent. */
   readonly metrics?: Metrics;
   /** On close: how long to keep serving with /readyz failing, so load balancers stop sending first. */
@@ -111,6 +113,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     cacheSize: options.signatureCacheSize,
     browser: createBrowserFlow({ logger, onRefreshed: (policy) => metrics.sessionRefreshed(policy.key) }),
     onReadinessChange: options.onReadinessChange,
+    onHealthChange: options.onHealthChange,
     onProviderFetch: (issuer, document, ok) => metrics.providerFetch(issuer, document, ok),
   });
 

@@ -1,12 +1,14 @@
 // `portcullis validate -f <file|dir>`: every object's conditions, and a non-zero exit when any is not True.
 import { createFetcher } from '../auth/fetcher.ts';
-import { createProvider } from '../auth/provider.ts';
+import { createProvider, type ProviderHealth } from '../auth/provider.ts';
 import { compile } from '../compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions, type ManifestProblem } from '../model/snapshot.ts';
 import type { AuthPolicy } from '../model/policy.ts';
-import type { ObjectStatus, StatusCondition } from '../model/status.ts';
+import { conditionHealthy, type ObjectStatus, type StatusCondition } from '../model/status.ts';
 import { loadManifestFiles } from '../sources/files.ts';
 import { toSnapshot } from '../sources/manifests.ts';
+import { metaTime } from '../status/conditions.ts';
+import { degradedCondition, readinessCondition } from '../status/runtime.ts';
 
 export interface ValidateReport {
   readonly ok: boolean;
@@ -14,7 +16,7 @@ export interface ValidateReport {
 }
 
 export interface ValidateOptions {
-  /** Also fetch each valid policy's discovery document and keys, as the proxy would, and report `Ready`. */
+  /** Also fetch each valid policy's discovery document and keys, as the proxy would: report `Ready`, and the provider's keys as `status.provider` has them. */
   readonly checkProviders?: boolean;
 }
 
@@ -22,9 +24,12 @@ export async function validate(paths: readonly string[], mode: CompileOptions['m
   const compileOptions: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, mode, generatedSessionKey: mode === 'standalone' ? 'validate-only-key-validate-only-key-0000' : null };
   const loaded = await loadManifestFiles(paths, compileOptions.defaultNamespace);
   const compiled = compile(toSnapshot(loaded.objects, loaded.problems, compileOptions.defaultNamespace), compileOptions);
-  const statuses = options.checkProviders ? await withReadiness(compiled.statuses, compiled.table.policies) : compiled.statuses;
-  const failing = statuses.filter((s) => s.conditions.some((c) => c.status !== 'True')).length;
+  const providers = options.checkProviders ? await checkProviders(compiled.table.policies) : null;
+  const statuses = providers === null ? compiled.statuses : withProviderConditions(compiled.statuses, providers);
+  const failing = statuses.filter((s) => !s.conditions.every(conditionHealthy)).length;
   const lines = [formatStatuses(statuses)];
+  // What `kubectl get oidcpolicies` shows in KEYS and LAST FETCH, and status.provider's last error.
+  if (providers !== null && providers.size > 0) lines.push('', formatProviders(providers));
   // Every manifest problem with its file and line (refused Routes and policies also have status rows above).
   if (loaded.problems.length > 0) lines.push('', 'Problems:', ...loaded.problems.map(formatProblem));
   const failures = failing + loaded.problems.length;
@@ -32,27 +37,51 @@ export async function validate(paths: readonly string[], mode: CompileOptions['m
   return { ok: failures === 0, text: lines.join('\n') };
 }
 
-/** Each compiled policy's `Ready` condition after one fetch of its discovery document and keys (at once, in parallel). */
-async function withReadiness(statuses: readonly ObjectStatus[], policies: ReadonlyMap<string, AuthPolicy>): Promise<ObjectStatus[]> {
-  const ready = new Map<string, StatusCondition>();
+interface ProviderCheck {
+  readonly policy: AuthPolicy;
+  readonly ready: StatusCondition;
+  readonly health: ProviderHealth;
+}
+
+/** Each compiled policy's provider after one fetch of its discovery document and keys (at once, in parallel). */
+async function checkProviders(policies: ReadonlyMap<string, AuthPolicy>): Promise<Map<string, ProviderCheck>> {
+  const checks = new Map<string, ProviderCheck>();
   await Promise.all(
     [...policies].map(async ([key, policy]) => {
       const fetcher = createFetcher({ caBundle: policy.caBundle });
       const provider = createProvider({ issuer: policy.issuer, discoveryURL: policy.discoveryURL, fetchJSON: fetcher.fetchJSON, retryMs: 3_600_000 });
       try {
         await provider.refresh();
-        const state = provider.readiness();
-        ready.set(key, { type: 'Ready', status: state.ready ? 'True' : 'False', reason: state.reason, message: state.message });
+        checks.set(key, { policy, ready: readinessCondition(provider.readiness()), health: provider.health() });
       } finally {
         provider.close();
         await fetcher.close();
       }
     }),
   );
+  return checks;
+}
+
+function withProviderConditions(statuses: readonly ObjectStatus[], checks: ReadonlyMap<string, ProviderCheck>): ObjectStatus[] {
   return statuses.map((status) => {
-    const condition = status.kind === 'OIDCPolicy' ? ready.get(`${status.namespace}/${status.name}`) : undefined;
-    return condition === undefined ? status : { ...status, conditions: [...status.conditions, condition] };
+    const check = status.kind === 'OIDCPolicy' ? checks.get(`${status.namespace}/${status.name}`) : undefined;
+    return check === undefined ? status : { ...status, conditions: [...status.conditions, check.ready] };
   });
+}
+
+/**
+ * One row per checked policy, as the controller shows it: status.provider's keys, last fetch and
+ * last error, and Degraded (after a single fetch it cannot be True; `-` while no key is held).
+ */
+function formatProviders(checks: ReadonlyMap<string, ProviderCheck>): string {
+  const rows = [['OBJECT', 'PROVIDER', 'KEYS', 'LAST FETCH', 'DEGRADED', 'LAST ERROR']];
+  for (const [key, { policy, health }] of [...checks].sort(([a], [b]) => a.localeCompare(b))) {
+    const lastFetch = health.lastFetchTime === null ? '-' : metaTime(health.lastFetchTime);
+    const degraded = degradedCondition(health)?.status ?? '-';
+    const lastError = health.lastError === null ? '-' : `${metaTime(health.lastError.time)} ${health.lastError.message}`;
+    rows.push([`OIDCPolicy ${key}`, policy.provider, String(health.keys), lastFetch, degraded, lastError]);
+  }
+  return formatTable(rows);
 }
 
 function formatStatuses(statuses: readonly ObjectStatus[]): string {
@@ -61,6 +90,11 @@ function formatStatuses(statuses: readonly ObjectStatus[]): string {
   for (const status of statuses) {
     for (const c of status.conditions) rows.push([`${status.kind} ${status.namespace}/${status.name}`, c.type, c.status, c.reason, c.message]);
   }
+  return formatTable(rows);
+}
+
+/** Columns padded to their widest cell; the last one free. */
+function formatTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.slice(0, -1).map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join('  ')).join('\n');
 }

@@ -18,6 +18,7 @@ export const POLICY_DEFAULTS = {
   absoluteTimeout: '24h',
   clockSkew: '60s',
   redisKeyPrefix: 'portcullis:session:',
+  revocationKeyPrefix: 'portcullis:revoked:',
 } as const;
 
 /** The shortest session key accepted, in characters of the Secret's line. */
@@ -183,12 +184,18 @@ function compileBrowser(policy: OIDCPolicy, namespace: string, index: SnapshotIn
   const absoluteTimeoutMs = durationToMs(session.absoluteTimeout ?? POLICY_DEFAULTS.absoluteTimeout);
   if (idleTimeoutMs > absoluteTimeoutMs) invalid('spec.browser.session.idleTimeout', 'Must not be longer than absoluteTimeout.');
 
-  let store: SessionSettings['store'] = { kind: 'Cookie' };
-  if (session.store === 'Redis' && session.redis) {
+  // session.redis holds the sessions with store Redis; with the cookie store, the ids of sessions
+  // logged out, so that every replica refuses them.
+  let store: SessionSettings['store'] = { kind: 'Cookie', revocations: null };
+  if (session.redis) {
     const password = session.redis.passwordSecretRef
       ? readSecret(index, namespace, session.redis.passwordSecretRef, 'spec.browser.session.redis.passwordSecretRef', findings)
       : null;
-    store = { kind: 'Redis', address: session.redis.address, password, keyPrefix: session.redis.keyPrefix ?? POLICY_DEFAULTS.redisKeyPrefix };
+    const address = session.redis.address;
+    store =
+      session.store === 'Redis'
+        ? { kind: 'Redis', address, password, keyPrefix: session.redis.keyPrefix ?? POLICY_DEFAULTS.redisKeyPrefix }
+        : { kind: 'Cookie', revocations: { address, password, keyPrefix: session.redis.keyPrefix ?? POLICY_DEFAULTS.revocationKeyPrefix } };
   }
 
   const callbackPath = browser.callbackPath ?? POLICY_DEFAULTS.callbackPath;

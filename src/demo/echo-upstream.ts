@@ -9,7 +9,7 @@
 //
 // Request bodies are streamed through SHA-256, never buffered, so a large upload costs no
 // memory. In-process: `const echo = await startEchoServer()`; as its own process:
-// `node src/demo/echo-upstream.ts --port 8080 [--host 127.0.0.1] [--record]`, which prints
+// `npx portcullis echo --port 8080 [--host 127.0.0.1]` (or `node src/demo/echo-upstream.ts … [--record]` on Node 24), which prints
 // its URL on the first line of stdout and stops on SIGTERM or SIGINT.
 
 import { spawn } from 'node:child_process';

@@ -4,7 +4,7 @@
 //
 //   GET  /<region>_<pool>/.well-known/openid-configuration  Cognito's discovery document
 //   GET  /<region>_<pool>/.well-known/jwks.json              two RSA keys: ID tokens, access tokens
-//   GET  /oauth2/authorize                                   code flow (PKCE S256 optional)
+//   GET  /oauth2/authorize                                   code flow, PKCE S256 required
 //   POST /oauth2/token                                       authorization_code, refresh_token,
 //                                                            client_credentials; basic or post auth
 //   GET  /oauth2/userInfo                                    with an access token (scope openid)
@@ -254,7 +254,9 @@ export async function startCognitoLikeProvider(options: CognitoLikeProviderOptio
       issueRefreshToken: async (_ctx: unknown, client: Client) => client.grantTypeAllowed('refresh_token'),
       rotateRefreshToken: false,
       expiresWithSession: async () => false,
-      pkce: { required: () => false },
+      // Stricter than Cognito, which takes a code flow without PKCE: every code request must carry
+      // an S256 challenge (oidc-provider 9 knows no other method), so that the tests prove ours does.
+      pkce: { required: () => true },
       ttl: {
         AccessToken: lifetimes.accessToken,
         ClientCredentials: lifetimes.accessToken,

@@ -40,11 +40,21 @@ export interface KubeStatus {
   readonly message?: string;
 }
 
+/** No usable kubeconfig: a person must point the controller at a cluster. */
+export class KubeConfigMissing extends Error {
+  override name = 'KubeConfigMissing';
+}
+
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const config = new KubeConfig();
   if (path === undefined) config.loadFromDefault();
   else config.loadFromFile(path);
-  if (config.getCurrentCluster() === null) throw new TypeError('The kubeconfig names no current cluster; pass --kubeconfig, set KUBECONFIG, or run in a pod.');
+  if (config.getCurrentCluster() === null) throw new KubeConfigMissing('The kubeconfig names no current cluster; pass --kubeconfig, set KUBECONFIG, or run in a pod.');
+  // With no KUBECONFIG, no ~/.kube/config and no service account, client-node falls back to an
+  // unauthenticated http://localhost:8080, where a controller would retry for ever.
+  if (path === undefined && config.getCurrentCluster()?.name === 'cluster' && config.getCurrentCluster()?.server === 'http://localhost:8080' && config.getCurrentUser()?.name === 'user') {
+    throw new KubeConfigMissing('No kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod; pass --kubeconfig <file>.');
+  }
   return config;
 }
 

@@ -2,7 +2,7 @@
 // pipeline and the guard decide these as data; src/proxy/respond.ts alone writes them.
 import { ERROR_STATUS, type ErrorCode } from './errors.ts';
 
-export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer;
+export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer | ConfirmAnswer;
 
 /** JSON for API clients, a small HTML page for browsers; the body carries the code. */
 export interface ErrorAnswer {
@@ -32,6 +32,26 @@ export interface PageAnswer {
   /** The page's title, and its first words. */
   readonly title: string;
   readonly next: string;
+  readonly cookies?: readonly string[];
+}
+
+/**
+ * A page of ours that asks before acting (logout from another site): a button that POSTs an empty
+ * form to `action`, a path of this origin, and a link to leave instead. No other site may frame
+ * it, so none can trick a click on it.
+ */
+export interface ConfirmAnswer {
+  readonly kind: 'confirm';
+  readonly status: 200;
+  /** The page's title and heading. */
+  readonly title: string;
+  /** For the user: a sentence, never a secret. */
+  readonly message: string;
+  readonly action: string;
+  /** The button's label. */
+  readonly button: string;
+  /** Where the link to leave goes, and its label. */
+  readonly cancel: { readonly href: string; readonly label: string };
   readonly cookies?: readonly string[];
 }
 

@@ -59,6 +59,8 @@ export const ERROR_STATUS = {
   TOKEN_SIGNATURE_INVALID: 401,
   TOKEN_EXPIRED: 401,
   TOKEN_NOT_YET_VALID: 401,
+  /** `iat` later than now plus the clock skew: minted by a clock far ahead, or forged. */
+  TOKEN_ISSUED_IN_FUTURE: 401,
   TOKEN_USE_MISMATCH: 401,
   TOKEN_CLIENT_NOT_ALLOWED: 401,
   TOKEN_AUDIENCE_MISMATCH: 401,
@@ -66,6 +68,8 @@ export const ERROR_STATUS = {
   SCOPE_MISSING: 403,
   GROUP_MISSING: 403,
   CLAIM_MISMATCH: 403,
+  /** A claim rule on `email`, and the provider has not verified the address. */
+  EMAIL_NOT_VERIFIED: 403,
   // 503: the policy's provider has not answered: we cannot decide now (fail closed).
   POLICY_NOT_READY: 503,
 

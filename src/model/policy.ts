@@ -16,7 +16,29 @@ export interface SessionSettings {
   readonly secure: boolean | null;
   readonly idleTimeoutMs: number;
   readonly absoluteTimeoutMs: number;
-  readonly store: { readonly kind: 'Cookie' } | { readonly kind: 'Redis'; readonly address: string; readonly password: string | null; readonly keyPrefix: string };
+  readonly store: CookieStore | RedisStore;
+}
+
+/** A Redis server a policy names (spec.browser.session.redis). */
+export interface RedisServer {
+  readonly address: string;
+  readonly password: string | null;
+  readonly keyPrefix: string;
+}
+
+/** Sessions sealed in the browser's cookies. */
+export interface CookieStore {
+  readonly kind: 'Cookie';
+  /**
+   * Where logged-out session ids are kept, so that every replica refuses them; null: each process
+   * refuses only the sessions logged out through it.
+   */
+  readonly revocations: RedisServer | null;
+}
+
+/** Sessions sealed in Redis, the cookie holding their sealed id. */
+export interface RedisStore extends RedisServer {
+  readonly kind: 'Redis';
 }
 
 export interface BrowserSettings {

@@ -28,13 +28,34 @@ export const CONDITION_REASONS = [
   'Pending',
   'DiscoveryFailed',
   'JWKSFailed',
+  // Degraded (set at run time, once the provider's keys are held)
+  'RefreshFailing',
+  'RefreshSucceeded',
 ] as const;
 
 export type ConditionReason = (typeof CONDITION_REASONS)[number];
+/** The condition types compile() judges (Ready only as False, for a policy that did not compile). */
 export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Programmed' | 'Ready';
 
+/** Every condition type Portcullis sets, Degraded (from the auth runtime) included: one it no longer states is removed, never left stale. */
+export const STATUS_CONDITION_TYPES = ['Accepted', 'ResolvedRefs', 'Programmed', 'Ready', 'Degraded'] as const satisfies readonly string[];
+export type StatusConditionType = (typeof STATUS_CONDITION_TYPES)[number];
+
+/**
+ * Whether a condition reports trouble: `False` for the others, `True` for `Degraded`, whose True
+ * is the bad news (the provider's keys still verify, refreshing them fails). Unknown is neither.
+ */
+export function conditionFailing(condition: { readonly type: string; readonly status: string }): boolean {
+  return condition.status === (condition.type === 'Degraded' ? 'True' : 'False');
+}
+
+/** Whether a condition says all is well: `True`, or `False` for `Degraded`. */
+export function conditionHealthy(condition: { readonly type: string; readonly status: string }): boolean {
+  return condition.status === (condition.type === 'Degraded' ? 'False' : 'True');
+}
+
 export interface StatusCondition {
-  readonly type: ConditionType;
+  readonly type: StatusConditionType;
   readonly status: 'True' | 'False' | 'Unknown';
   readonly reason: ConditionReason;
   /** A sentence naming the offending field, e.g. `spec.rules[0].policyRef: OIDCPolicy default/p does not exist.` */
@@ -51,6 +72,20 @@ export interface ObjectStatus {
   readonly name: string;
   readonly generation: number | null;
   readonly conditions: readonly StatusCondition[];
-  /** OIDCPolicy only: the provider its spec resolves to (`status.provider`, the PROVIDER column). */
-  readonly provider?: { readonly type: Provider };
+  /** OIDCPolicy only: `status.provider` (the PROVIDER, KEYS and LAST FETCH columns). */
+  readonly provider?: ProviderStatus;
+}
+
+export interface ProviderStatus {
+  /** The provider the spec resolves to (compile() says). */
+  readonly type: Provider;
+  // The rest, once the provider was reached, from the auth runtime.
+  /** Signing keys held. */
+  readonly keys?: number;
+  /** RFC 3339: the last successful fetch of discovery and keys. */
+  readonly lastFetchTime?: string;
+  /** Why the last failed fetch failed, without secrets (kept after a recovery). */
+  readonly lastError?: string;
+  /** RFC 3339: when. */
+  readonly lastErrorTime?: string;
 }

@@ -2,9 +2,18 @@
 // page for browsers), redirects (to sign in, after the callback, to HTTPS), pages, and refused
 // WebSocket upgrades on the raw socket. What to answer is decided elsewhere, as data
 // (src/model/answer.ts): by the pipeline, and by the guard.
+import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Answer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
+import type { Answer, ConfirmAnswer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
+
+/** The look of every page of ours (errors, confirmations). */
+const PAGE_STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1rem .3rem}' +
+  'form{display:flex;align-items:center;gap:1.25rem;margin:2rem 0}button{font:inherit;font-weight:600;padding:.55rem 1.4rem;border:0;border-radius:.4rem;background:#1f5fbf;color:#fff;cursor:pointer}' +
+  'button:hover,button:focus-visible{background:#174a96}a{color:#1f5fbf}small{color:#666}';
+/** The confirmation page's policy: its own style only, no script, and no framing by any site. */
+const CONFIRM_POLICY = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'; frame-ancestors 'none'; base-uri 'none'`;
 
 /** Browsers asking for a page get HTML; everything else (APIs, curl, fetch) gets JSON. */
 function wantsHtml(req: IncomingMessage): boolean {
@@ -17,7 +26,7 @@ function renderError(req: IncomingMessage, answer: ErrorAnswer, requestId: strin
     const title = `${answer.status} ${STATUS_TITLES[answer.status] ?? 'Error'}`;
     const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1rem .3rem}</style>
+<style>${PAGE_STYLE}</style>
 </head><body><h1>${title}</h1><p>${escapeHtml(answer.message)}</p><p><small>Code <code>${escapeHtml(answer.code)}</code> · request <code>${escapeHtml(requestId)}</code> · Portcullis</small></p></body></html>
 `;
     return { contentType: 'text/html; charset=utf-8', body };
@@ -38,6 +47,21 @@ function renderPage(page: PageAnswer): string {
 `;
 }
 
+/**
+ * A page that asks before acting: a form that POSTs to the same origin. (A form-action policy would
+ * also block where the action redirects to, such as the provider's logout: none is set.)
+ */
+function renderConfirm(page: ConfirmAnswer): string {
+  const title = escapeHtml(page.title);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
+<style>${PAGE_STYLE}</style>
+</head><body><h1>${title}</h1><p>${escapeHtml(page.message)}</p>
+<form method="post" action="${escapeHtml(page.action)}"><button type="submit">${escapeHtml(page.button)}</button><a href="${escapeHtml(page.cancel.href)}">${escapeHtml(page.cancel.label)}</a></form>
+<p><small>Portcullis</small></p></body></html>
+`;
+}
+
 /** An answer's own headers and body; the writers below add what every answer carries. */
 function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { headers: Record<string, string>; body: string } {
   switch (answer.kind) {
@@ -49,6 +73,8 @@ function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { h
       return { headers: { location: answer.location }, body: '' };
     case 'page':
       return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'" }, body: renderPage(answer) };
+    case 'confirm':
+      return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONFIRM_POLICY, 'x-frame-options': 'DENY' }, body: renderConfirm(answer) };
   }
 }
 

@@ -1,8 +1,8 @@
 // Standalone mode's status writer is its log: what `validate` would say — each manifest problem,
-// each condition that is not True — is logged when it appears, and once more when it is gone,
-// never again at every reload while it stays as it was.
+// each condition that is not well (not True; for Degraded, not False) — is logged when it
+// appears, and once more when it is gone, never again at every reload while it stays as it was.
 import type { ManifestProblem } from '../model/snapshot.ts';
-import type { ObjectStatus, StatusCondition } from '../model/status.ts';
+import { conditionHealthy, type ObjectStatus, type StatusCondition } from '../model/status.ts';
 import type { Logger } from '../observability/logger.ts';
 
 export interface ProblemReporter {
@@ -45,8 +45,8 @@ export function createProblemReporter(logger: Logger): ProblemReporter {
     const fields = (object: string, c: StatusCondition) => ({ object, condition: c.type, status: c.status, reason: c.reason });
     for (const [slot, { object, condition }] of next) {
       const before = conditions.get(slot)?.condition;
-      const wasProblem = before !== undefined && before.status !== 'True';
-      if (condition.status !== 'True') {
+      const wasProblem = before !== undefined && !conditionHealthy(before);
+      if (!conditionHealthy(condition)) {
         // New, or a different problem than the one last logged.
         if (!wasProblem || before.status !== condition.status || before.reason !== condition.reason || before.message !== condition.message) logger.warn(fields(object, condition), condition.message);
       } else if (wasProblem) {
@@ -54,7 +54,7 @@ export function createProblemReporter(logger: Logger): ProblemReporter {
       }
     }
     for (const [slot, { object, condition }] of conditions) {
-      if (condition.status !== 'True' && !next.has(slot)) logger.info({ object, condition: condition.type }, 'No longer reported: the object is gone.');
+      if (!conditionHealthy(condition) && !next.has(slot)) logger.info({ object, condition: condition.type }, 'No longer reported: the object is gone.');
     }
     conditions = next;
   }

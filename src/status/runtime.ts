@@ -1,28 +1,33 @@
 // What compile() cannot know, added to its statuses before they are written: whether each
 // policy's provider has been reached. Every OIDCPolicy gets `Ready`; a Route with a rule whose
 // policy is not ready is not Programmed, since that rule answers 503 POLICY_NOT_READY meanwhile
-// (Unknown while the provider is still being fetched, False once fetching failed). They are
-// published with every new table, and again whenever a policy's readiness changes.
-import type { ProviderReadiness } from '../auth/provider.ts';
+// (Unknown while the provider is still being fetched, False once fetching failed). Once its
+// provider's keys are held, a policy also gets `Degraded` (True while refreshing them fails) and
+// `status.provider` says how many keys, when they were fetched, and the last error. They are
+// published with every new table, and again whenever a policy's provider changes.
+import { degradation, type ProviderHealth, type ProviderReadiness } from '../auth/provider.ts';
 import type { CompileResult } from '../compile/compile.ts';
 import type { AuthPolicy } from '../model/policy.ts';
-import type { ObjectStatus, StatusCondition } from '../model/status.ts';
+import type { ObjectStatus, ProviderStatus, StatusCondition } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
+import { metaTime } from './conditions.ts';
 
 export type Readiness = (policy: AuthPolicy) => ProviderReadiness;
+/** null while the policy is not loaded. */
+export type Health = (policy: AuthPolicy) => ProviderHealth | null;
 
 export interface RuntimeStatuses {
   /** A new table: publishes its statuses with the runtime conditions, and answers them. */
   publish(result: CompileResult): ObjectStatus[];
-  /** A policy's readiness changed: publishes the last table's statuses again. */
-  readinessChanged(): void;
+  /** A policy's provider changed (its readiness or its health): publishes the last table's statuses again. */
+  providerChanged(): void;
 }
 
-export function createRuntimeStatuses(options: { readonly readiness: Readiness; readonly publish: (statuses: readonly ObjectStatus[]) => void }): RuntimeStatuses {
+export function createRuntimeStatuses(options: { readonly readiness: Readiness; readonly health: Health; readonly publish: (statuses: readonly ObjectStatus[]) => void }): RuntimeStatuses {
   let last: CompileResult | null = null;
   let republishQueued = false;
   const publish = (result: CompileResult) => {
-    const statuses = withRuntimeConditions(result.statuses, result.table, options.readiness);
+    const statuses = withRuntimeConditions(result.statuses, result.table, options.readiness, options.health);
     options.publish(statuses);
     return statuses;
   };
@@ -31,7 +36,7 @@ export function createRuntimeStatuses(options: { readonly readiness: Readiness; 
       last = result;
       return publish(result);
     },
-    readinessChanged() {
+    providerChanged() {
       // Once per burst (the providers of one table change together); and readiness may change
       // inside the auth runtime's sync(), before the new result is `last`: hence the microtask.
       if (republishQueued) return;
@@ -44,14 +49,41 @@ export function createRuntimeStatuses(options: { readonly readiness: Readiness; 
   };
 }
 
-export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: RouteTable, readiness: Readiness): ObjectStatus[] {
+export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: RouteTable, readiness: Readiness, health: Health = () => null): ObjectStatus[] {
   const waits = waitingRules(table, readiness);
   return statuses.map((status) => {
-    if (status.kind === 'OIDCPolicy') return { ...status, conditions: [...status.conditions, readyCondition(status, table, readiness)] };
+    if (status.kind === 'OIDCPolicy') return withProvider(status, table, readiness, health);
     const wait = waits.get(`${status.namespace}/${status.name}`);
     if (wait === undefined) return status;
     return { ...status, conditions: status.conditions.map((condition) => (condition.type === 'Programmed' ? notProgrammed(condition, wait) : condition)) };
   });
+}
+
+/** An OIDCPolicy's status with Ready, Degraded and `status.provider` as its provider is now. */
+function withProvider(status: ObjectStatus, table: RouteTable, readiness: Readiness, health: Health): ObjectStatus {
+  const policy = table.policies.get(`${status.namespace}/${status.name}`);
+  const state = policy === undefined ? null : health(policy);
+  const ready = readyCondition(status, table, readiness);
+  const degraded = state === null ? null : degradedCondition(state, status.generation);
+  const conditions = [...status.conditions, ready, ...(degraded === null ? [] : [degraded])];
+  if (status.provider === undefined || state === null) return { ...status, conditions };
+  return { ...status, conditions, provider: { ...status.provider, ...providerFields(state) } };
+}
+
+/** Degraded, once the provider's keys are held: True while refreshing them fails (tokens still verify), False once a refresh succeeds. */
+export function degradedCondition(health: ProviderHealth, generation: number | null = null): StatusCondition | null {
+  const state = degradation(health);
+  if (state === null) return null;
+  return { type: 'Degraded', status: state.degraded ? 'True' : 'False', reason: state.reason, message: state.message, ...(generation === null ? {} : { observedGeneration: generation }) };
+}
+
+/** `status.provider`'s fields from the runtime: KEYS, LAST FETCH, and the last error with its time. */
+export function providerFields(health: ProviderHealth): Omit<ProviderStatus, 'type'> {
+  return {
+    keys: health.keys,
+    ...(health.lastFetchTime === null ? {} : { lastFetchTime: metaTime(health.lastFetchTime) }),
+    ...(health.lastError === null ? {} : { lastError: health.lastError.message, lastErrorTime: metaTime(health.lastError.time) }),
+  };
 }
 
 /** A policy's Ready: from its provider's readiness, or False when the policy did not compile. */

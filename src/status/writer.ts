@@ -137,18 +137,18 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     // A status compiled from another generation waits for the rebuild that the newer spec triggers.
     const generation = object.metadata.generation ?? null;
     if (status.generation !== null && generation !== null && status.generation !== generation) return;
-    const stored = (object.status ?? {}) as { conditions?: StoredCondition[]; provider?: { type?: string } };
+    const stored = (object.status ?? {}) as { conditions?: StoredCondition[]; provider?: Record<string, unknown> };
     const current = stored.conditions ?? [];
     // An OIDCPolicy's status.provider is ours too; null (a refused spec) removes it.
-    const provider = status.kind === 'OIDCPolicy' ? (status.provider ?? null) : undefined;
-    const sameProvider = provider === undefined || (stored.provider?.type ?? null) === (provider?.type ?? null);
+    const provider = status.kind === 'OIDCPolicy' ? providerPatch(status) : undefined;
+    const sameProvider = provider === undefined || sameFields(stored.provider ?? null, provider);
     if (sameConditions(current, status.conditions) && sameProvider) {
       counters.skipped++;
       backoffs.delete(key);
       return;
     }
     const conditions = mergeConditions(current, status.conditions, timers.now());
-    // A merge patch: fields of status.provider that others write are kept.
+    // A merge patch: fields of status.provider that others write are kept; ours that are gone are null.
     const patch = { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions, ...(provider === undefined ? {} : { provider }) } };
     const resource = RESOURCES[kind];
     let response;
@@ -232,4 +232,17 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
       pump();
     },
   };
+}
+
+/** `status.provider` as a merge patch: each field of ours, null for one we no longer state (it is removed); null for no provider. */
+function providerPatch(status: ObjectStatus): Record<string, unknown> | null {
+  const provider = status.provider;
+  if (provider === undefined) return null;
+  return { type: provider.type, keys: provider.keys ?? null, lastFetchTime: provider.lastFetchTime ?? null, lastError: provider.lastError ?? null, lastErrorTime: provider.lastErrorTime ?? null };
+}
+
+/** Whether the stored `status.provider` already shows what `patch` would write (a null field: absent). */
+function sameFields(stored: Record<string, unknown> | null, patch: Record<string, unknown> | null): boolean {
+  if (patch === null || stored === null) return patch === stored;
+  return Object.entries(patch).every(([field, value]) => (stored[field] ?? null) === value);
 }

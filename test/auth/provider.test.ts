@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { createFetcher } from '../../src/auth/fetcher.ts';
-import { createProvider } from '../../src/auth/provider.ts';
+import { createProvider, degradation } from '../../src/auth/provider.ts';
 import { SYSTEM_TIMERS } from '../../src/time/timers.ts';
 
 interface KeyServer {
@@ -12,11 +12,15 @@ interface KeyServer {
   up: boolean;
   jwks: { keys: Record<string, unknown>[] };
   jwksFetches: number;
+  /** When each key set request arrived (Date.now()). */
+  jwksFetchTimes: number[];
+  /** How long the key set takes to answer; it answers the keys as they were when asked. */
+  jwksDelayMs: number;
   server: Server;
 }
 
 async function startKeyServer(): Promise<KeyServer> {
-  const state = { up: true, jwks: { keys: [] as Record<string, unknown>[] }, jwksFetches: 0 } as KeyServer;
+  const state = { up: true, jwks: { keys: [] as Record<string, unknown>[] }, jwksFetches: 0, jwksFetchTimes: [] as number[], jwksDelayMs: 0 } as KeyServer;
   state.server = createServer((req, res) => {
     if (!state.up) {
       res.writeHead(503).end();
@@ -26,7 +30,9 @@ async function startKeyServer(): Promise<KeyServer> {
       res.end(JSON.stringify({ issuer: state.issuer, jwks_uri: `${state.issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['RS256'] }));
     } else if (req.url === '/pool/.well-known/jwks.json') {
       state.jwksFetches++;
-      res.end(JSON.stringify(state.jwks));
+      state.jwksFetchTimes.push(Date.now());
+      const body = JSON.stringify(state.jwks);
+      setTimeout(() => res.end(body), state.jwksDelayMs);
     } else res.writeHead(404).end();
   });
   state.server.listen(0, '127.0.0.1');
@@ -87,21 +93,76 @@ describe('provider runtime', () => {
     provider.close();
   });
 
-  it('refetches once for an unknown kid (rotation), then cools down', async () => {
-    let clock = Date.now();
-    const provider = start(() => clock);
+  it('refetches for an unknown kid (rotation), and refuses that kid again without a fetch for 10 s', async () => {
+    let offset = 0;
+    const provider = start(() => Date.now() + offset);
     await provider.refresh();
     const fetchesAfterStart = keyServer.jwksFetches;
     keyServer.jwks.keys.push(await rsaJWK('k2'));
     expect(await provider.key('k2')).not.toBeNull(); // rotation picked up
     expect(keyServer.jwksFetches).toBe(fetchesAfterStart + 1);
-    // A flood of made-up kids inside the cool-down costs no fetch at all.
+
+    const made = await provider.key('made-up');
+    expect(made).toBeNull();
+    expect(keyServer.jwksFetches).toBe(fetchesAfterStart + 2);
+    // The same kid again, inside its cool-down: refused at once, no fetch.
+    const started = Date.now();
+    expect(await Promise.all(Array.from({ length: 20 }, () => provider.key('made-up')))).toEqual(Array(20).fill(null));
+    expect(Date.now() - started).toBeLessThan(200);
+    expect(keyServer.jwksFetches).toBe(fetchesAfterStart + 2);
+    offset += 11_000; // past the cool-down: that kid may ask once more
+    expect(await provider.key('made-up')).toBeNull();
+    expect(keyServer.jwksFetches).toBe(fetchesAfterStart + 3);
+    provider.close();
+  });
+
+  it('shares one refetch among every unknown kid that arrives before it starts', async () => {
+    const provider = start(Date.now);
+    await provider.refresh();
+    const before = keyServer.jwksFetches;
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => provider.key(`made-up-${i}`)));
     expect(results.every((key) => key === null)).toBe(true);
-    expect(keyServer.jwksFetches).toBe(fetchesAfterStart + 1);
-    clock += 11_000;
-    expect(await provider.key('made-up-again')).toBeNull();
-    expect(keyServer.jwksFetches).toBe(fetchesAfterStart + 2);
+    expect(keyServer.jwksFetches).toBe(before + 1);
+    provider.close();
+  });
+
+  it('spaces refetches for unknown kids a second apart, so a flood costs one fetch a second and a rotated key is found within about a second', async () => {
+    const provider = start(Date.now);
+    await provider.refresh();
+    const before = keyServer.jwksFetches;
+    const flooding = Date.now();
+    let n = 0;
+    // Distinct made-up kids, 20 at a time, for 3.5 s.
+    const flood = (async () => {
+      while (Date.now() - flooding < 3_500) await Promise.all(Array.from({ length: 20 }, () => provider.key(`flood-${n++}`)));
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    keyServer.jwks.keys.push(await rsaJWK('rotated'));
+    const asked = Date.now();
+    expect(await provider.key('rotated')).not.toBeNull();
+    const tookMs = Date.now() - asked;
+    await flood;
+    expect(tookMs).toBeLessThan(1_500);
+    expect(n).toBeGreaterThanOrEqual(60); // every batch waited for a fetch of its own
+    const times = keyServer.jwksFetchTimes.slice(before);
+    // One at start (within the first second), then at most one a second.
+    expect(times.length).toBeGreaterThanOrEqual(3);
+    expect(times.length).toBeLessThanOrEqual(5);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(950);
+    provider.close();
+  });
+
+  it('does not rely on a fetch that started before the unknown kid arrived: the key may have been published since', async () => {
+    const provider = start(Date.now);
+    await provider.refresh();
+    keyServer.jwksDelayMs = 300;
+    const periodic = provider.refresh(); // under way with the old key set
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    keyServer.jwks.keys.push(await rsaJWK('published-meanwhile'));
+    const before = keyServer.jwksFetches;
+    expect(await provider.key('published-meanwhile')).not.toBeNull();
+    expect(keyServer.jwksFetches).toBe(before + 1);
+    await periodic;
     provider.close();
   });
 
@@ -111,6 +172,76 @@ describe('provider runtime', () => {
     const before = keyServer.jwksFetches;
     await Promise.all(Array.from({ length: 20 }, () => provider.key('unknown')));
     expect(keyServer.jwksFetches).toBe(before + 1);
+    provider.close();
+  });
+
+  it('reports its health: keys, last fetch, last error, and degraded while a refresh fails on cached keys', async () => {
+    let offset = 0;
+    let changes = 0;
+    const provider = createProvider({
+      issuer: keyServer.issuer,
+      discoveryURL: `${keyServer.issuer}/.well-known/openid-configuration`,
+      fetchJSON: fetcher.fetchJSON,
+      timers: { ...SYSTEM_TIMERS, now: () => Date.now() + offset },
+      refreshMs: 600_000,
+      retryMs: 600_000,
+      onHealthChange: () => changes++,
+    });
+    expect(provider.health()).toEqual({ keys: 0, lastFetchTime: null, lastError: null, degraded: false });
+    await provider.refresh();
+    const fetched = provider.health();
+    expect(fetched).toEqual({ keys: 1, lastFetchTime: expect.any(Number), lastError: null, degraded: false });
+    expect(Math.abs(fetched.lastFetchTime! - Date.now())).toBeLessThan(1_000);
+    expect(degradation(fetched)).toEqual({ degraded: false, reason: 'RefreshSucceeded', message: "The last refresh of the provider's discovery document and keys succeeded: 1 signing key(s)." });
+    const afterFirst = changes;
+    expect(afterFirst).toBeGreaterThan(0);
+
+    // Another success soon after: nothing shown changes (no status write), the time included.
+    offset += 5_000;
+    await provider.refresh();
+    expect(provider.health()).toBe(fetched);
+    expect(changes).toBe(afterFirst);
+
+    // The provider goes down: still ready on the cached keys, but degraded, with the error.
+    keyServer.up = false;
+    await provider.refresh();
+    expect(provider.readiness().ready).toBe(true);
+    const degraded = provider.health();
+    // News shows the times as they are: the last fetch is the second one, which alone was not worth a write.
+    expect(degraded.lastFetchTime!).toBeGreaterThanOrEqual(fetched.lastFetchTime! + 5_000);
+    expect(degraded).toMatchObject({ keys: 1, degraded: true, lastError: { code: 'HTTP_UNAVAILABLE', message: `Discovery at ${keyServer.issuer}/.well-known/openid-configuration failed: it answered HTTP 503 Service Unavailable.` } });
+    expect(degradation(degraded)).toEqual({
+      degraded: true,
+      reason: 'RefreshFailing',
+      message: `Refreshing the provider's discovery document and keys fails: Discovery at ${keyServer.issuer}/.well-known/openid-configuration failed: it answered HTTP 503 Service Unavailable. The 1 signing key(s) fetched before keep verifying tokens.`,
+    });
+    expect(changes).toBe(afterFirst + 1);
+    expect(await provider.key('k1')).not.toBeNull();
+    // The same failure again: no change to show.
+    await provider.refresh();
+    expect(provider.health()).toBe(degraded);
+
+    // Back: no longer degraded; the last error stays, older than the last fetch.
+    keyServer.up = true;
+    offset += 5_000;
+    await provider.refresh();
+    const recovered = provider.health();
+    expect(recovered).toMatchObject({ keys: 1, degraded: false, lastError: { code: 'HTTP_UNAVAILABLE', message: degraded.lastError!.message } });
+    expect(recovered.lastError!.time).toBeGreaterThanOrEqual(degraded.lastError!.time); // the second failure's time, now that there is news
+    expect(recovered.lastFetchTime!).toBeGreaterThan(recovered.lastError!.time);
+    expect(changes).toBe(afterFirst + 2);
+
+    // A refresh period later, the last fetch time moves on.
+    offset += 600_000;
+    await provider.refresh();
+    expect(provider.health().lastFetchTime!).toBeGreaterThanOrEqual(recovered.lastFetchTime! + 600_000);
+    expect(changes).toBe(afterFirst + 3);
+
+    // A new key is news at once.
+    keyServer.jwks.keys.push(await rsaJWK('k2'));
+    await provider.refresh();
+    expect(provider.health().keys).toBe(2);
+    expect(changes).toBe(afterFirst + 4);
     provider.close();
   });
 
@@ -166,6 +297,9 @@ describe('provider runtime', () => {
     expect(provider.readiness()).toMatchObject({ ready: false, reason: 'DiscoveryFailed' });
     expect(provider.readiness().message).toMatch(/^Discovery at http:\/\/127\.0\.0\.1:1\/\.well-known\/openid-configuration failed: /);
     expect(JSON.stringify(provider.readiness())).not.toMatch(/hunter2|user:/);
+    // Nor does the last error that status.provider and the Degraded condition show.
+    expect(provider.health().lastError).toMatchObject({ code: 'URL_INVALID', message: expect.stringMatching(/^Discovery at http:\/\/127\.0\.0\.1:1\//) });
+    expect(JSON.stringify(provider.health())).not.toMatch(/hunter2|user:/);
     provider.close();
   });
 

@@ -1,6 +1,7 @@
 // The verifier and its signature cache, in process, against the local Cognito-shaped key server.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { authorize } from '../../src/auth/authorize.ts';
 import { createFetcher } from '../../src/auth/fetcher.ts';
 import { createProvider, type Provider } from '../../src/auth/provider.ts';
 import { createSignatureCache, decodeToken, MAX_TOKEN_ENDPOINT_TOKEN_LENGTH, verifyBearerToken } from '../../src/auth/verify.ts';
@@ -119,5 +120,63 @@ describe('token size', () => {
     const context = { policy: policyFor(), provider, cache: createSignatureCache(0, Date.now), now: Date.now() };
     await expect(verifyBearerToken(big, context)).rejects.toMatchObject({ code: 'TOKEN_TOO_LARGE' });
     await expect(verifyBearerToken(big, { ...context, maxLength: MAX_TOKEN_ENDPOINT_TOKEN_LENGTH })).resolves.toMatchObject({ token_use: 'access' });
+  });
+});
+
+describe('time checks, with the policy clock skew', () => {
+  const seconds = () => Math.floor(Date.now() / 1000);
+  const verify = (token: string, clockSkewMs = 60_000, cache = createSignatureCache(0, Date.now)) => verifyBearerToken(token, { policy: policyFor({ clockSkewMs }), provider, cache, now: Date.now() });
+
+  it('refuses a token issued an hour in the future, and takes one issued within the skew', async () => {
+    await expect(verify(mint.mint({ iat: seconds() + 3600, exp: seconds() + 7200 }))).rejects.toMatchObject({ code: 'TOKEN_ISSUED_IN_FUTURE', status: 401 });
+    await expect(verify(mint.mint({ iat: seconds() + 30 }))).resolves.toMatchObject({ token_use: 'access' });
+    await expect(verify(mint.mint({ iat: seconds() + 30 }), 5_000)).rejects.toMatchObject({ code: 'TOKEN_ISSUED_IN_FUTURE' });
+  });
+
+  it('refuses an iat that is not a number, and takes a token without one (RFC 7519 makes it optional)', async () => {
+    await expect(verify(mint.mint({ iat: String(seconds()) }))).rejects.toMatchObject({ code: 'TOKEN_MALFORMED' });
+    await expect(verify(mint.mint({ iat: undefined }))).resolves.toMatchObject({ token_use: 'access' });
+  });
+
+  it('checks iat on every request, cached signature or not', async () => {
+    const cache = createSignatureCache(10, Date.now);
+    const token = mint.mint({ iat: seconds() + 30 });
+    await verify(token, 60_000, cache);
+    expect(cache.size).toBe(1);
+    await expect(verify(token, 5_000, cache)).rejects.toMatchObject({ code: 'TOKEN_ISSUED_IN_FUTURE' });
+  });
+
+  it('with clockSkew 5s, refuses a token 10 s past exp and takes one 3 s past', async () => {
+    await expect(verify(mint.mint({ iat: seconds() - 600, exp: seconds() - 10 }), 5_000)).rejects.toMatchObject({ code: 'TOKEN_EXPIRED' });
+    await expect(verify(mint.mint({ iat: seconds() - 600, exp: seconds() - 3 }), 5_000)).resolves.toMatchObject({ token_use: 'access' });
+  });
+});
+
+describe('claim rules on email', () => {
+  const emailRule = () => policyFor({ authorization: { requiredScopes: [], groups: [], claims: [{ claim: 'email', values: ['alice@example.com'] }] } });
+
+  it.each([
+    ['true', true],
+    ['the string "true"', 'true'],
+  ])('hold when email_verified is %s', (_name, verified) => {
+    expect(() => authorize(mint.claims('id', { email_verified: verified }), emailRule())).not.toThrow();
+  });
+
+  it.each([
+    ['false', false],
+    ['the string "false"', 'false'],
+    ['absent', undefined],
+    ['1', 1],
+  ])('refuse the address when email_verified is %s', (_name, verified) => {
+    expect(() => authorize(mint.claims('id', { email_verified: verified }), emailRule())).toThrow(expect.objectContaining({ code: 'EMAIL_NOT_VERIFIED', status: 403 }));
+  });
+
+  it('still compare the value once it is verified', () => {
+    expect(() => authorize(mint.claims('id', { email: 'mallory@example.com', email_verified: true }), emailRule())).toThrow(expect.objectContaining({ code: 'CLAIM_MISMATCH' }));
+  });
+
+  it('leave rules on other claims alone', () => {
+    const tenants = policyFor({ authorization: { requiredScopes: [], groups: [], claims: [{ claim: 'custom:tenant', values: ['acme'] }] } });
+    expect(() => authorize(mint.claims('id', { email_verified: false }), tenants)).not.toThrow();
   });
 });

@@ -112,6 +112,77 @@ describe('provider faults', () => {
     }
   });
 
+  it('during a flood of made-up kids, a key rotated in answers 200 within 2 s, the provider sees at most 12 key fetches in 10 s, and the new key keeps working through an outage', async () => {
+    const mint = await startCognitoMint();
+    const proxy = await serve(mint); // the key set refreshed every second as well: the limit holds for all fetches together
+    try {
+      await proxy.waitForLog((l) => l.policy === 'default/machines' && l.status === 'True');
+      const fetchesBefore = mint.metadataFetches().jwks;
+      const floodStarted = Date.now();
+      const answers = new Map<string, number>();
+      let n = 0;
+      // 50 made-up kids at a time, each distinct, for 10 s.
+      const flood = (async () => {
+        while (Date.now() - floodStarted < 10_000) {
+          const batch = await Promise.all(Array.from({ length: 50 }, () => call(proxy, '/m2m/x', mint.mint({}, { kid: Buffer.from(`made-up-${n++}`).toString('base64') }))));
+          for (const answer of batch) answers.set(`${answer.status} ${answer.code}`, (answers.get(`${answer.status} ${answer.code}`) ?? 0) + 1);
+        }
+      })();
+      await sleep(3_000);
+      const kid = await mint.rotateKey();
+      const rotated = mint.mint();
+      expect(JSON.parse(Buffer.from(rotated.split('.')[0]!, 'base64url').toString()).kid).toBe(kid);
+      const asked = Date.now();
+      const first = await call(proxy, '/m2m/x', rotated);
+      const tookMs = Date.now() - asked;
+      expect(first.status).toBe(200);
+      expect(tookMs).toBeLessThan(2_000);
+      await sleep(floodStarted + 10_000 - Date.now());
+      const fetchesIn10s = mint.metadataFetches().jwks - fetchesBefore;
+      await flood;
+      expect(fetchesIn10s).toBeLessThanOrEqual(12);
+      expect(n).toBeGreaterThanOrEqual(250);
+      expect(Object.fromEntries(answers)).toEqual({ '401 TOKEN_KID_UNKNOWN': n });
+
+      // Stale-if-error: once fetched, the rotated key verifies through an outage, well past the refresh age.
+      mint.down();
+      const failedBefore = mint.metadataFetches().discovery;
+      await sleep(3_500);
+      expect(mint.metadataFetches().discovery).toBeGreaterThan(failedBefore);
+      expect((await call(proxy, '/m2m/x', rotated)).status).toBe(200);
+      expect((await call(proxy, '/m2m/x', mint.mint({ sub: 'fresh', jti: 'never-seen' }))).status).toBe(200); // no cached signature to lean on
+      expect(await call(proxy, '/m2m/x', mint.mint({}, { kid: 'bWFkZS11cC1pbi1vdXRhZ2U=' }))).toMatchObject({ status: 401, code: 'TOKEN_KID_UNKNOWN' });
+    } finally {
+      await proxy.stop();
+      await mint.close();
+    }
+  }, 30_000);
+
+  it('logs Degraded while refreshing fails on cached keys, with the keys and last fetch, and says when it recovers', async () => {
+    const mint = await startCognitoMint();
+    const proxy = await serve(mint);
+    try {
+      const ready = await proxy.waitForLog((l) => l.policy === 'default/machines' && l.condition === 'Ready' && l.status === 'True');
+      expect(ready).toMatchObject({ keys: 2, lastFetchTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+      mint.down();
+      const degraded = await proxy.waitForLog((l) => l.policy === 'default/machines' && l.condition === 'Degraded' && l.status === 'True', 10_000);
+      expect(degraded).toMatchObject({ level: 'warn', reason: 'RefreshFailing', error: 'HTTP_UNAVAILABLE', keys: 2, lastFetchTime: expect.any(String) });
+      expect(degraded.msg).toBe(
+        `Refreshing the provider's discovery document and keys fails: Discovery at ${mint.discoveryURL} failed: it answered HTTP 503 Service Unavailable. The 2 signing key(s) fetched before keep verifying tokens.`,
+      );
+      expect((await call(proxy, '/m2m/x', mint.mint())).status).toBe(200);
+      mint.up();
+      const recovered = await proxy.waitForLog((l) => l.policy === 'default/machines' && l.condition === 'Degraded' && l.status === 'False', 10_000);
+      expect(recovered).toMatchObject({ level: 'info', reason: 'RefreshSucceeded', keys: 2 });
+      // Said once each way, not at every failed or successful refresh.
+      await sleep(1_500);
+      expect(proxy.logs.filter((l) => l.condition === 'Degraded').map((l) => l.status)).toEqual(['True', 'False']);
+    } finally {
+      await proxy.stop();
+      await mint.close();
+    }
+  }, 30_000);
+
   it('says why a provider is not ready: the cause in the log, what is true in the 503 body', async () => {
     const mint = await startCognitoMint();
     const closed = createServer().listen(0, '127.0.0.1');

@@ -96,6 +96,8 @@ ${extra}`;
 `) +
       // Same cookie name, same Secret, same callback path as `web`: only the issuer and client differ.
       policyYAML('other', cognito(otherIdp, 'other', '    session: {secretRef: {name: keys, key: session-keys}}')) +
+      // Same issuer, client, Secret, cookie name and callback path as `web`: only its name differs.
+      policyYAML('twin', cognito(idp, 'web', '    session: {secretRef: {name: keys, key: session-keys}}')) +
       `apiVersion: portcullis.dev/v1alpha1
 kind: Route
 metadata: {name: echo}
@@ -119,6 +121,9 @@ spec:
     - matches: [{path: {value: /other}}]
       policyRef: {name: other}
       backends: [{url: "${echo.url}"}]
+    - matches: [{path: {value: /twin}}]
+      policyRef: {name: twin}
+      backends: [{url: "${echo.url}"}]
     - matches: [{path: {type: Exact, value: /}}, {path: {type: Exact, value: /signed-out}}]
       public: true
       backends: [{url: "${echo.url}"}]
@@ -129,7 +134,7 @@ spec:
     startPortcullis(['standalone', '-f', dir, '--listen', `127.0.0.1:${portB}`]),
   ]);
   for (const proxy of [proxyA, proxyB]) {
-    for (const name of ['web', 'short', 'idle', 'strict', 'generic', 'other']) {
+    for (const name of ['web', 'short', 'idle', 'strict', 'generic', 'other', 'twin']) {
       await proxy.waitForLog((line) => line.policy === `default/${name}` && line.condition === 'Ready' && line.status === 'True');
     }
   }
@@ -296,6 +301,34 @@ describe('signing in through the provider', () => {
     expect(fetches).toContain(400);
   });
 
+  it('sends PKCE S256; the provider requires it, and refuses the same sign-in without it', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${siteA}/anything/pkce`);
+    expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
+    const authorize = new URL((requestsOf.get(page) ?? []).find((url) => url.startsWith(`${idp.origin}/oauth2/authorize`))!);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    // BASE64URL(SHA-256(verifier)): 32 bytes, 43 characters.
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    // The same request without the challenge: the provider sends the browser back with an error
+    // before showing its form, and the proxy shows it as a page; no session is made.
+    authorize.searchParams.delete('code_challenge');
+    authorize.searchParams.delete('code_challenge_method');
+    const refused = await page.goto(authorize.href);
+    const callback = new URL(page.url());
+    expect(`${callback.origin}${callback.pathname}`).toBe(`${siteA}/oauth2/callback`);
+    expect(callback.searchParams.get('error')).toBe('invalid_request');
+    expect(refused?.status()).toBe(502);
+    expect(await page.locator('body').innerText()).toContain('refused the sign-in request');
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name)).filter((name) => !name.includes('_login_'))).toEqual([]);
+
+    // With it, the sign-in completes (the provider checked the verifier at the token endpoint).
+    await signIn(page, `${siteA}/anything/pkce`, alice);
+    expect(page.url()).toBe(`${siteA}/anything/pkce`);
+    expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
+  });
+
   it('a provider error at the callback is a clear page with the right status', async () => {
     const context = await newContext();
     const page = await context.newPage();
@@ -436,6 +469,30 @@ describe('sessions', () => {
     await page.waitForSelector('#username');
   });
 
+  it('logout revokes a cookie session: a copy of its cookies replayed afterwards is no session', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/before-replay`, alice);
+    const kept = (await context.cookies(siteA)).filter((cookie) => /^_portcullis(_\d+)?$/.test(cookie.name));
+    expect(kept.length).toBeGreaterThan(0);
+    await page.goto(`${siteA}/oauth2/logout`);
+    expect(page.url()).toBe(`${siteA}/signed-out`);
+    // The copy, put back as a thief would: refused, though it unseals and has not expired.
+    await context.addCookies(kept);
+    const seenBefore = echo.requests.length;
+    const logsBefore = proxyA.logs.length;
+    const answer = await pageFetch(page, '/anything/replayed');
+    expect(answer.status).toBe(401);
+    expect(JSON.parse(answer.body).error.code).toBe('SESSION_REQUIRED');
+    await proxyA.waitForLog((line) => line.path === '/anything/replayed' && line.cause === 'SESSION_REVOKED' && proxyA.logs.indexOf(line) >= logsBefore);
+    // Refused cookies are cleared; put back again, a navigation is sent to sign in.
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name))).toEqual([]);
+    await context.addCookies(kept);
+    await page.goto(`${siteA}/anything/replayed-page`);
+    expect(page.url().startsWith(`${idp.origin}/interaction/`)).toBe(true);
+    expect(echo.requests.length).toBe(seenBefore);
+  });
+
   it('a forged, truncated or swapped cookie is no session', async () => {
     const context = await newContext();
     const page = await context.newPage();
@@ -477,7 +534,132 @@ describe('sessions', () => {
     await page.goto(`${siteA}/other/theirs`);
     expect(page.url().startsWith(`${otherIdp.origin}/interaction/`)).toBe(true);
   });
+
+  it('a session sealed for one policy is refused by another sharing its issuer, client, Secret and cookie name', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/web`, alice);
+    const seenBefore = echo.requests.length;
+    const answer = await pageFetch(page, '/twin/api');
+    expect(answer.status).toBe(401);
+    expect(JSON.parse(answer.body).error.code).toBe('SESSION_REQUIRED');
+    expect(echo.requests.length).toBe(seenBefore);
+    await proxyA.waitForLog((line) => line.policy === 'default/twin' && line.cause === 'SESSION_INVALID');
+    // A navigation signs in to the twin on its own (the provider still knows alice): its own session.
+    const twin = await page.goto(`${siteA}/twin/page`);
+    expect(twin?.status()).toBe(200);
+    expect(page.url()).toBe(`${siteA}/twin/page`);
+    expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
+    // One cookie name for both: the twin's session replaced web's, which is now no session at web.
+    expect((await pageFetch(page, '/anything/web-again')).status).toBe(401);
+  });
 });
+
+describe('logout from another site', () => {
+  /** Pages of another origin: 127.0.0.1 on another port (same site, other origin), and localhost (another site). */
+  let attacker: Server;
+  let attackerPort: number;
+  const pages = new Map<string, string>();
+  beforeAll(async () => {
+    attackerPort = await freePort();
+    attacker = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(pages.get(req.url ?? '') ?? '');
+    });
+    await new Promise<void>((resolve) => attacker.listen(attackerPort, '127.0.0.1', resolve));
+  });
+  afterAll(() => attacker?.close());
+
+  /** Signed in as alice at A; answers whether a fetch() from A's pages still gets through. */
+  async function signedIn(): Promise<{ context: BrowserContext; page: Page; stillSignedIn: () => Promise<boolean> }> {
+    const context = await newContext();
+    const page = await context.newPage();
+    await signIn(page, `${siteA}/anything/victim`, alice);
+    const check = await context.newPage();
+    await check.goto(`${siteA}/`);
+    return { context, page, stillSignedIn: async () => (await pageFetch(check, '/anything/still')).status === 200 };
+  }
+
+  it('an <img> of the logout URL on another origin or site signs no one out', async () => {
+    const { page, stillSignedIn } = await signedIn();
+    pages.set('/img', `<!doctype html><title>cats</title><img src="${siteA}/oauth2/logout" onload="document.title='done'" onerror="document.title='done'">`);
+    const logsBefore = proxyA.logs.length;
+    for (const origin of [`http://127.0.0.1:${attackerPort}`, `http://localhost:${attackerPort}`]) {
+      await page.goto(`${origin}/img`);
+      await page.waitForFunction("document.title === 'done'");
+      expect({ origin, signedIn: await stillSignedIn() }).toEqual({ origin, signedIn: true });
+    }
+    // Both reached the proxy (the same-site one with the session cookie), and were asked to confirm.
+    await proxyA.waitForLog((line) => line.path === '/oauth2/logout' && line.reason === 'LOGOUT_CONFIRM' && proxyA.logs.indexOf(line) >= logsBefore);
+    expect(proxyA.logs.slice(logsBefore).filter((line) => line.path === '/oauth2/logout').map((line) => [line.status, line.reason])).toEqual([
+      [200, 'LOGOUT_CONFIRM'],
+      [200, 'LOGOUT_CONFIRM'],
+    ]);
+  });
+
+  it('a form another origin posts asks to confirm; the confirm button signs out', async () => {
+    const { context, page, stillSignedIn } = await signedIn();
+    pages.set('/form', `<!doctype html><title>win</title><form method="post" action="${siteA}/oauth2/logout"></form><script>document.forms[0].submit()</script>`);
+    await page.goto(`http://127.0.0.1:${attackerPort}/form`);
+    await page.waitForURL(`${siteA}/oauth2/logout`);
+    expect(await page.title()).toBe('Sign out?');
+    expect(await page.locator('p').first().innerText()).toBe(`Do you want to sign out of ${new URL(siteA).host}?`);
+    expect(await stillSignedIn()).toBe(true);
+
+    // The user means it: the button posts from the proxy's own page, same origin.
+    await Promise.all([page.waitForURL(`${siteA}/signed-out`), page.click('button[type=submit]')]);
+    expect(await stillSignedIn()).toBe(false);
+    expect(ourCookies((await context.cookies(siteA)).map((cookie) => cookie.name))).toEqual([]);
+  });
+
+  it('a link from another site asks to confirm; a link of the site itself signs out at once', async () => {
+    const { page, stillSignedIn } = await signedIn();
+    pages.set('/link', `<!doctype html><title>link</title><a href="${siteA}/oauth2/logout">free stuff</a>`);
+    await page.goto(`http://localhost:${attackerPort}/link`);
+    await Promise.all([page.waitForURL(`${siteA}/oauth2/logout`), page.click('a')]);
+    expect(await page.title()).toBe('Sign out?');
+    expect(await stillSignedIn()).toBe(true);
+    // "Stay signed in" leaves, signed in.
+    await Promise.all([page.waitForURL(`${siteA}/`), page.click('text=Stay signed in')]);
+    expect(await stillSignedIn()).toBe(true);
+    // A link on a page of the site (Sec-Fetch-Site: same-origin) needs no confirmation.
+    await page.evaluate("document.body.insertAdjacentHTML('beforeend', '<a href=\"/oauth2/logout\">Sign out</a>')");
+    await Promise.all([page.waitForURL(`${siteA}/signed-out`), page.click('text=Sign out')]);
+    expect(await stillSignedIn()).toBe(false);
+  });
+
+  it('without Sec-Fetch-Site a GET asks, and so does HEAD; other methods get 405', async () => {
+    const get = await rawRequest('GET', `${siteA}/oauth2/logout`, { accept: 'text/html' });
+    expect(get.status).toBe(200);
+    expect(get.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(get.headers['x-frame-options']).toBe('DENY');
+    expect(get.headers['set-cookie']).toBeUndefined();
+    expect(get.body).toContain('<form method="post" action="/oauth2/logout">');
+    const head = await rawRequest('HEAD', `${siteA}/oauth2/logout`, {});
+    expect([head.status, head.body]).toEqual([200, '']);
+    const foreign = await rawRequest('POST', `${siteA}/oauth2/logout`, { origin: 'https://evil.example' });
+    expect(foreign.status).toBe(200);
+    expect(foreign.body).toContain('Sign out?');
+    const other = await rawRequest('DELETE', `${siteA}/oauth2/logout`, { accept: 'application/json' });
+    expect(other.status).toBe(405);
+    expect(other.headers.allow).toBe('GET, HEAD, POST');
+    expect(JSON.parse(other.body).error.code).toBe('METHOD_NOT_ALLOWED');
+  });
+});
+
+/** One request with node:http: no browser headers but those given. */
+function rawRequest(method: string, url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('refresh failures and other providers', () => {
   it('a refresh the provider refuses ends the session: 401 for fetch(), cookies cleared', async () => {
@@ -485,18 +667,20 @@ describe('refresh failures and other providers', () => {
     const page = await context.newPage();
     await signIn(page, `${siteA}/short/revoked`, bob, shortIdp);
     const kept = (await context.cookies(siteA)).find((cookie) => cookie.name === '_short')!;
-    // Logout revokes the refresh token; the old cookie is then put back, as a stolen copy would be.
+    // Logout at A revokes the refresh token; the old cookie is then put back, as a stolen copy
+    // would be, and shown to B: the processes share no Redis, so B does not know of the logout.
     await page.goto(`${siteA}/oauth2/logout`);
     expect(page.url()).toBe(`${siteA}/`);
     await context.addCookies([kept]);
+    await page.goto(`${siteB}/`);
     const before = shortIdp.tokenEndpointCalls().refresh_token ?? 0;
-    const logsBefore = proxyA.logs.length;
+    const logsBefore = proxyB.logs.length;
     await sleep((SHORT_LIFETIME + 1) * 1000);
     const answer = await pageFetch(page, '/short/after-revocation');
     expect(answer.status).toBe(401);
     expect(shortIdp.tokenEndpointCalls().refresh_token ?? 0).toBe(before + 1);
-    await proxyA.waitForLog((line) => line.msg === 'session refresh failed; the session ends' && proxyA.logs.indexOf(line) >= logsBefore, 5_000);
-    expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_short')).toBe(false);
+    await proxyB.waitForLog((line) => line.msg === 'session refresh failed; the session ends' && proxyB.logs.indexOf(line) >= logsBefore, 5_000);
+    expect((await context.cookies(siteB)).some((cookie) => cookie.name === '_short')).toBe(false);
   });
 
   it('a SameSite=Strict session still lands signed in: the callback continues through a same-site page', async () => {
@@ -517,7 +701,8 @@ describe('refresh failures and other providers', () => {
     const seen = await echoed(page);
     expect(seen.headers['x-user-sub']).toBe(alice.sub);
     expect(seen.headers['x-user-name']).toBe('alice');
-    const response = await page.request.get(`${siteA}/generic/logout`, { maxRedirects: 0 });
+    // A POST from no browser (no Origin, no Sec-Fetch-Site) signs out at once, as curl would.
+    const response = await page.request.post(`${siteA}/generic/logout`, { maxRedirects: 0 });
     expect(response.status()).toBe(302);
     const location = new URL(response.headers().location!);
     expect(`${location.origin}${location.pathname}`).toBe(`${idp.origin}/logout`);

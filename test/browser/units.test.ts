@@ -1,17 +1,25 @@
 // Unit tests for the pieces of the browser flow that need no browser: sealing, chunking, the
 // Cookie header we forward, return targets, navigations, and the session encoding.
-import { decodeAttempt, decodeSession, encodeAttempt, encodeSession, type Session } from '../../src/auth/browser/codec.ts';
+import { PassThrough } from 'node:stream';
+import { deflateRawSync } from 'node:zlib';
+import { decodeAttempt, decodeSession, encodeAttempt, encodeSession, newSessionId, type Session } from '../../src/auth/browser/codec.ts';
 import { MAX_CHUNKS, MAX_COOKIE_BYTES, parseCookies, readChunked, splitValue, writeChunked } from '../../src/auth/browser/cookies.ts';
+import { fromThisSite } from '../../src/auth/browser/logout.ts';
+import { createRedisPool } from '../../src/auth/browser/redis.ts';
+import { createRevocations } from '../../src/auth/browser/revocations.ts';
 import { deriveKeys, seal, unseal } from '../../src/auth/browser/seal.ts';
 import { isNavigation, originalTarget, returnTarget } from '../../src/auth/browser/targets.ts';
 import { forwardedCookieHeader } from '../../src/model/cookies.ts';
+import type { AuthPolicy } from '../../src/model/policy.ts';
+import { createLogger } from '../../src/observability/logger.ts';
 
 const LINE_A = 'a-session-key-line-of-at-least-32-characters';
 const LINE_B = 'another-session-key-line-also-32-characters-long';
 const ISSUER = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Demo12345';
+const OWNER = { policy: 'default/web', issuer: ISSUER, clientID: 'client-a' };
 
 describe('sealing', () => {
-  const keys = deriveKeys([LINE_A], 'session', ISSUER, 'client-a');
+  const keys = deriveKeys([LINE_A], 'session', OWNER);
   const text = new TextEncoder().encode('{"hello":"world"}');
 
   it('round-trips, and the value is cookie-safe without the constant JWE header', async () => {
@@ -22,18 +30,22 @@ describe('sealing', () => {
   });
 
   it('every line unseals, the first seals (rotation)', async () => {
-    const old = deriveKeys([LINE_B], 'session', ISSUER, 'client-a');
-    const rotated = deriveKeys([LINE_A, LINE_B], 'session', ISSUER, 'client-a');
+    const old = deriveKeys([LINE_B], 'session', OWNER);
+    const rotated = deriveKeys([LINE_A, LINE_B], 'session', OWNER);
     expect(await unseal(await seal(text, old), rotated)).not.toBeNull();
     expect(await unseal(await seal(text, rotated), keys)).not.toBeNull();
     expect(await unseal(await seal(text, rotated), old)).toBeNull();
   });
 
-  it('a seal is bound to its purpose, issuer and client: same Secret, other policy, no plaintext', async () => {
+  it('a seal is bound to its purpose, policy, issuer and client: same Secret, other policy, no plaintext', async () => {
     const sealed = await seal(text, keys);
-    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', ISSUER, 'client-b'))).toBeNull();
-    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', `${ISSUER}x`, 'client-a'))).toBeNull();
-    expect(await unseal(sealed, deriveKeys([LINE_A], 'login', ISSUER, 'client-a'))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, clientID: 'client-b' }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, issuer: `${ISSUER}x` }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'login', OWNER))).toBeNull();
+    // Same issuer, client and Secret: another policy's name or namespace is enough.
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, policy: 'default/twin' }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER, policy: 'other/web' }))).toBeNull();
+    expect(await unseal(sealed, deriveKeys([LINE_A], 'session', { ...OWNER }))).not.toBeNull();
   });
 
   it('tampered, truncated, extended or garbage values unseal to null', async () => {
@@ -133,6 +145,7 @@ describe('navigations', () => {
 describe('session encoding', () => {
   const jwt = (payload: object) => `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${'s'.repeat(342)}`;
   const session: Session = {
+    id: 'AAECAwQFBgcICQoLDA0ODw',
     createdAt: 1_800_000_000,
     touchedAt: 1_800_000_100,
     idToken: jwt({ sub: 'u', 'cognito:groups': ['a', 'b'], email: 'e@example.com' }),
@@ -153,10 +166,103 @@ describe('session encoding', () => {
     expect(decodeSession(encodeSession(odd))).toEqual(odd);
   });
 
+  it('gives each session a random id of 128 bits, kept as it is', () => {
+    const ids = new Set(Array.from({ length: 100 }, () => newSessionId()));
+    expect(ids.size).toBe(100);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(decodeSession(encodeSession({ ...session, id: [...ids][0]! }))?.id).toBe([...ids][0]);
+  });
+
+  it('refuses a session of the first version (no id), and one whose id is not an id', () => {
+    const v1 = [1, session.createdAt, session.touchedAt, session.idToken, session.accessToken, session.accessExpiresAt, session.refreshToken, session.scope];
+    expect(decodeSession(deflateRawSync(JSON.stringify(v1)))).toBeNull();
+    for (const id of ['', 'short', 'has space in it and is long enough', 42]) {
+      expect(decodeSession(encodeSession({ ...session, id: id as string }))).toBeNull();
+    }
+  });
+
   it('refuses other shapes', () => {
     expect(decodeSession(new Uint8Array([1, 2, 3]))).toBeNull();
     expect(decodeAttempt(new TextEncoder().encode('[1,2]'))).toBeNull();
     const attempt = { state: 's', nonce: 'n', codeVerifier: 'v', returnTo: '/', redirectURI: 'http://h/cb', createdAt: 1 };
     expect(decodeAttempt(encodeAttempt(attempt))).toEqual(attempt);
+  });
+});
+
+describe('revocations without a Redis (one process)', () => {
+  const policy = (key: string) => ({ key, browser: { session: { store: { kind: 'Cookie', revocations: null } } } }) as unknown as AuthPolicy;
+  const web = policy('default/web');
+  function setup(maxLocal?: number) {
+    let now = 1_800_000_000;
+    const lines: Record<string, unknown>[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)));
+    const logger = createLogger({ destination: sink });
+    const redis = createRedisPool(logger);
+    const revocations = createRevocations({ redis, logger, seconds: () => now, ...(maxLocal === undefined ? {} : { maxLocal }) });
+    return { revocations, lines, tick: (seconds: number) => (now += seconds), now: () => now };
+  }
+
+  it('refuses a revoked id of its policy until the expiry it was given, and nothing else', async () => {
+    const { revocations, tick, now } = setup();
+    const [id, other] = [newSessionId(), newSessionId()];
+    await revocations.revoke(web, id, now() + 60);
+    expect(await revocations.isRevoked(web, id)).toBe(true);
+    expect(await revocations.isRevoked(web, other)).toBe(false);
+    expect(await revocations.isRevoked(policy('default/twin'), id)).toBe(false);
+    tick(59);
+    expect(await revocations.isRevoked(web, id)).toBe(true);
+    tick(1);
+    expect(await revocations.isRevoked(web, id)).toBe(false);
+    // A session past its absolute timeout is refused anyway: nothing to remember.
+    await revocations.revoke(web, other, now());
+    expect(await revocations.isRevoked(web, other)).toBe(false);
+  });
+
+  it('is bounded: expired ids go first, then the oldest, with a warning', async () => {
+    const { revocations, lines, tick, now } = setup(10);
+    const ids = Array.from({ length: 25 }, () => newSessionId());
+    for (const id of ids.slice(0, 5)) await revocations.revoke(web, id, now() + 10);
+    for (const id of ids.slice(5, 10)) await revocations.revoke(web, id, now() + 1_000);
+    tick(20);
+    // Full: the five expired ids make room, and nothing live is forgotten.
+    for (const id of ids.slice(10, 15)) await revocations.revoke(web, id, now() + 1_000);
+    for (const id of ids.slice(5, 15)) expect(await revocations.isRevoked(web, id)).toBe(true);
+    expect(lines.filter((line) => line.level === 'warn')).toEqual([]);
+    // Full of live ids: the oldest is forgotten, and the log says why.
+    await revocations.revoke(web, ids[15]!, now() + 1_000);
+    expect(await revocations.isRevoked(web, ids[5]!)).toBe(false);
+    for (const id of ids.slice(6, 16)) expect(await revocations.isRevoked(web, id)).toBe(true);
+    expect(lines.filter((line) => line.level === 'warn').map((line) => line.msg)).toEqual([expect.stringContaining('the oldest are forgotten early')]);
+  });
+});
+
+describe('logout from this site only', () => {
+  const context = { scheme: 'https', host: 'app.example.com' } as const;
+  const request = (method: string, headers: Record<string, string>) => ({ method, headers });
+  it.each([
+    ['GET', { 'sec-fetch-site': 'same-origin' }, true],
+    ['GET', { 'sec-fetch-site': 'none' }, true],
+    ['GET', { 'sec-fetch-site': 'same-site' }, false],
+    ['GET', { 'sec-fetch-site': 'cross-site' }, false],
+    ['GET', {}, false],
+    ['GET', { origin: 'https://app.example.com' }, false],
+    ['GET', { 'sec-fetch-site': 'same-origin', 'sec-purpose': 'prefetch' }, false],
+    ['GET', { 'sec-fetch-site': 'none', purpose: 'prefetch' }, false],
+    ['HEAD', { 'sec-fetch-site': 'same-origin' }, false],
+    ['POST', { 'sec-fetch-site': 'same-origin' }, true],
+    ['POST', { 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' }, true],
+    ['POST', { 'sec-fetch-site': 'same-site', origin: 'https://app.example.com' }, false],
+    ['POST', { 'sec-fetch-site': 'cross-site' }, false],
+    ['POST', { 'sec-fetch-site': 'none' }, false],
+    ['POST', { origin: 'https://app.example.com' }, true],
+    ['POST', { origin: 'https://APP.example.com:443' }, true],
+    ['POST', { origin: 'http://app.example.com' }, false],
+    ['POST', { origin: 'https://evil.example' }, false],
+    ['POST', { origin: 'null' }, false],
+    ['POST', {}, true],
+    ['DELETE', { 'sec-fetch-site': 'same-origin' }, false],
+  ] as const)('%s with %j: %s', (method, headers, expected) => {
+    expect(fromThisSite(request(method, headers), context)).toBe(expected);
   });
 });

@@ -98,3 +98,20 @@ describe('a port that is already taken', () => {
     expect(result.afterStderrMs).toBeLessThan(1_000);
   }, 40_000);
 });
+
+describe('portcullis controller without any kubeconfig', () => {
+  it('refuses to start with one line instead of retrying http://localhost:8080 for ever', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'portcullis-nohome-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env.KUBECONFIG;
+    delete env.KUBERNETES_SERVICE_HOST;
+    const child = spawn(process.execPath, [CLI, 'controller', '--listen', '127.0.0.1:0', '--ops-listen', '127.0.0.1:0'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe('portcullis: No kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod; pass --kubeconfig <file>.');
+  });
+});

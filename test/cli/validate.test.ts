@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startCognitoMint } from '../../src/demo/cognito-mint.ts';
 import { runCli } from '../support/cli.ts';
 
 const workdir = mkdtempSync(join(tmpdir(), 'portcullis-validate-'));
@@ -189,5 +190,30 @@ spec: {issuer: "http://127.0.0.1:${port}/us-east-1_Gone12345", clientID: c}
     expect(result.stdout).toMatch(
       new RegExp(`OIDCPolicy default/gone\\s+Ready\\s+False\\s+DiscoveryFailed\\s+Discovery at http://127\\.0\\.0\\.1:${port}/us-east-1_Gone12345/\\.well-known/openid-configuration failed: connection refused \\(ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)\\.`),
     );
+    // What status.provider would hold: no keys, never fetched, the last error with its time.
+    expect(result.stdout).toMatch(/OBJECT\s+PROVIDER\s+KEYS\s+LAST FETCH\s+DEGRADED\s+LAST ERROR\n/);
+    expect(result.stdout).toMatch(new RegExp(`OIDCPolicy default/gone\\s+Cognito\\s+0\\s+-\\s+-\\s+\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ Discovery at http://127\\.0\\.0\\.1:${port}/`));
+  });
+
+  it('with --check-providers, lists each reachable provider with its keys and last fetch, as kubectl get shows them', async () => {
+    const mint = await startCognitoMint();
+    try {
+      const file = write(
+        'reachable.yaml',
+        `apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: pool}
+spec: {issuer: "${mint.issuer}", provider: Cognito, clientID: c, bearer: {}}
+`,
+      );
+      const result = await runCli(['validate', '-f', file, '--check-providers']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/OIDCPolicy default\/pool\s+Ready\s+True\s+Ready\s+Discovery and 2 signing key\(s\) fetched from the provider\./);
+      expect(result.stdout).toMatch(/OIDCPolicy default\/pool\s+Cognito\s+2\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+False\s+-\n/);
+      expect(result.stdout).toMatch(/every condition is True\.\n$/);
+    } finally {
+      await mint.close();
+    }
   });
 });

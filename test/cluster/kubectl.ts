@@ -159,6 +159,11 @@ export function runKubectl(binary: string, args: readonly string[], input: strin
       else if (typeof error.code === 'string') reject(error);
       else resolve({ code: error.code ?? null, stdout, stderr });
     });
+    // kubectl may exit before it reads its input (e.g. a `get` that reads none): the pipe breaks,
+    // and its exit status still arrives through the callback above.
+    child.stdin?.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin?.end(input ?? '');
   });
 }

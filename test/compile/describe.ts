@@ -1,6 +1,6 @@
 // A readable, secret-free rendering of a compile result, for golden files.
 import type { CompileResult } from '../../src/compile/compile.ts';
-import type { AuthPolicy } from '../../src/model/policy.ts';
+import type { AuthPolicy, SessionSettings } from '../../src/model/policy.ts';
 import type { CompiledRule } from '../../src/model/table.ts';
 
 export function describeTable(result: CompileResult): unknown {
@@ -44,6 +44,11 @@ function describeRule(rule: CompiledRule): unknown {
   };
 }
 
+function describeStore(store: SessionSettings['store'], redact: (value: string | null) => string | null): unknown {
+  if (store.kind === 'Redis') return { ...store, password: redact(store.password) };
+  return { ...store, revocations: store.revocations && { ...store.revocations, password: redact(store.revocations.password) } };
+}
+
 function describePolicy(policy: AuthPolicy): unknown {
   const redact = (value: string | null) => (value === null ? null : '<redacted>');
   return {
@@ -56,7 +61,7 @@ function describePolicy(policy: AuthPolicy): unknown {
       session: {
         ...policy.browser.session,
         keys: policy.browser.session.keys.map(() => '<redacted>'),
-        store: policy.browser.session.store.kind === 'Redis' ? { ...policy.browser.session.store, password: redact(policy.browser.session.store.password) } : policy.browser.session.store,
+        store: describeStore(policy.browser.session.store, redact),
       },
     },
   };

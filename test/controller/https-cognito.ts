@@ -18,6 +18,10 @@ export interface HttpsCognito {
   token(overrides?: Claims): string;
   /** `client_id:client_secret` of each code exchange, oldest first. */
   readonly exchanges: string[];
+  /** Stops listening (connections are refused) until start(). */
+  stop(): Promise<void>;
+  /** Listens again, on the same port. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,7 +45,15 @@ export async function startHttpsCognito(pki: TestPki): Promise<HttpsCognito> {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  origin = `https://127.0.0.1:${port}`;
+  let listening = true;
+  const stop = async () => {
+    if (!listening) return;
+    listening = false;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
   issuer = cognitoIssuer(origin, 'us-east-1', 'Https12345');
   issuerPath = new URL(issuer).pathname;
   return {
@@ -49,9 +61,15 @@ export async function startHttpsCognito(pki: TestPki): Promise<HttpsCognito> {
     mint,
     exchanges,
     token: (overrides = {}) => mint.mint({ iss: issuer, ...overrides }),
+    stop,
+    async start() {
+      if (listening) return;
+      server.listen(port, '127.0.0.1');
+      await once(server, 'listening');
+      listening = true;
+    },
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await stop();
       await mint.close();
     },
   };

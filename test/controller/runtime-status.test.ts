@@ -1,7 +1,7 @@
 // What the controller adds to compile()'s statuses before writing them: each policy's Ready, and
 // Programmed not True on a Route with a rule whose policy's provider is not ready (that rule
 // answers 503 POLICY_NOT_READY). The readiness comes from the auth runtime; here, as it would.
-import type { ProviderReadiness } from '../../src/auth/provider.ts';
+import type { ProviderHealth, ProviderReadiness } from '../../src/auth/provider.ts';
 import { compile } from '../../src/compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS } from '../../src/model/snapshot.ts';
 import type { ObjectStatus } from '../../src/model/status.ts';
@@ -104,4 +104,47 @@ test('each policy status says which provider it resolved to', () => {
     ['broken', 'Generic'],
     ['cognito', 'Cognito'],
   ]);
+});
+
+describe('with the provider health', () => {
+  const READY = { ready: true, reason: 'Ready', message: 'Discovery and 2 signing key(s) fetched from the provider.' } as const;
+  const at = Date.parse('2030-01-02T03:04:05.678Z');
+  const statusesWith = (health: ProviderHealth | null, readiness: ProviderReadiness = READY) => {
+    const statuses = withRuntimeConditions(result.statuses, result.table, () => readiness, () => health);
+    return (name: string) => statuses.find((s) => s.kind === 'OIDCPolicy' && s.name === name)!;
+  };
+
+  test('healthy: Degraded False after Ready, and status.provider with the keys and the last fetch', () => {
+    const policy = statusesWith({ keys: 2, lastFetchTime: at, lastError: null, degraded: false })('cognito');
+    expect(policy.conditions.map((c) => c.type)).toEqual(['Accepted', 'ResolvedRefs', 'Ready', 'Degraded']);
+    expect(policy.conditions.at(-1)).toEqual({ type: 'Degraded', status: 'False', reason: 'RefreshSucceeded', message: "The last refresh of the provider's discovery document and keys succeeded: 2 signing key(s)." });
+    expect(policy.provider).toEqual({ type: 'Cognito', keys: 2, lastFetchTime: '2030-01-02T03:04:05Z' });
+  });
+
+  test('refreshing fails on cached keys: Ready still True, Degraded True naming the error, and the last error with its time', () => {
+    const lastError = { code: 'CONNECTION_REFUSED', message: 'Discovery at https://idp.example/.well-known/openid-configuration failed: connection refused (ECONNREFUSED 10.0.0.1:443).', time: at + 60_000 } as const;
+    const policy = statusesWith({ keys: 2, lastFetchTime: at, lastError, degraded: true })('cognito');
+    expect(policy.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+    expect(policy.conditions.find((c) => c.type === 'Degraded')).toEqual({
+      type: 'Degraded',
+      status: 'True',
+      reason: 'RefreshFailing',
+      message: `Refreshing the provider's discovery document and keys fails: ${lastError.message} The 2 signing key(s) fetched before keep verifying tokens.`,
+    });
+    expect(policy.provider).toEqual({ type: 'Cognito', keys: 2, lastFetchTime: '2030-01-02T03:04:05Z', lastError: lastError.message, lastErrorTime: '2030-01-02T03:05:05Z' });
+  });
+
+  test('no keys yet: no Degraded (Ready says it all), KEYS 0 and the last error', () => {
+    const lastError = { code: 'HTTP_UNAVAILABLE', message: 'Discovery at https://idp.example/x failed: it answered HTTP 503 Service Unavailable.', time: at } as const;
+    const notReady = { ready: false, reason: 'DiscoveryFailed', message: lastError.message, error: 'HTTP_UNAVAILABLE', publicMessage: 'The identity provider of this route is not reachable yet.' } as const;
+    const policy = statusesWith({ keys: 0, lastFetchTime: null, lastError, degraded: false }, notReady)('cognito');
+    expect(policy.conditions.map((c) => c.type)).toEqual(['Accepted', 'ResolvedRefs', 'Ready']);
+    expect(policy.provider).toEqual({ type: 'Cognito', keys: 0, lastError: lastError.message, lastErrorTime: '2030-01-02T03:04:05Z' });
+  });
+
+  test('a policy that did not compile has neither Degraded nor keys', () => {
+    const policy = statusesWith({ keys: 2, lastFetchTime: at, lastError: null, degraded: false })('broken');
+    expect(policy.conditions.map((c) => c.type)).not.toContain('Degraded');
+    expect(policy.provider).toEqual({ type: 'Generic' });
+  });
 });

@@ -188,7 +188,7 @@ test('a condition that was Unknown (a provider still being fetched) turning True
   expect(events).toEqual([]);
 });
 
-test("an OIDCPolicy's status.provider is written with its conditions, and a change to it alone is a write", async () => {
+test("an OIDCPolicy's status.provider is written with its conditions, a change to it alone is a write, and fields it no longer states are removed", async () => {
   const policyObject = (resourceVersion: string, status: object = {}): KubeObject => ({
     apiVersion: 'portcullis.dev/v1alpha1',
     kind: 'OIDCPolicy',
@@ -197,27 +197,96 @@ test("an OIDCPolicy's status.provider is written with its conditions, and a chan
     status,
   });
   const policyConditions = [condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'True', 'ResolvedRefs')];
-  const policyStatus = (type: 'Cognito' | 'Generic'): ObjectStatus => ({ kind: 'OIDCPolicy', namespace: 'ns', name: 'p', generation: 2, conditions: policyConditions, provider: { type } });
-  const { calls, writer, put } = setup((call) => ({ status: 200, body: { ...policyObject('11'), status: (call.options.body as { status: object }).status } }));
+  const policyStatus = (provider: ObjectStatus['provider']): ObjectStatus => ({ kind: 'OIDCPolicy', namespace: 'ns', name: 'p', generation: 2, conditions: policyConditions, provider });
+  const { calls, writer, put } = setup((call) => ({ status: 200, body: { ...policyObject(String(10 + calls.length)), status: (call.options.body as { status: object }).status } }));
+  const providerPatch = (n: number) => (calls[n]!.options.body as { status: { provider: object } }).status.provider;
+  const storedAs = (resourceVersion: string, provider: object) => put(policyObject(resourceVersion, { conditions: policyConditions.map((c) => ({ ...c, lastTransitionTime: T0 })), provider }));
   put(policyObject('10'));
   writer.setLeader(true);
-  writer.publish([policyStatus('Cognito')]);
+  writer.publish([policyStatus({ type: 'Cognito' })]);
   await writer.idle();
   expect(calls).toHaveLength(1);
   expect(calls[0]!.path).toBe('/apis/portcullis.dev/v1alpha1/namespaces/ns/oidcpolicies/p/status');
-  expect((calls[0]!.options.body as { status: { provider: object } }).status.provider).toEqual({ type: 'Cognito' });
+  expect(calls[0]!.options.contentType).toBe('application/merge-patch+json');
+  // Each field of ours, null where there is nothing to say (a merge patch removes it).
+  expect(providerPatch(0)).toEqual({ type: 'Cognito', keys: null, lastFetchTime: null, lastError: null, lastErrorTime: null });
 
-  // As the watch then shows it (with a field of status.provider someone else writes): nothing to do.
-  const stored = { conditions: policyConditions.map((c) => ({ ...c, lastTransitionTime: T0 })), provider: { type: 'Cognito', lastFetchTime: T0 } };
-  put(policyObject('11', stored));
+  // As the watch then shows it (with a field someone else writes into status.provider): nothing to do.
+  storedAs('11', { type: 'Cognito', note: 'not ours' });
   writer.recheck('OIDCPolicy', 'ns', 'p');
   await writer.idle();
   expect(calls).toHaveLength(1);
 
-  writer.publish([policyStatus('Generic')]);
+  // The provider's health alone changes: a write, with only our fields.
+  const healthy = { type: 'Cognito', keys: 2, lastFetchTime: '2020-01-01T00:10:00Z' } as const;
+  writer.publish([policyStatus(healthy)]);
   await writer.idle();
   expect(calls).toHaveLength(2);
-  // A merge patch: the other fields of status.provider stay as they are.
-  expect((calls[1]!.options.body as { status: { provider: object } }).status.provider).toEqual({ type: 'Generic' });
-  expect(calls[1]!.options.contentType).toBe('application/merge-patch+json');
+  expect(providerPatch(1)).toEqual({ ...healthy, lastError: null, lastErrorTime: null });
+  storedAs('12', { ...healthy, note: 'not ours' });
+  writer.recheck('OIDCPolicy', 'ns', 'p');
+  await writer.idle();
+  expect(calls).toHaveLength(2);
+
+  // The same again (a republish for another policy's sake): no write.
+  writer.publish([policyStatus({ ...healthy })]);
+  await writer.idle();
+  expect(calls).toHaveLength(2);
+
+  // Another provider type, no keys yet: the fields that no longer hold are removed.
+  writer.publish([policyStatus({ type: 'Generic' })]);
+  await writer.idle();
+  expect(calls).toHaveLength(3);
+  expect(providerPatch(2)).toEqual({ type: 'Generic', keys: null, lastFetchTime: null, lastError: null, lastErrorTime: null });
+});
+
+test('Degraded turning True is a Warning and turning False a Normal Event; a Degraded no longer stated is removed', async () => {
+  const policyObject = (resourceVersion: string, conditions: object[]): KubeObject => ({
+    apiVersion: 'portcullis.dev/v1alpha1',
+    kind: 'OIDCPolicy',
+    metadata: { name: 'p', namespace: 'ns', resourceVersion, generation: 2, uid: 'u' },
+    spec: {},
+    status: { conditions, provider: { type: 'Cognito' } },
+  });
+  const ready = condition('Ready', 'True', 'Ready');
+  const failing = condition('Degraded', 'True', 'RefreshFailing', 'Refreshing fails: connection refused.');
+  const succeeded = condition('Degraded', 'False', 'RefreshSucceeded');
+  const policyStatus = (...conditions: StatusCondition[]): ObjectStatus => ({ kind: 'OIDCPolicy', namespace: 'ns', name: 'p', generation: 2, conditions, provider: { type: 'Cognito' } });
+  const { calls, writer, put, events } = setup((call) => ({ status: 200, body: policyObject(String(10 + calls.length), (call.options.body as { status: { conditions: object[] } }).status.conditions) }));
+  const written = (n: number) => (calls[n]!.options.body as { status: { conditions: { type: string; status: string }[] } }).status.conditions;
+  const landed = () => {
+    put(calls.length === 0 ? policyObject('10', []) : policyObject(String(10 + calls.length), written(calls.length - 1)));
+    writer.recheck('OIDCPolicy', 'ns', 'p');
+  };
+  landed();
+  writer.setLeader(true);
+  writer.publish([policyStatus(ready, succeeded)]);
+  await writer.idle();
+  expect(events).toEqual([]); // starting well is no news
+  landed();
+
+  writer.publish([policyStatus(ready, failing)]);
+  await writer.idle();
+  expect(events).toEqual([{ type: 'Warning', reason: 'RefreshFailing', note: 'Degraded is True: Refreshing fails: connection refused.', name: 'p' }]);
+  landed();
+
+  writer.publish([policyStatus(ready, succeeded)]);
+  await writer.idle();
+  expect(events.at(-1)).toEqual({ type: 'Normal', reason: 'RefreshSucceeded', note: 'Degraded is False: Degraded False.', name: 'p' });
+  landed();
+
+  // The provider lost its keys (a new issuer, say): Degraded is no longer stated, and goes.
+  const pending = condition('Ready', 'Unknown', 'Pending');
+  writer.publish([policyStatus(pending)]);
+  await writer.idle();
+  expect(written(calls.length - 1).map((c) => c.type)).toEqual(['Ready']);
+  expect(events).toHaveLength(2);
+  landed();
+  writer.publish([policyStatus(pending)]);
+  await writer.idle();
+  expect(writer.stats().written).toBe(calls.length);
+  const writes = calls.length;
+  writer.publish([policyStatus({ ...pending })]);
+  await writer.idle();
+  expect(calls).toHaveLength(writes);
 });

@@ -1,6 +1,7 @@
 // The local Cognito-like OpenID provider: what a relying party sees must be Cognito's shapes
 // (docs/cognito.md), from the real endpoints, over real sockets.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { decodeToken } from '../../src/demo/cognito-mint.ts';
@@ -68,6 +69,20 @@ async function signIn(provider: CognitoLikeProvider, username: string, password:
     password,
     ...(browser === undefined ? {} : { browser }),
   });
+}
+
+/** A code request's parameters, with an S256 challenge (`pkce` replaces or, with undefined values, removes them). */
+function authorizeParams(provider: CognitoLikeProvider, pkce: Record<string, string | undefined> = {}): Record<string, string> {
+  const params: Record<string, string | undefined> = {
+    response_type: 'code',
+    client_id: provider.clients.web.clientId,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: createHash('sha256').update('a-code-verifier-of-at-least-43-characters-long').digest('base64url'),
+    code_challenge_method: 'S256',
+    ...pkce,
+  };
+  return Object.fromEntries(Object.entries(params).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
 async function exchangeCode(provider: CognitoLikeProvider, flow: CodeFlowResult): Promise<TokenResponse> {
@@ -237,7 +252,7 @@ describe('Cognito-like provider', () => {
     it('shows a plain form (username, password, submit) and answers a wrong password with it again', async () => {
       const browser = headlessBrowser();
       const authorize = new URL(`${provider.origin}/oauth2/authorize`);
-      authorize.search = new URLSearchParams({ response_type: 'code', client_id: provider.clients.web.clientId, redirect_uri: REDIRECT_URI, scope: 'openid', state: 's' }).toString();
+      authorize.search = new URLSearchParams({ ...authorizeParams(provider), state: 's' }).toString();
       const page = await browser.follow(authorize.href, provider.origin);
       expect(page.url).toMatch(new RegExp(`^${provider.origin}/interaction/[\\w-]+$`));
       const html = (await page.response?.text()) ?? '';
@@ -252,6 +267,36 @@ describe('Cognito-like provider', () => {
       expect(right.status).toBe(303);
       const back = await browser.follow(new URL(right.headers.get('location') ?? '', provider.origin).href, provider.origin);
       expect(new URL(back.url).searchParams.get('code')).toEqual(expect.any(String));
+    });
+
+    it('requires PKCE S256: a code request without a challenge, or with plain, is refused', async () => {
+      for (const [label, pkce] of [
+        ['no challenge', { code_challenge: undefined, code_challenge_method: undefined }],
+        ['plain', { code_challenge: 'a-code-verifier-of-at-least-43-characters-long', code_challenge_method: 'plain' }],
+        ['a challenge without its method', { code_challenge_method: undefined }],
+      ] as const) {
+        const authorize = new URL(`${provider.origin}/oauth2/authorize`);
+        authorize.search = new URLSearchParams({ ...authorizeParams(provider, pkce), state: 's' }).toString();
+        const back = await headlessBrowser().follow(authorize.href, provider.origin);
+        // Refused before any form: straight back to the client with the error (RFC 6749 4.1.2.1).
+        const callback = new URL(back.url);
+        expect({ label, at: `${callback.origin}${callback.pathname}`, error: callback.searchParams.get('error'), code: callback.searchParams.get('code') }).toEqual({
+          label,
+          at: REDIRECT_URI,
+          error: 'invalid_request',
+          code: null,
+        });
+      }
+    });
+
+    it('refuses to exchange a code without its PKCE verifier, or with another one', async () => {
+      const { clientId, clientSecret } = provider.clients.web;
+      for (const verifier of [undefined, 'another-code-verifier-of-at-least-43-characters']) {
+        const flow = await signIn(provider, 'alice', 'alice-password');
+        const form = { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT_URI, ...(verifier === undefined ? {} : { code_verifier: verifier }) };
+        const { status, body } = await tokenRequest(provider, form, basic(clientId, clientSecret));
+        expect({ verifier, status, error: body.error, token: body.access_token }).toEqual({ verifier, status: 400, error: 'invalid_grant', token: undefined });
+      }
     });
 
     it('refreshes like Cognito: new access and ID tokens, no new refresh token; calls counted', async () => {

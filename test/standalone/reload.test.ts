@@ -104,36 +104,50 @@ describe('hot reload', () => {
 describe('problems are logged when they appear and when they are gone, not at every reload', () => {
   const linesAbout = (file: string, msg: string) => proxy.logs.filter((line) => String(line.file).endsWith(file) && String(line.msg).startsWith(msg));
   const conditionLines = (object: string) => proxy.logs.filter((line) => line.object === object && line.condition === 'ResolvedRefs');
-  /** Saves, then waits for the last line of the reload that applied it: every line of that reload is in by then. */
-  async function saveAndReload(name: string, text: string): Promise<void> {
+  type Line = (typeof proxy.logs)[number];
+  /**
+   * Saves, then waits for the effect itself — a log line the change must produce, or a path the
+   * change makes serve — and then for a reload's last line logged after the save. (A reload that
+   * began before the save can end after it: its 'manifests read' alone proves nothing.)
+   */
+  async function saveAndReload(name: string, text: string, effect: { line: (line: Line) => boolean } | { serves: string }): Promise<void> {
     const from = proxy.logs.length;
     save(name, text);
-    const file = join(dir, name);
-    await proxy.waitForLog((line) => line.msg === 'manifests read' && proxy.logs.indexOf(line) >= from && (line.changed as string[]).includes(file), 5_000);
+    if ('line' in effect) await proxy.waitForLog((line) => proxy.logs.indexOf(line) >= from && effect.line(line), 5_000);
+    else await until(async () => (await status(effect.serves)) === 200, 5_000);
+    await proxy.waitForLog((line) => line.msg === 'manifests read' && proxy.logs.indexOf(line) >= from, 5_000);
   }
+  const problemIn = (file: string, msg: string) => (line: Line) => String(line.file).endsWith(file) && String(line.msg).startsWith(msg);
+  const conditionOf = (object: string, status: string) => (line: Line) => line.object === object && line.condition === 'ResolvedRefs' && line.status === status;
 
   it('a broken file and a Route without its Service are reported once, across other changes', async () => {
-    await saveAndReload('problems.yaml', routes(['no-leading-slash']).replaceAll('name: r0', 'name: bad'));
-    await saveAndReload('ghost.yaml', `apiVersion: portcullis.dev/v1alpha1
+    await saveAndReload('problems.yaml', routes(['no-leading-slash']).replaceAll('name: r0', 'name: bad'), { line: problemIn('problems.yaml', 'manifest problem:') });
+    await saveAndReload(
+      'ghost.yaml',
+      `apiVersion: portcullis.dev/v1alpha1
 kind: Route
 metadata: {name: ghost}
 spec:
   rules: [{matches: [{path: {value: /ghost}}], backends: [{service: {name: ghost, port: 80}}]}]
-`);
+`,
+      { line: conditionOf('Route default/ghost', 'False') },
+    );
     expect(linesAbout('problems.yaml', 'manifest problem:')).toHaveLength(1);
     expect(conditionLines('Route default/ghost')).toMatchObject([{ level: 'warn', status: 'False', reason: 'BackendNotFound' }]);
 
     // Other files change, twice: nothing is said again about what did not change.
-    await saveAndReload('more.yaml', routes(['/e']).replace('name: r0', 'name: extra'));
-    await saveAndReload('more.yaml', routes(['/f']).replace('name: r0', 'name: extra'));
+    await saveAndReload('more.yaml', routes(['/e']).replace('name: r0', 'name: extra'), { serves: '/e' });
+    await saveAndReload('more.yaml', routes(['/f']).replace('name: r0', 'name: extra'), { serves: '/f' });
     expect(linesAbout('problems.yaml', 'manifest problem:')).toHaveLength(1);
     expect(conditionLines('Route default/ghost')).toHaveLength(1);
   });
 
   it('says so once when they are fixed', async () => {
-    await saveAndReload('problems.yaml', routes(['/fixed']).replaceAll('name: r0', 'name: bad'));
+    await saveAndReload('problems.yaml', routes(['/fixed']).replaceAll('name: r0', 'name: bad'), { line: problemIn('problems.yaml', 'manifest problem resolved:') });
     expect(linesAbout('problems.yaml', 'manifest problem resolved:')).toMatchObject([{ level: 'info', kind: 'Route', name: 'bad' }]);
-    await saveAndReload('ghost.yaml', `apiVersion: v1
+    await saveAndReload(
+      'ghost.yaml',
+      `apiVersion: v1
 kind: Service
 metadata: {name: ghost}
 spec: {ports: [{port: 80}]}
@@ -143,9 +157,11 @@ kind: Route
 metadata: {name: ghost}
 spec:
   rules: [{matches: [{path: {value: /ghost}}], backends: [{service: {name: ghost, port: 80}}]}]
-`);
+`,
+      { line: conditionOf('Route default/ghost', 'True') },
+    );
     expect(conditionLines('Route default/ghost').map((line) => [line.level, line.status])).toEqual([['warn', 'False'], ['info', 'True']]);
-    await saveAndReload('more.yaml', routes(['/g']).replace('name: r0', 'name: extra'));
+    await saveAndReload('more.yaml', routes(['/g']).replace('name: r0', 'name: extra'), { serves: '/g' });
     expect(linesAbout('problems.yaml', 'manifest problem')).toHaveLength(2);
     expect(conditionLines('Route default/ghost')).toHaveLength(2);
   });

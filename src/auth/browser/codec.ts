@@ -5,9 +5,12 @@
 // DEFLATE then finds), the whole compressed. Compressing before encrypting leaks only the size of
 // what the provider put in the user's own tokens, to that user; nothing an attacker chooses is
 // mixed with the secrets, so there is no compression oracle to probe.
+import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
 export interface Session {
+  /** Random, given at sign-in and kept through refreshes: what logout revokes (revocations.ts). */
+  readonly id: string;
   /** Seconds since the epoch: sign-in (absolute timeout). */
   readonly createdAt: number;
   /** Seconds: the last request that moved the idle timeout. */
@@ -32,7 +35,14 @@ export interface LoginAttempt {
   readonly createdAt: number;
 }
 
-const SESSION_VERSION = 1;
+/** 2: with the session's id. A cookie of another version is no session (sign in again). */
+const SESSION_VERSION = 2;
+const SESSION_ID = /^[A-Za-z0-9_-]{22,64}$/;
+
+/** A new session's id: 128 random bits. */
+export function newSessionId(): string {
+  return randomBytes(16).toString('base64url');
+}
 const MAX_INFLATED = 256 * 1024;
 
 type Token = string | readonly [string, string, string];
@@ -55,6 +65,7 @@ function unpackToken(token: unknown): string | null {
 export function encodeSession(session: Session): Uint8Array {
   const fields = [
     SESSION_VERSION,
+    session.id,
     session.createdAt,
     session.touchedAt,
     packToken(session.idToken),
@@ -73,13 +84,14 @@ export function decodeSession(bytes: Uint8Array): Session | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(fields) || fields[0] !== SESSION_VERSION || fields.length !== 8) return null;
-  const [, createdAt, touchedAt, id, access, accessExpiresAt, refreshToken, scope] = fields as unknown[];
-  const idToken = unpackToken(id);
+  if (!Array.isArray(fields) || fields[0] !== SESSION_VERSION || fields.length !== 9) return null;
+  const [, id, createdAt, touchedAt, idTokenField, access, accessExpiresAt, refreshToken, scope] = fields as unknown[];
+  const idToken = unpackToken(idTokenField);
   const accessToken = access === null ? null : unpackToken(access);
+  if (typeof id !== 'string' || !SESSION_ID.test(id)) return null;
   if (typeof createdAt !== 'number' || typeof touchedAt !== 'number' || typeof accessExpiresAt !== 'number' || idToken === null) return null;
   if ((access !== null && accessToken === null) || (refreshToken !== null && typeof refreshToken !== 'string') || (scope !== null && typeof scope !== 'string')) return null;
-  return { createdAt, touchedAt, idToken, accessToken, accessExpiresAt, refreshToken: refreshToken as string | null, scope: scope as string | null };
+  return { id, createdAt, touchedAt, idToken, accessToken, accessExpiresAt, refreshToken: refreshToken as string | null, scope: scope as string | null };
 }
 
 export function encodeAttempt(attempt: LoginAttempt): Uint8Array {

@@ -12,11 +12,12 @@ import { identityHeaders } from '../identity.ts';
 import type { Provider } from '../provider.ts';
 import { createClientCache } from './client.ts';
 import type { BrowserFlow } from './contract.ts';
-import { clearChunked, parseCookies, sessionCookieAttributes, sessionCookieNames, type CookieJar } from './cookies.ts';
+import { clearChunked, parseCookies, sessionCookieAttributes, type CookieJar } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
 import { createLogout } from './logout.ts';
 import { createRedisPool, SessionStoreUnavailable, type RedisSettings } from './redis.ts';
 import { createRefresher, needsRefresh } from './refresh.ts';
+import { createRevocations } from './revocations.ts';
 import { browserError, deny, type BrowserErrorCode } from './responses.ts';
 import { policyKeys } from './seal.ts';
 import { createSessionStore, SessionTooLarge, type PolicyKeys } from './sessions.ts';
@@ -42,13 +43,14 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
   const clients = createClientCache();
   const redis = createRedisPool(logger);
   const keyCache = new Map<string, PolicyKeys>();
+  const seconds = () => Math.floor(now() / 1000);
   const kit: FlowKit = {
     logger,
     now,
     onRefreshed: options.onRefreshed,
-    seconds: () => Math.floor(now() / 1000),
+    seconds,
     clients,
-    store: createSessionStore(redis),
+    store: createSessionStore(redis, createRevocations({ redis, logger, seconds })),
     keysOf(policy) {
       let keys = keyCache.get(policy.fingerprint);
       if (keys === undefined) {
@@ -58,7 +60,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       return keys;
     },
   };
-  const { store, keysOf, seconds } = kit;
+  const { store, keysOf } = kit;
   const signIn = createSignIn(kit);
   const refresher = createRefresher(kit);
   const logout = createLogout(kit);
@@ -84,20 +86,21 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     const nowSeconds = seconds();
     const unavailable = (code: BrowserErrorCode, message: string) => deny(browserError(code, message), [], log(policy, 'deny', code));
 
-    let stored;
+    let loaded;
     try {
-      stored = await store.load(policy, keys, jar);
+      loaded = await store.load(policy, keys, jar);
     } catch (error) {
       if (!(error instanceof SessionStoreUnavailable)) throw error;
       return unavailable('SESSION_STORE_UNAVAILABLE', 'The session store is unreachable; try again shortly.');
     }
     const attributes = sessionCookieAttributes(settings, context.scheme, null);
-    if (stored === null) {
-      // A cookie that does not unseal (tampered, truncated, foreign, or from a rotated-out key) is cleared.
-      const presented = sessionCookieNames(jar, settings.cookieName).length > 0;
-      return unauthenticated(request, policy, provider, context, jar, presented ? 'SESSION_INVALID' : 'SESSION_MISSING', clearChunked(jar, settings.cookieName, attributes));
+    if (loaded.session === null) {
+      // A cookie that does not unseal (tampered, truncated, foreign, or from a rotated-out key),
+      // or that was logged out, is cleared.
+      return unauthenticated(request, policy, provider, context, jar, loaded.reason, clearChunked(jar, settings.cookieName, attributes));
     }
 
+    const stored = loaded;
     let { session } = stored;
     const endSession = async (reason: string) => {
       let cookies: string[];
@@ -172,12 +175,13 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       const fingerprints = new Set(policies.map((policy) => policy.fingerprint));
       for (const fingerprint of keyCache.keys()) if (!fingerprints.has(fingerprint)) keyCache.delete(fingerprint);
       clients.retain(fingerprints);
-      const stores: RedisSettings[] = [];
+      const servers: RedisSettings[] = [];
       for (const policy of policies) {
         const sessionStore = policy.browser!.session.store;
-        if (sessionStore.kind === 'Redis') stores.push(sessionStore);
+        const server = sessionStore.kind === 'Redis' ? sessionStore : sessionStore.revocations;
+        if (server !== null) servers.push(server);
       }
-      redis.retain(stores);
+      redis.retain(servers);
     },
     async close() {
       await Promise.all([clients.close(), redis.close()]);

@@ -1,5 +1,6 @@
-// Connections to the Redis servers that hold server-side sessions: one client per address and
-// password, shared by the policies that name them, closed when no policy does.
+// Connections to the Redis servers that hold server-side sessions, or the ids of cookie sessions
+// logged out (revocations.ts): one client per address and password, shared by the policies that
+// name them, closed when no policy does.
 //
 // node-redis (`redis`, maintained by Redis itself) rather than ioredis: it is the client Redis
 // develops and recommends, ships its own types, and its offline queue can be turned off, so a

@@ -1,9 +1,9 @@
 // Sealing: what the proxy keeps in cookies (and in Redis) is a JWE, `dir` + `A256GCM` (jose),
 // under a 256-bit key derived with HKDF-SHA256 from each line of the policy's session Secret.
 //
-// The derivation binds every key to its purpose and to the policy's issuer and client: a
-// session sealed for policy A does not unseal on policy B, whatever Secret they share, and a
-// login attempt cannot be passed off as a session. The first line seals; every line unseals
+// The derivation binds every key to its purpose and to the policy (its namespace/name, issuer and
+// client): a session sealed for policy A does not unseal on policy B, whatever Secret, issuer and
+// client they share, and a login attempt cannot be passed off as a session. The first line seals; every line unseals
 // (key rotation). The JWE's protected header is the same for every seal, so it is left out of
 // the cookie and put back before unsealing: 37 bytes saved on every request.
 import { hkdfSync } from 'node:crypto';
@@ -24,15 +24,23 @@ const HEADER_B64 = Buffer.from(JSON.stringify(HEADER)).toString('base64url');
 const SALT = Buffer.from('portcullis/browser/v1');
 const SEALED = /^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
 
-export function deriveKeys(lines: readonly string[], purpose: SealPurpose, issuer: string, clientID: string): SealKeys {
+/** What a seal belongs to: the policy (`namespace/name`), its issuer and its client. */
+export interface SealOwner {
+  readonly policy: string;
+  readonly issuer: string;
+  readonly clientID: string;
+}
+
+export function deriveKeys(lines: readonly string[], purpose: SealPurpose, owner: SealOwner): SealKeys {
   if (lines.length === 0) throw new TypeError('a browser policy needs at least one session key');
-  const info = Buffer.from(`${purpose}\n${issuer}\n${clientID}`);
+  // None of these can hold a newline (a URL, a client ID, a Kubernetes name): the fields cannot run together.
+  const info = Buffer.from(`${purpose}\n${owner.policy}\n${owner.issuer}\n${owner.clientID}`);
   const all = lines.map((line) => new Uint8Array(hkdfSync('sha256', Buffer.from(line, 'utf8'), SALT, info, 32)));
   return { current: all[0]!, all };
 }
 
 export function policyKeys(policy: AuthPolicy, purpose: SealPurpose): SealKeys {
-  return deriveKeys(policy.browser!.session.keys, purpose, policy.issuer, policy.clientID);
+  return deriveKeys(policy.browser!.session.keys, purpose, { policy: policy.key, issuer: policy.issuer, clientID: policy.clientID });
 }
 
 /** `iv.ciphertext.tag`, base64url: a cookie-safe value. */

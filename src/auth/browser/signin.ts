@@ -8,7 +8,7 @@ import type { AuthPolicy } from '../../model/policy.ts';
 import { AuthError } from '../errors.ts';
 import { describeEndpointFailure } from '../fetcher.ts';
 import { unavailableMessage, type Provider } from '../provider.ts';
-import { decodeAttempt, encodeAttempt, type LoginAttempt, type Session } from './codec.ts';
+import { decodeAttempt, encodeAttempt, newSessionId, type LoginAttempt, type Session } from './codec.ts';
 import { expireCookie, parseCookies, setCookie, type CookieJar } from './cookies.ts';
 import { ATTEMPT_ID_LENGTH, ATTEMPT_TTL_SECONDS, attemptAttributes, log, MAX_ATTEMPTS, MAX_RESTARTS, restartsAttributes, type FlowKit } from './kit.ts';
 import { SessionStoreUnavailable } from './redis.ts';
@@ -138,6 +138,7 @@ export function createSignIn(kit: FlowKit): SignIn {
     }
 
     const session: Session = {
+      id: newSessionId(),
       createdAt: nowSeconds,
       touchedAt: nowSeconds,
       idToken: tokens.id_token!,
