@@ -1,6 +1,7 @@
 // The command line, defined once: every command and every flag, with its type, default and
 // meaning. Parsing (flags.ts), `--help` (help.ts) and docs/cli.md (scripts/cli-reference.ts)
 // are all read from these two lists, so they cannot disagree.
+import { STRIPPED_HEADER_PATTERN } from '../proxy/headers.ts';
 
 export const COMMANDS = [
   {
@@ -111,6 +112,13 @@ export const FLAGS = [
   {
     name: 'trust-proxy', kind: 'peer', multiple: true, default: [], commands: SERVING,
     description: 'A peer (IP address or CIDR range) whose X-Forwarded-* and Forwarded headers are believed; repeat for more. None by default.',
+  },
+  {
+    name: 'strip-request-header', kind: 'string', placeholder: 'name|prefix*', multiple: true, default: [], commands: SERVING,
+    pattern: { regex: STRIPPED_HEADER_PATTERN, expected: 'a header name, or a prefix ending in * such as x-corp-auth-*' },
+    description:
+      'Also remove this header (or, ending in *, every header with this prefix) from every request, on every route; repeat for more. ' +
+      'Those of ALB (x-amzn-oidc-*), oauth2-proxy, Pomerium, REMOTE_USER setups and X-Portcullis-* always are.',
   },
   {
     name: 'provider-refresh', kind: 'duration', default: '10m', commands: SERVING,

@@ -149,6 +149,7 @@ type ServingValues = Pick<
   | 'https-redirect-port'
   | 'ops-listen'
   | 'trust-proxy'
+  | 'strip-request-header'
   | 'provider-refresh'
   | 'signature-cache-size'
   | 'drain-delay'
@@ -168,6 +169,7 @@ function servingOptions(values: ServingValues) {
     ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: values['https-redirect-port'] }),
     opsListen: values['ops-listen'],
     trustedProxies: values['trust-proxy'],
+    stripRequestHeaders: values['strip-request-header'],
     providerRefreshMs: values['provider-refresh'],
     signatureCacheSize: values['signature-cache-size'],
     drainDelayMs: values['drain-delay'],

@@ -13,7 +13,7 @@ import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
 import { buildOps } from '../observability/ops.ts';
 import { createUndiciForwarder } from '../proxy/forward/index.ts';
-import { trustedPeers } from '../proxy/headers.ts';
+import { strippedHeaders, trustedPeers } from '../proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../proxy/pipeline.ts';
 import { buildProxy, DEFAULT_PROXY_SERVER_OPTIONS } from '../proxy/server.ts';
 import { sniLookup } from '../proxy/sni.ts';
@@ -30,6 +30,8 @@ export interface ServeOptions {
   readonly httpsRedirectPort?: number;
   readonly opsListen: { host: string | undefined; port: number };
   readonly trustedProxies: readonly string[];
+  /** Headers (names, or prefixes ending in `*`) every request loses besides the well-known identity headers. */
+  readonly stripRequestHeaders?: readonly string[];
   readonly logger: Logger;
   readonly compileOptions: CompileOptions;
   /** How often provider discovery and keys are refetched (default 10 min). */
@@ -125,6 +127,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     queueSizePerOrigin: options.upstreamQueueSize,
     queueTimeoutMs: options.upstreamQueueTimeoutMs,
   });
+  const stripped = strippedHeaders(options.stripRequestHeaders);
   const pipelineFor = (scheme: 'http' | 'https') =>
     createPipeline({
       table: tables.current,
@@ -132,6 +135,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       guard: auth,
       logger,
       trustedPeers: trustedPeers(options.trustedProxies),
+      strippedHeaders: stripped,
       scheme,
       timeouts: DEFAULT_TIMEOUTS,
       metrics,

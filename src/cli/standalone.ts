@@ -43,7 +43,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
     // What `validate` would say, as log lines: each manifest problem, each condition not True,
     // when it appears and when it is gone.
     problems.report(state.problems, result.statuses);
-    logger.info({ files: state.files.length }, 'manifests read');
+    logger.info({ files: state.files.length, changed: state.changed }, 'manifests read');
   }
   return {
     proxyURL: started.proxyURL,

@@ -30,7 +30,8 @@ export type TargetErrorCode =
   | 'TARGET_BAD_PERCENT_ENCODING'
   | 'HOST_MISSING'
   | 'HOST_INVALID'
-  | 'HOST_MISMATCH';
+  | 'HOST_MISMATCH'
+  | 'HOST_DUPLICATE';
 
 /** Every refusal here is the client's fault and answers `400 Bad Request`. */
 export const NORMALIZE_ERROR_STATUS = 400;
@@ -266,6 +267,22 @@ function splitAbsoluteForm(rawUrl: string): AbsoluteForm {
   if (authority.includes('@')) return refuse('TARGET_INVALID', 'The absolute-form target must not contain user information.');
   const pathAndQuery = rest === '' ? '/' : rest.charCodeAt(0) === SLASH ? rest : '/' + rest;
   return { ok: true, scheme: scheme.toLowerCase() === 'https' ? 'https' : 'http', authority, pathAndQuery };
+}
+
+/**
+ * The request's one `Host` header, from its raw headers (`[name, value, …]`, as sent): Node keeps
+ * the first of several in `headers.host`, and a proxy behind or in front of us may read another.
+ * More than one is refused (RFC 9112 §3.2: 400); undefined when there is none.
+ */
+export function singleHostHeader(rawHeaders: readonly string[]): string | undefined | NormalizeError {
+  let host: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (host !== undefined) return refuse('HOST_DUPLICATE', 'The request has more than one Host header.');
+    host = rawHeaders[i + 1]!;
+  }
+  return host;
 }
 
 const HOST_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;

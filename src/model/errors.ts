@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   HOST_MISSING: 400,
   HOST_INVALID: 400,
   HOST_MISMATCH: 400,
+  HOST_DUPLICATE: 400,
   /** The request cannot be forwarded as sent (a header value the HTTP client refuses, a bad upgrade). */
   REQUEST_INVALID: 400,
 

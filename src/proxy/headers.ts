@@ -6,6 +6,72 @@ import { identityHeaderKey } from '../model/headers.ts';
 
 export const RESERVED_HEADER_PREFIX = 'x-portcullis-';
 
+/**
+ * The identity headers of the well-known authenticating proxies, which an upstream written for
+ * one of them believes; with our reserved `X-Portcullis-*`. A trailing `*` makes a prefix.
+ */
+export const WELL_KNOWN_IDENTITY_HEADERS: readonly string[] = [
+  `${RESERVED_HEADER_PREFIX}*`,
+  // AWS Application Load Balancer (OIDC and Cognito actions): x-amzn-oidc-data, -identity, -accesstoken.
+  'x-amzn-oidc-*',
+  // oauth2-proxy: --pass-user-headers, --pass-access-token, --set-xauthrequest.
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-groups',
+  'x-forwarded-preferred-username',
+  'x-forwarded-access-token',
+  'x-auth-request-*',
+  // REMOTE_USER setups (Apache, nginx auth_request, Grafana's and others' auth proxy modes).
+  'remote-user',
+  'x-remote-user',
+  'x-remote-group',
+  // Pomerium: x-pomerium-jwt-assertion, x-pomerium-claim-*.
+  'x-pomerium-*',
+];
+
+/** A header name (RFC 9110 token), or a prefix of names ending in `*`. */
+export const STRIPPED_HEADER_PATTERN = /^[!#$%&'+.^_`|~0-9A-Za-z-]+\*?$/;
+
+/** Headers removed from every request whatever the table: exact names and prefixes, as identityHeaderKey() writes them. */
+export interface StrippedHeaders {
+  readonly names: ReadonlySet<string>;
+  readonly prefixes: readonly string[];
+}
+
+/**
+ * The headers every request loses besides the table's identity headers: the well-known ones and
+ * `extra` (`--strip-request-header`: names, or prefixes ending in `*`). Built once, at start.
+ */
+export function strippedHeaders(extra: readonly string[] = []): StrippedHeaders {
+  const names = new Set<string>();
+  const prefixes = new Set<string>();
+  for (const entry of [...WELL_KNOWN_IDENTITY_HEADERS, ...extra]) {
+    if (!STRIPPED_HEADER_PATTERN.test(entry)) throw new TypeError(`Not a header name or a prefix ending in *: ${JSON.stringify(entry)}.`);
+    const key = identityHeaderKey(entry);
+    if (key.endsWith('*')) prefixes.add(key.slice(0, -1));
+    else names.add(key);
+  }
+  return { names, prefixes: [...prefixes] };
+}
+
+/**
+ * Removes every header a client could use to pose as someone: those any policy maps claims to
+ * (`identityHeaders`, the table's), and the `stripped` ones (other proxies', `X-Portcullis-*`,
+ * the flag's), compared case-insensitively with `_` read as `-`. One pass over the headers.
+ * Security: runs on every route, public ones too, before any identity header is set.
+ */
+export function stripIdentityHeaders(headers: Record<string, string | string[] | undefined>, identityHeaders: ReadonlySet<string>, stripped: StrippedHeaders): void {
+  for (const name of Object.keys(headers)) {
+    const key = identityHeaderKey(name);
+    if (identityHeaders.has(key) || stripped.names.has(key) || hasPrefix(key, stripped.prefixes)) delete headers[name];
+  }
+}
+
+function hasPrefix(key: string, prefixes: readonly string[]): boolean {
+  for (const prefix of prefixes) if (key.startsWith(prefix)) return true;
+  return false;
+}
+
 export interface TrustedPeers {
   has(address: string | undefined): boolean;
 }
@@ -28,18 +94,6 @@ export function trustedPeers(entries: readonly string[]): TrustedPeers {
       return list.check(mapped, isIP(mapped) === 6 ? 'ipv6' : 'ipv4');
     },
   };
-}
-
-/**
- * Removes every header a client could use to pose as someone: those any policy maps claims to,
- * and the reserved `X-Portcullis-*`, compared case-insensitively with `_` read as `-`.
- * Security: runs on every route, public ones too, before any identity header is set.
- */
-export function stripIdentityHeaders(headers: Record<string, string | string[] | undefined>, identityHeaders: ReadonlySet<string>): void {
-  for (const name of Object.keys(headers)) {
-    const key = identityHeaderKey(name);
-    if (key.startsWith(RESERVED_HEADER_PREFIX) || identityHeaders.has(key)) delete headers[name];
-  }
 }
 
 export interface ClientConnection {

@@ -21,8 +21,8 @@ import {
   type Forwarder,
   type ForwardTimeouts,
 } from './forward/index.ts';
-import { clientScheme, requestIdOf, setForwardedHeaders, stripIdentityHeaders, type TrustedPeers } from './headers.ts';
-import { normalizeTarget } from '../match/normalize.ts';
+import { clientScheme, requestIdOf, setForwardedHeaders, strippedHeaders, stripIdentityHeaders, type StrippedHeaders, type TrustedPeers } from './headers.ts';
+import { normalizeTarget, singleHostHeader } from '../match/normalize.ts';
 import { refuseUpgrade, writeAnswer } from './respond.ts';
 import { rewritePath } from './rewrite.ts';
 
@@ -42,6 +42,8 @@ export interface PipelineOptions {
   readonly httpsRedirectPort?: number;
   /** True while the process drains before it stops: answers then close their connection. */
   readonly draining?: () => boolean;
+  /** Removed from every request besides the table's identity headers; default strippedHeaders(), the well-known ones. */
+  readonly strippedHeaders?: StrippedHeaders;
 }
 
 export const DEFAULT_TIMEOUTS: ForwardTimeouts = { connectMs: 5_000, headersMs: 60_000, bodyIdleMs: 60_000 };
@@ -61,6 +63,8 @@ interface Routed {
   readonly headers: Record<string, string | string[] | undefined>;
   /** Set-Cookie lines the guard added for the upstream's answer. */
   readonly cookies: readonly string[];
+  /** The table's session cookie names: the upstream's Set-Cookie lines for them are removed. */
+  readonly proxyCookies: readonly string[];
 }
 
 /** What one request leaves behind: its access-log line, and the Route it matched (a metrics label). */
@@ -71,6 +75,7 @@ interface Trace {
 
 export function createPipeline(options: PipelineOptions): Pipeline {
   const selection = createSelectionState();
+  const stripped = options.strippedHeaders ?? strippedHeaders();
 
   /**
    * Everything before forwarding: the rule and the headers to send, or the answer that ends the
@@ -78,7 +83,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
    */
   async function route(req: IncomingMessage, upgrade: boolean, trace: Trace, trusted: boolean): Promise<Routed | Answer> {
     const { log } = trace;
-    const host = typeof req.headers.host === 'string' ? req.headers.host : undefined;
+    // Security: one Host only. With two, we and a server behind us could each route by another.
+    const host = singleHostHeader(req.rawHeaders);
+    if (typeof host === 'object') return errorAnswer(host.code, host.message);
     const target = normalizeTarget(req.url ?? '', host);
     if (!target.ok) return errorAnswer(target.code, target.message);
     log.path = target.query === '' ? target.path : `${target.path}?${redactQuery(target.query)}`;
@@ -88,7 +95,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // ones included, and before the guard sees the request, so that whatever the guard sets next
     // is ours alone.
     const headers: Record<string, string | string[] | undefined> = headersFromClient(req.headers);
-    stripIdentityHeaders(headers, table.identityHeaders);
+    stripIdentityHeaders(headers, table.identityHeaders, stripped);
     // The client's X-Request-Id is replaced by ours (which is a trusted proxy's own, if it sent one).
     headers['x-request-id'] = log.requestId;
     const request = (): GuardRequest => ({ method: req.method ?? 'GET', headers, authorizationCount: countAuthorization(req.rawHeaders) });
@@ -140,7 +147,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const cookie = forwardedCookieHeader(headers.cookie, table.proxyCookies);
     if (cookie === null) delete headers.cookie;
     else headers.cookie = cookie;
-    return { kind: 'forward', rule, action, path: target.path, query: target.query, headers, cookies };
+    return { kind: 'forward', rule, action, path: target.path, query: target.query, headers, cookies, proxyCookies: table.proxyCookies };
   }
 
   function prepareHeaders(req: IncomingMessage, routed: Routed, trusted: boolean): void {
@@ -197,6 +204,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           timeouts,
           signal,
           requestId: log.requestId,
+          proxyCookies: routed.proxyCookies,
         }));
         if (outcome !== null) options.metrics?.upstream(trace.route, (performance.now() - upstreamStarted) / 1000, outcome.error?.code ?? null);
         if (outcome === null) {
@@ -239,7 +247,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           return;
         }
         const timeouts = timeoutsFor(routed.action);
-        const outcome = await proxyUpgrade(req, socket, head, { origin: pick.endpoint.origin, path: upstreamPath(routed), headers: routed.headers, timeouts, signal: null, requestId: log.requestId });
+        const outcome = await proxyUpgrade(req, socket, head, { origin: pick.endpoint.origin, path: upstreamPath(routed), headers: routed.headers, timeouts, signal: null, requestId: log.requestId, proxyCookies: routed.proxyCookies, cookies: routed.cookies });
         Object.assign(log, { upstream: outcome.origin, status: outcome.status ?? outcome.error?.status ?? 0 });
         if (outcome.error) log.code = outcome.error.code;
       } catch (error) {

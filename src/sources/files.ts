@@ -1,5 +1,6 @@
 // Reads manifests from files and folders (recursively: .yaml, .yml, .json).
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../api/manifest.ts';
 import type { ManifestProblem } from '../model/snapshot.ts';
@@ -24,6 +25,32 @@ export async function listManifestFiles(paths: readonly string[]): Promise<strin
 
 export async function readManifestFile(file: string): Promise<LoadedManifests> {
   return parseManifestText(await readFile(file, 'utf8'), file);
+}
+
+/** A file's content as read once, and what identifies it. */
+export interface FileContent {
+  readonly text: string;
+  /** Size, modification time and SHA-256 of the bytes: another fingerprint means other content, or a new write. */
+  readonly fingerprint: string;
+  /** The modification time, in milliseconds since the epoch. */
+  readonly modifiedAt: number;
+}
+
+/**
+ * Reads a file and describes it, from one open file (a rename over it in the meantime changes
+ * nothing here). The size and time are taken after the bytes: a write that lands after the read
+ * moves the modification time, so a time older than the read vouches for the bytes read.
+ */
+export async function readFileContent(file: string): Promise<FileContent> {
+  const handle = await open(file, 'r');
+  try {
+    const bytes = await handle.readFile();
+    const info = await handle.stat();
+    const hash = createHash('sha256').update(bytes).digest('base64url');
+    return { text: bytes.toString('utf8'), fingerprint: `${info.size}:${info.mtimeMs}:${hash}`, modifiedAt: info.mtimeMs };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Joins the objects of several files; a second object of the same kind, namespace and name is a problem. */

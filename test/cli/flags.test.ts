@@ -68,6 +68,7 @@ describe('parseCommand', () => {
         listen: { host: undefined, port: 22080 },
         'ops-listen': { host: '::1', port: 9 },
         'trust-proxy': ['10.0.0.0/8', '::1'],
+        'strip-request-header': [],
         'provider-refresh': 5_400_000,
         'signature-cache-size': 10_000,
         'drain-delay': 0,
@@ -91,9 +92,10 @@ describe('parseCommand', () => {
   });
 
   it('takes the last value of a flag given twice, and every value of a repeatable one', () => {
-    const parsed = parseCommand('controller', ['--log-level=info', '-n', 'a', '--namespace=b', '--log-level', 'debug']);
+    const parsed = parseCommand('controller', ['--log-level=info', '-n', 'a', '--namespace=b', '--log-level', 'debug', '--strip-request-header', 'X-Corp-User', '--strip-request-header=x_corp_auth_*']);
     expect(parsed.help === false && parsed.values['log-level']).toBe('debug');
     expect(parsed.help === false && parsed.values.namespace).toEqual(['a', 'b']);
+    expect(parsed.help === false && parsed.values['strip-request-header']).toEqual(['X-Corp-User', 'x_corp_auth_*']);
   });
 
   it('reads --no-<flag> as false', () => {
@@ -127,6 +129,8 @@ describe('parseCommand', () => {
     [['demo', '--port', '65536'], '--port takes a port number (1–65535), not "65536".'],
     [['standalone', '-f', 'x', '--client-body-timeout', '0s'], '--client-body-timeout takes a duration longer than zero, such as 60s, not "0s".'],
     [['controller', '--upstream-max-connections', '0'], '--upstream-max-connections takes a whole number of at least 1, not "0".'],
+    [['standalone', '-f', 'x', '--strip-request-header', '*'], '--strip-request-header takes a header name, or a prefix ending in * such as x-corp-auth-*, not "*".'],
+    [['controller', '--strip-request-header', 'x-a*b'], '--strip-request-header takes a header name, or a prefix ending in * such as x-corp-auth-*, not "x-a*b".'],
     [['controller', '--class', 'Not_A_Name'], '--class takes a lower-case name such as portcullis, not "Not_A_Name".'],
     [['controller', '--allow-local-backends=yes'], '--allow-local-backends takes no value.'],
     [['controller', '--leader-election=false'], '--leader-election takes no value; --no-leader-election turns it off.'],

@@ -1,4 +1,4 @@
-import { connectionTokens, downstreamResponseHeaders, headersFromClient, upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
+import { connectionTokens, downstreamResponseHeaders, headersFromClient, setsProxyCookie, upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
 
 describe('hop-by-hop headers', () => {
   it('reads Connection tokens, case-insensitively, across repeated headers', () => {
@@ -38,5 +38,31 @@ describe('hop-by-hop headers', () => {
     const raw = ['X-Request-ID', 'upstream-own', 'Content-Type', 'text/plain', 'x-request-id', 'again'].map((value) => Buffer.from(value, 'latin1'));
     expect(downstreamResponseHeaders(raw, 'ours')).toEqual(['Content-Type', 'text/plain', 'x-request-id', 'ours']);
     expect(downstreamResponseHeaders(raw)).toEqual(['X-Request-ID', 'upstream-own', 'Content-Type', 'text/plain', 'x-request-id', 'again']);
+  });
+
+  it("removes the upstream's Set-Cookie lines for the proxy's own cookies, and keeps the others", () => {
+    const lines = [
+      '_web=evil; Path=/; HttpOnly', // the session
+      '_web_0=2~a', // a chunk of it
+      '_web_12=b',
+      '_web_login_0123456789abcdef=attempt', // a login attempt
+      '_web_restarts=9',
+      ' _web =spaced', // read as a browser reads it: the name trimmed
+      '_web', // no "=": read as the name, as our Cookie reader reads it
+      '_other=x; Max-Age=0', // the other policy's
+      'app=1; Path=/',
+      '_webx=theirs',
+      '_web_abc=theirs',
+      'web=theirs',
+      '_WEB=theirs', // cookie names are case-sensitive
+    ];
+    const raw = ['Content-Type', 'text/plain', ...lines.flatMap((line) => ['Set-Cookie', line]), 'X-After', '1'].map((value) => Buffer.from(value, 'latin1'));
+    expect(downstreamResponseHeaders(raw, undefined, ['_web', '_other'])).toEqual([
+      'Content-Type', 'text/plain', 'Set-Cookie', 'app=1; Path=/', 'Set-Cookie', '_webx=theirs', 'Set-Cookie', '_web_abc=theirs', 'Set-Cookie', 'web=theirs', 'Set-Cookie', '_WEB=theirs', 'X-After', '1',
+    ]);
+    // Without a browser policy in the table, every line goes through.
+    expect(downstreamResponseHeaders(raw).filter((value) => value === 'Set-Cookie')).toHaveLength(lines.length);
+    expect(setsProxyCookie('_web=1', ['_web'])).toBe(true);
+    expect(setsProxyCookie('_web2=1', ['_web'])).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { normalizeHost, normalizePath, normalizeTarget, type TargetErrorCode } from '../../src/match/normalize.ts';
+import { normalizeHost, normalizePath, normalizeTarget, singleHostHeader, type TargetErrorCode } from '../../src/match/normalize.ts';
 
 function pathOf(rawUrl: string, host = 'example.com'): string {
   const result = normalizeTarget(rawUrl, host);
@@ -204,5 +204,24 @@ describe('normalizePath', () => {
   it('is what compile can use for path values written in manifests', () => {
     expect(normalizePath('/api/%7Ev1/')).toEqual({ ok: true, path: '/api/~v1/' });
     expect(normalizePath('api')).toMatchObject({ ok: false, code: 'TARGET_INVALID' });
+  });
+});
+
+describe('singleHostHeader', () => {
+  it.each<[string[], string | undefined]>([
+    [['Host', 'example.com', 'Accept', '*/*'], 'example.com'],
+    [['host', 'example.com:8080'], 'example.com:8080'],
+    [['Accept', '*/*'], undefined],
+    [['X-Host', 'a', 'Hosts', 'b', 'Host', 'c'], 'c'],
+  ])('%j → %s', (raw, host) => {
+    expect(singleHostHeader(raw)).toBe(host);
+  });
+
+  it.each([
+    [['Host', 'a.example', 'Host', 'b.example']],
+    [['Host', 'a.example', 'HOST', 'a.example']],
+    [['host', 'a.example', 'Accept', '*/*', 'Host', '']],
+  ])('refuses two Host headers, even equal ones: %j', (raw) => {
+    expect(singleHostHeader(raw)).toMatchObject({ ok: false, code: 'HOST_DUPLICATE', status: 400 });
   });
 });

@@ -400,6 +400,39 @@ describe('answers, written by the one response module', () => {
   });
 });
 
+describe('header hygiene', () => {
+  /** Identity headers of other proxies, which an upstream written for one of them would believe. */
+  const OTHERS = { 'X-Amzn-Oidc-Data': 'forged', x_amzn_oidc_identity: 'mallory', 'X-Forwarded-User': 'root', 'X-Auth-Request-Email': 'root@example.com', REMOTE_USER: 'root', 'X-Pomerium-Jwt-Assertion': 'forged' };
+  const OTHER_KEYS = ['x-amzn-oidc-data', 'x_amzn_oidc_identity', 'x-forwarded-user', 'x-auth-request-email', 'remote_user', 'x-pomerium-jwt-assertion'];
+
+  it.each([['a public rule', '/public/x', 0], ['a protected rule', '/api/x', 1]])("other proxies' identity headers never reach the guard or the upstream on %s", async (_name, path, guardRuns) => {
+    const reply = await send(`${url}${path}`, { headers: { ...OTHERS, 'X-Amzn-Trace-Id': 'kept' } });
+    expect(reply.status).toBe(200);
+    expect(guardCalls).toHaveLength(guardRuns);
+    for (const call of guardCalls) expect(lowerCaseNames(call.headers).filter((name) => OTHER_KEYS.includes(name))).toEqual([]);
+    expect(lowerCaseNames(forwarded[0]!.headers).filter((name) => OTHER_KEYS.includes(name))).toEqual([]);
+    expect(forwarded[0]!.headers['x-amzn-trace-id']).toBe('kept');
+  });
+
+  it("the forwarder is given the table's cookie names, to keep the upstream from setting ours", async () => {
+    await send(`${url}/public/x`);
+    expect(forwarded[0]!.proxyCookies).toEqual(['_web']);
+  });
+
+  it.each([
+    [['GET /public/x HTTP/1.1', 'Host: example.com', 'Host: other.example.com', 'Connection: close'], 'HOST_DUPLICATE'],
+    [['GET /public/x HTTP/1.1', 'Host: example.com', 'host: example.com', 'Connection: close'], 'HOST_DUPLICATE'],
+    [['GET http://a.example/public/x HTTP/1.1', 'Host: b.example', 'Connection: close'], 'HOST_MISMATCH'],
+    [['GET /web/socket HTTP/1.1', 'Host: example.com', 'Host: other.example.com', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='], 'HOST_DUPLICATE'],
+  ])('%j: 400 %s, before the guard and the upstream', async (head, code) => {
+    const answer = await rawExchange(url, head);
+    expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe(code);
+    expect(guardCalls).toEqual([]);
+    expect(forwarded).toEqual([]);
+  });
+});
+
 /** Sends a request head as written and reads the answer until the server closes the connection. */
 async function rawExchange(base: string, lines: string[]): Promise<string> {
   const socket = connect(Number(new URL(base).port), '127.0.0.1');

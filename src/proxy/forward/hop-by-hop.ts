@@ -1,6 +1,7 @@
 // Hop-by-hop headers describe one connection, not the message (RFC 9110 §7.6.1): they are
 // removed in both directions, together with every header the sender named in `Connection`.
 import type { IncomingHttpHeaders } from 'node:http';
+import { isProxyCookie } from '../../model/cookies.ts';
 import type { UpstreamHeaders } from './types.ts';
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -74,8 +75,10 @@ export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
  * hop-by-hop headers, as a flat list for `res.writeHead`: repeated headers (Set-Cookie)
  * stay separate, names keep their case, values their bytes (latin1). With `requestId`, it is
  * the answer's `X-Request-Id`, replacing the upstream's: the client sees the id we logged.
+ * Set-Cookie lines for the proxy's own cookies (`proxyCookies`, the table's session cookie
+ * names) are removed.
  */
-export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], requestId?: string): string[] {
+export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], requestId?: string, proxyCookies: readonly string[] = []): string[] {
   let named: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = latin1(raw[i]);
@@ -89,10 +92,26 @@ export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], req
     const name = latin1(raw[i]);
     const lower = name.toLowerCase();
     if (isHopByHop(lower, named) || (requestId !== undefined && lower === 'x-request-id')) continue;
-    flat.push(name, latin1(raw[i + 1]));
+    const value = latin1(raw[i + 1]);
+    if (proxyCookies.length > 0 && lower === 'set-cookie' && setsProxyCookie(value, proxyCookies)) continue;
+    flat.push(name, value);
   }
   if (requestId !== undefined) flat.push('x-request-id', requestId);
   return flat;
+}
+
+/**
+ * Whether a Set-Cookie line sets (or clears) one of the proxy's own cookies for the session cookie
+ * `names`: its session, chunks, login attempts (src/model/cookies.ts). Security: an upstream
+ * must not choose a browser's session with us, nor end it; what it names, it does not get.
+ * A line without `=` is read as a name, as the Cookie header's reader here reads it.
+ */
+export function setsProxyCookie(line: string, names: readonly string[]): boolean {
+  const semicolon = line.indexOf(';');
+  const pair = semicolon === -1 ? line : line.slice(0, semicolon);
+  const eq = pair.indexOf('=');
+  const cookie = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+  return names.some((name) => isProxyCookie(cookie, name));
 }
 
 function latin1(value: Buffer | string | undefined): string {

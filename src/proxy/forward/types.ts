@@ -71,6 +71,12 @@ export interface ForwardTarget {
   readonly signal: AbortSignal | null;
   /** The answer's `X-Request-Id`, in place of any the upstream sent; absent, its headers are relayed as they are. */
   readonly requestId?: string;
+  /**
+   * The proxy's session cookie names (RouteTable.proxyCookies): the upstream's Set-Cookie lines
+   * for them, their chunks and login attempts are removed. Set-Cookie lines already on `res`
+   * (the pipeline's: a refreshed or re-sealed session) are sent beside the upstream's.
+   */
+  readonly proxyCookies?: readonly string[];
 }
 
 export interface ForwardOutcome {

@@ -315,7 +315,11 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const raw = controller.rawHeaders;
     let headers: string[];
     try {
-      headers = downstreamResponseHeaders(Array.isArray(raw) ? raw : [], this.#target.requestId);
+      headers = downstreamResponseHeaders(Array.isArray(raw) ? raw : [], this.#target.requestId, this.#target.proxyCookies);
+      // The pipeline's Set-Cookie lines (a refreshed or re-sealed session) are on `res` already;
+      // writeHead() replaces every header its list names, so they join the upstream's there.
+      const ours = this.#res.getHeader('set-cookie');
+      if (ours !== undefined) for (const line of Array.isArray(ours) ? ours : [String(ours)]) headers.push('set-cookie', line);
       this.#res.writeHead(statusCode, headers);
     } catch (error) {
       controller.abort(new ForwardError('UPSTREAM_BAD_RESPONSE', 'The upstream response has headers that cannot be relayed.', { cause: error }));

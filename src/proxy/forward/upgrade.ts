@@ -5,7 +5,7 @@
 import { STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
-import { upstreamRequestHeaders } from './hop-by-hop.ts';
+import { setsProxyCookie, upstreamRequestHeaders } from './hop-by-hop.ts';
 import { ForwardError, type UpstreamHeaders } from './types.ts';
 
 export interface UpgradeTarget {
@@ -21,6 +21,10 @@ export interface UpgradeTarget {
   readonly signal: AbortSignal | null;
   /** The answer's `X-Request-Id` (101, a refusal relayed, or our error), in place of any the upstream sent. */
   readonly requestId?: string;
+  /** As ForwardTarget.proxyCookies: the upstream's Set-Cookie lines for these are removed from its answer. */
+  readonly proxyCookies?: readonly string[];
+  /** Set-Cookie lines of ours for the upstream's answer (a refreshed or re-sealed session), beside its own. */
+  readonly cookies?: readonly string[];
 }
 
 export interface UpgradeOutcome {
@@ -109,11 +113,11 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       }, target.timeouts.connectMs + target.timeouts.headersMs);
       // These run before http-proxy's own listeners, which then write the upstream's headers to the client.
       outgoing.once('upgrade', (response: IncomingMessage) => {
-        if (target.requestId !== undefined) response.headers['x-request-id'] = target.requestId;
+        relayedHeaders(response, target);
         settle(101, null);
       });
       outgoing.once('response', (response: IncomingMessage) => {
-        if (target.requestId !== undefined) response.headers['x-request-id'] = target.requestId;
+        relayedHeaders(response, target);
         settle(response.statusCode ?? null, null);
       });
     });
@@ -129,6 +133,16 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
         : new ForwardError('UPSTREAM_CONNECT_FAILED', `Could not connect to ${target.origin}.`, { cause: error }));
     });
   });
+}
+
+/** The upstream's answer headers as the client gets them: our request id, our cookies and none of the upstream's for them. */
+function relayedHeaders(response: IncomingMessage, target: UpgradeTarget): void {
+  if (target.requestId !== undefined) response.headers['x-request-id'] = target.requestId;
+  const names = target.proxyCookies ?? [];
+  const theirs = (response.headers['set-cookie'] ?? []).filter((line) => names.length === 0 || !setsProxyCookie(line, names));
+  const cookies = [...theirs, ...(target.cookies ?? [])];
+  if (cookies.length > 0) response.headers['set-cookie'] = cookies;
+  else delete response.headers['set-cookie'];
 }
 
 function writeError(socket: Duplex, error: ForwardError, requestId: string | undefined): void {
