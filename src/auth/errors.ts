@@ -21,6 +21,7 @@ export type AuthErrorCode = ErrorCodes<
   | 'GROUP_MISSING'
   | 'CLAIM_MISMATCH'
   | 'POLICY_NOT_READY'
+  | 'ASSERTION_KEY_UNAVAILABLE'
 >;
 
 export class AuthError extends Error {

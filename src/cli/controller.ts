@@ -15,6 +15,8 @@ import { createLeaderElector, type LeaderElector } from '../status/leader.ts';
 import { createRuntimeStatuses } from '../status/runtime.ts';
 import { createStatusWriter, type StatusWriter } from '../status/writer.ts';
 import type { Timers } from '../time/timers.ts';
+import { createAssertionKeySet } from '../auth/assertion/keys.ts';
+import { generatedControllerKeys, watchAssertionKeySecret } from './assertion-keys.ts';
 import { startServing, type ServeOptions } from './serve.ts';
 
 export interface LeaderElectionSettings {
@@ -28,7 +30,7 @@ export interface LeaderElectionSettings {
   readonly retryPeriodMs: number;
 }
 
-export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange'> {
+export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange' | 'assertion'> {
   /** A kubeconfig file; default the usual chain (KUBECONFIG, ~/.kube/config, in-cluster). */
   readonly kubeconfig: string | undefined;
   /** Watch only these namespaces; empty: all. */
@@ -40,6 +42,10 @@ export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' |
   readonly holdoffMs?: number;
   readonly maxHoldoffMs?: number;
   readonly timers?: Timers;
+  /** The `iss` of X-Portcullis-Assertion. */
+  readonly assertionIssuer: string;
+  /** The Secret whose keys.pem signs it, watched; without one, a key generated at start. */
+  readonly assertionKeySecret?: { readonly namespace: string; readonly name: string };
 }
 
 export interface RunningController {
@@ -95,9 +101,16 @@ export async function runController(options: ControllerOptions): Promise<Running
   const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
   let firstTable = true;
 
+  // Replicas behind one Service must share the keys, or an upstream verifying against the JWKS of
+  // one replica meets the kid of another: so in a cluster they come from a Secret.
+  const secret = options.assertionKeySecret;
+  const assertionKeys = secret === undefined ? generatedControllerKeys(logger) : createAssertionKeySet();
+  const keysWatch = secret === undefined ? null : watchAssertionKeySecret({ client, ...secret, keys: assertionKeys, logger, ...(options.timers ? { timers: options.timers } : {}) });
+
   const serving = await startServing({
     ...options,
     compileOptions,
+    assertion: { issuer: options.assertionIssuer, keys: assertionKeys },
     // A policy's readiness changes its Ready condition and the Programmed condition of the Routes that use it.
     onReadinessChange: () => statuses.readinessChanged(),
   });
@@ -152,6 +165,7 @@ export async function runController(options: ControllerOptions): Promise<Running
     writer.setLeader(true);
   }
 
+  keysWatch?.start();
   source.start();
   elector?.start();
 
@@ -166,6 +180,7 @@ export async function runController(options: ControllerOptions): Promise<Running
       await elector?.stop();
       writer.close();
       await source.stop();
+      await keysWatch?.stop();
       await events.flush();
       await serving.close();
       await client.close();

@@ -16,6 +16,10 @@ export interface DemoOptions {
   readonly opsPort: number;
   readonly providerPort: number;
   readonly upstreamPort: number;
+  /** The `iss` of X-Portcullis-Assertion. */
+  readonly assertionIssuer: string;
+  /** A PEM file of the keys that sign it; without one, a key generated at start. */
+  readonly assertionKeyFile?: string;
   readonly logger: Logger;
 }
 
@@ -40,6 +44,8 @@ export async function runDemo(options: DemoOptions) {
       trustedProxies: [],
       logger: options.logger,
       drainDelayMs: 0,
+      assertionIssuer: options.assertionIssuer,
+      ...(options.assertionKeyFile === undefined ? {} : { assertionKeyFile: options.assertionKeyFile }),
     });
   } catch (error) {
     manifests.remove();

@@ -16,7 +16,13 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
   async standalone(values) {
     const logger = await commandLogger(values);
     const { runStandalone } = await import('./standalone.ts');
-    const running = await runStandalone({ paths: values.file, ...servingOptions(values), logger });
+    const running = await runStandalone({
+      paths: values.file,
+      ...servingOptions(values),
+      assertionIssuer: values['assertion-issuer'],
+      ...(values['assertion-key'] === undefined ? {} : { assertionKeyFile: values['assertion-key'] }),
+      logger,
+    });
     await stopOnSignal(logger);
     await running.close();
     return exitAfterFlush(logger, 0);
@@ -38,6 +44,8 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       opsPort: values['ops-port'],
       providerPort: values['provider-port'],
       upstreamPort: values['upstream-port'],
+      assertionIssuer: values['assertion-issuer'],
+      ...(values['assertion-key'] === undefined ? {} : { assertionKeyFile: values['assertion-key'] }),
       logger,
     });
     process.stderr.write(demo.instructions);
@@ -79,6 +87,8 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       leaderElection: { ...DEFAULT_LEADER_ELECTION, ...election },
       holdoffMs: values['rebuild-holdoff'],
       maxHoldoffMs: values['rebuild-max-holdoff'],
+      assertionIssuer: values['assertion-issuer'],
+      assertionKeySecret: secretRef(values['assertion-key-secret']),
       logger,
     });
     await stopOnSignal(logger);
@@ -179,6 +189,13 @@ function servingOptions(values: ServingValues) {
     upstreamQueueSize: values['upstream-queue-size'],
     upstreamQueueTimeoutMs: values['upstream-queue-timeout'],
   };
+}
+
+/** `namespace/name` (the flag's pattern checked its shape) → its parts. */
+function secretRef(value: string | undefined): { namespace: string; name: string } | undefined {
+  if (value === undefined) return undefined;
+  const [namespace, name] = value.split('/') as [string, string];
+  return { namespace, name };
 }
 
 async function stopOnSignal(logger: Logger): Promise<void> {
