@@ -41,7 +41,7 @@ export function assertionKeysFromFile(file: string | undefined, logger: Logger):
   }
 }
 
-/** A controller without `--assertion-key-secret`: a key of its own, and a warning. */
+/** A controller without `--assertion-key-secret` or `--assertion-key`: a key of its own, and a warning. */
 export function generatedControllerKeys(logger: Logger): AssertionKeySet {
   const key = generateAssertionKey();
   logger.warn(

@@ -138,13 +138,13 @@ export const FLAGS = [
     description: 'The iss claim of X-Portcullis-Assertion, the signed identity sent upstream.',
   },
   {
-    name: 'assertion-key', kind: 'string', placeholder: 'file', commands: ['standalone', 'demo'],
-    description: 'A PEM file of EC P-256 private keys that sign X-Portcullis-Assertion: the first signs, all are published. Default a key generated at start.',
+    name: 'assertion-key', kind: 'string', placeholder: 'file', commands: ['standalone', 'controller', 'demo'],
+    description: 'A PEM file of EC P-256 private keys that sign X-Portcullis-Assertion: the first signs, all are published; read at start. Default a key generated at start.',
   },
   {
     name: 'assertion-key-secret', kind: 'string', placeholder: 'namespace/name', commands: ['controller'],
     pattern: { regex: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, expected: 'a Secret as namespace/name' },
-    description: 'The Secret whose keys.pem holds the EC P-256 private keys that sign X-Portcullis-Assertion (the first signs, all are published; a change applies at once). Without it, each replica signs with a key generated at start.',
+    description: 'The Secret whose keys.pem holds the EC P-256 private keys that sign X-Portcullis-Assertion: the first signs, all are published; a change applies at once. Instead of --assertion-key.',
   },
 
   // --- slow clients and busy upstreams: the same for standalone and controller -------------------

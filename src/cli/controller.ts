@@ -16,7 +16,7 @@ import { createRuntimeStatuses } from '../status/runtime.ts';
 import { createStatusWriter, type StatusWriter } from '../status/writer.ts';
 import type { Timers } from '../time/timers.ts';
 import { createAssertionKeySet } from '../auth/assertion/keys.ts';
-import { generatedControllerKeys, watchAssertionKeySecret } from './assertion-keys.ts';
+import { assertionKeysFromFile, generatedControllerKeys, watchAssertionKeySecret } from './assertion-keys.ts';
 import { startServing, type ServeOptions } from './serve.ts';
 
 export interface LeaderElectionSettings {
@@ -44,8 +44,10 @@ export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' |
   readonly timers?: Timers;
   /** The `iss` of X-Portcullis-Assertion. */
   readonly assertionIssuer: string;
-  /** The Secret whose keys.pem signs it, watched; without one, a key generated at start. */
+  /** The Secret whose keys.pem signs it, watched; without it or a file, a key generated at start. */
   readonly assertionKeySecret?: { readonly namespace: string; readonly name: string };
+  /** A PEM file of the keys that sign it, read at start. */
+  readonly assertionKeyFile?: string;
 }
 
 export interface RunningController {
@@ -104,7 +106,8 @@ export async function runController(options: ControllerOptions): Promise<Running
   // Replicas behind one Service must share the keys, or an upstream verifying against the JWKS of
   // one replica meets the kid of another: so in a cluster they come from a Secret.
   const secret = options.assertionKeySecret;
-  const assertionKeys = secret === undefined ? generatedControllerKeys(logger) : createAssertionKeySet();
+  const assertionKeys =
+    secret !== undefined ? createAssertionKeySet() : options.assertionKeyFile !== undefined ? assertionKeysFromFile(options.assertionKeyFile, logger) : generatedControllerKeys(logger);
   const keysWatch = secret === undefined ? null : watchAssertionKeySecret({ client, ...secret, keys: assertionKeys, logger, ...(options.timers ? { timers: options.timers } : {}) });
 
   const serving = await startServing({

@@ -72,6 +72,9 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       renewDeadlineMs: values['leader-election-renew-deadline'],
       retryPeriodMs: values['leader-election-retry-period'],
     };
+    if (values['assertion-key'] !== undefined && values['assertion-key-secret'] !== undefined) {
+      throw new UsageError('--assertion-key and --assertion-key-secret both name the assertion keys: give one.');
+    }
     if (!(election.retryPeriodMs < election.renewDeadlineMs && election.renewDeadlineMs < election.leaseDurationMs)) {
       throw new UsageError('Leader election needs --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration.');
     }
@@ -88,7 +91,8 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       holdoffMs: values['rebuild-holdoff'],
       maxHoldoffMs: values['rebuild-max-holdoff'],
       assertionIssuer: values['assertion-issuer'],
-      assertionKeySecret: secretRef(values['assertion-key-secret']),
+      ...(values['assertion-key'] === undefined ? {} : { assertionKeyFile: values['assertion-key'] }),
+      ...(values['assertion-key-secret'] === undefined ? {} : { assertionKeySecret: secretRef(values['assertion-key-secret']) }),
       logger,
     });
     await stopOnSignal(logger);
@@ -192,8 +196,7 @@ function servingOptions(values: ServingValues) {
 }
 
 /** `namespace/name` (the flag's pattern checked its shape) → its parts. */
-function secretRef(value: string | undefined): { namespace: string; name: string } | undefined {
-  if (value === undefined) return undefined;
+function secretRef(value: string): { namespace: string; name: string } {
   const [namespace, name] = value.split('/') as [string, string];
   return { namespace, name };
 }
