@@ -77,6 +77,11 @@ Machine to machine (client credentials grant):
   curl -H "Authorization: Bearer invalid_token" ${site}/anything/test   # 401 invalid_token
   curl ${site}/anything/test                                              # 401, no token
 
+What the upstream learns (it echoes it under "identity"): X-Portcullis-Subject, -Email, -Groups,
+-Client-Id, and X-Portcullis-Assertion, a JWT signed for it, verified against
+  ${site}/.well-known/portcullis/jwks.json   (or ${proxy.opsURL}/.well-known/jwks.json)
+  see docs/identity.md for a few lines of Node or Python that do it
+
 Ctrl-C stops everything.
 `;
   return {

@@ -4,7 +4,8 @@
 // Cognito-shaped minter and for a session made by signing in at the real oidc-provider; every
 // claim checked; the keys rotated by restarting with another --assertion-key; and the plain
 // X-Portcullis-* headers, on by default, off per policy, never the client's.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
@@ -13,6 +14,7 @@ import { startCognitoLikeProvider, type CognitoLikeProvider } from '../../src/de
 import { DEMO_USERS } from '../../src/demo/users.ts';
 import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
 import { policyYAML, routeYAML, secretYAML } from '../support/manifests.ts';
+import { REPO_ROOT } from '../support/cli.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
 import { freePort } from '../support/ports.ts';
 import { newKey, send, signInThroughProxy, upstreamHeaders, writeKeys, type KeyFile } from './support.ts';
@@ -222,6 +224,28 @@ describe('X-Portcullis-Assertion', () => {
     const signed = upstreamHeaders(await send(`${site}/machines/x`, { 'X-Portcullis-Assertion': forged, ...bearer(mint.mint()) }));
     expect(signed['x-portcullis-assertion']).not.toBe(forged);
     await verify(signed['x-portcullis-assertion'], '127.0.0.1');
+  });
+});
+
+describe('the README', () => {
+  const blocks = (file: string, language: string) => [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(new RegExp(`^\`\`\`${language}\n([\\s\\S]*?)^\`\`\`$`, 'gm'))].map((m) => m[1]!);
+
+  it('shows the same verification snippets as docs/identity.md', () => {
+    for (const language of ['js', 'python']) {
+      expect(blocks('README.md', language)).toHaveLength(1);
+      expect(blocks('docs/identity.md', language)).toEqual(blocks('README.md', language));
+    }
+  });
+
+  it('verifies an assertion with its Node snippet, as written but for the URL and the host', async () => {
+    const [snippet] = blocks('README.md', 'js') as [string];
+    const assertion = upstreamHeaders(await send(`${site}/users/x`, { host: 'app.example.com', ...bearer(mint.mint({}, { kind: 'id' })) }))['x-portcullis-assertion']!;
+    expect(snippet).toContain("audience: 'app.example.com'");
+    const program = `const req = { headers: { 'x-portcullis-assertion': ${JSON.stringify(assertion)} } };\n${snippet.replace('http://portcullis-metrics.portcullis-system:8081', proxy.opsURL)}`;
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--input-type=module', '-e', program], { cwd: REPO_ROOT }, (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout))),
+    );
+    expect(output.trim()).toBe(`${mint.user.sub} ${mint.user.email} [ ${mint.user.groups.map((g) => `'${g}'`).join(', ')} ]`);
   });
 });
 
