@@ -188,6 +188,54 @@ stringData:
   expect(decodeProtectedHeader(await assertionNow()).kid).toBe(keyB.kid);
 }, 60_000);
 
+test('a replica whose assertion key Secret does not exist yet is not ready and refuses protected requests, until the Secret is made', async () => {
+  // A controller of its own class (run as the admin: the RBAC under test stays the first one's).
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: keyless, namespace: ${NS}}
+spec:
+  className: keyless
+  issuer: ${provider.issuer}
+  provider: Cognito
+  clientID: ${provider.mint.clientIds.machine}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: keyless, namespace: ${NS}}
+spec:
+  className: keyless
+  policyRef: {name: keyless}
+  rules:
+    - matches: [{path: {value: /keyless}}]
+      backends: [{service: {name: httpbin, port: 80}}]
+`);
+  const keyless = await startController(plane.cluster.kubeconfig, ['--class', 'keyless', '--no-leader-election', '--assertion-key-secret', 'portcullis-system/keyless-keys'], { NODE_EXTRA_CA_CERTS: pki.caFile });
+  try {
+    const waiting = await keyless.waitForLog((line) => line.msg === 'waiting for the assertion key Secret: until it exists with its key keys.pem, this replica is not ready and refuses protected requests');
+    expect(waiting.create).toMatch(/^kubectl -n portcullis-system create secret generic keyless-keys --from-literal=keys\.pem="\$\(openssl genpkey /);
+    const readyz = await fetch(`${keyless.opsURL}/readyz`);
+    expect([readyz.status, await readyz.json()]).toEqual([503, { status: 'not ready', reason: 'waiting for the assertion keys' }]);
+    expect(await (await fetch(`${keyless.url}/.well-known/portcullis/jwks.json`)).json()).toEqual({ keys: [] });
+    const refused = await waitFor('the policy to be ready, and the key still missing', async () => {
+      const response = await fetch(`${keyless.url}/keyless/x`, { headers: bearer(provider.token()) });
+      const body = (await response.json()) as { error: { code: string } };
+      return body.error.code === 'ASSERTION_KEY_UNAVAILABLE' ? response.status : undefined;
+    });
+    expect(refused).toBe(503);
+
+    await mustKubectl(plane.cluster, ['-n', 'portcullis-system', 'create', 'secret', 'generic', 'keyless-keys', `--from-file=keys.pem=${writeKeys(keyDir, 'keyless.pem', [keyA])}`]);
+    await waitFor('the replica to be ready', async () => (await fetch(`${keyless.opsURL}/readyz`)).status === 200);
+    const served = await fetch(`${keyless.url}/keyless/x`, { headers: bearer(provider.token()) });
+    expect(served.status).toBe(200);
+    const assertion = ((await served.json()) as { headers: Record<string, string> }).headers['x-portcullis-assertion']!;
+    expect(decodeProtectedHeader(assertion).kid).toBe(keyA.kid);
+  } finally {
+    await keyless.stop();
+    await mustKubectl(plane.cluster, ['-n', 'portcullis-system', 'delete', 'secret', 'keyless-keys', '--ignore-not-found']);
+    await mustKubectl(plane.cluster, ['-n', NS, 'delete', 'route,oidcpolicy', 'keyless']);
+  }
+}, 60_000);
+
 test('kubectl get routes,oidcpolicies shows them Accepted, Resolved, Programmed and Ready, and the provider resolved', async () => {
   const table = await waitFor('printer columns to say True', async () => {
     const out = await mustKubectl(plane.cluster, ['get', 'routes,oidcpolicies', '-n', NS]);
