@@ -22,6 +22,7 @@ import { sniLookup } from '../proxy/sni.ts';
 import { createTableHolder } from '../proxy/table.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { SYSTEM_TIMERS } from '../time/timers.ts';
 import { listenURL } from './listen.ts';
 
 export interface ServeOptions {
@@ -112,7 +113,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     logger,
     refreshMs: options.providerRefreshMs,
     cacheSize: options.signatureCacheSize,
-    assertion: createAssertionSigner({ issuer: options.assertion.issuer, keys: assertionKeys, now: Date.now }),
+    assertion: createAssertionSigner({ issuer: options.assertion.issuer, keys: assertionKeys, now: () => SYSTEM_TIMERS.now() }),
     browser: createBrowserFlow({ logger, onRefreshed: (policy) => metrics.sessionRefreshed(policy.key) }),
     onReadinessChange: options.onReadinessChange,
     onProviderFetch: (issuer, document, ok) => metrics.providerFetch(issuer, document, ok),
