@@ -81,6 +81,8 @@ export const OIDCPolicySpec = z
         headers: boundedRecord(HeaderName, z.string().min(1).max(256), 64).optional(),
         accessToken: z.boolean().optional(),
         idToken: z.boolean().optional(),
+        defaultHeaders: z.boolean().optional(),
+        assertion: z.boolean().optional(),
       })
       .optional(),
     cors: z.strictObject({ allowPreflight: z.boolean().optional() }).optional(),

@@ -23,6 +23,7 @@ export type AuthErrorCode = ErrorCodes<
   | 'CLAIM_MISMATCH'
   | 'EMAIL_NOT_VERIFIED'
   | 'POLICY_NOT_READY'
+  | 'ASSERTION_KEY_UNAVAILABLE'
 >;
 
 export class AuthError extends Error {

@@ -2,7 +2,7 @@
 // Guard the proxy pipeline calls for every request to a protected rule.
 import { createHash } from 'node:crypto';
 import { errorAnswer } from '../model/answer.ts';
-import type { AllowDecision, AnswerDecision, DecisionLog, Guard, GuardContext, GuardDecision, GuardRequest } from '../model/guard.ts';
+import type { AllowDecision, AnswerDecision, Caller, DecisionLog, Guard, GuardContext, GuardDecision, GuardRequest } from '../model/guard.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -11,7 +11,8 @@ import type { BrowserFlow } from './browser/contract.ts';
 import { authorize } from './authorize.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
-import { identityHeaders } from './identity.ts';
+import { ASSERTION_HEADER, type AssertionSigner } from './assertion/signer.ts';
+import { callerOf, identityHeaders } from './identity.ts';
 import { createProvider, degradation, type Provider, type ProviderHealth, type ProviderReadiness } from './provider.ts';
 import { createSignatureCache, verifyBearerToken, type SignatureCache } from './verify.ts';
 
@@ -26,6 +27,8 @@ export interface AuthRuntimeOptions {
   readonly cacheSize?: number;
   /** The authorization code flow and sessions; without it, browser policies take bearer tokens only. */
   readonly browser?: BrowserFlow;
+  /** Signs X-Portcullis-Assertion for callers of policies with `forward.assertion` on; without it, none is sent. */
+  readonly assertion?: AssertionSigner;
   /** Counts discovery and JWKS fetches. */
   readonly onProviderFetch?: (issuer: string, document: 'discovery' | 'jwks', ok: boolean) => void;
   /** Test seam: how provider documents are fetched. */
@@ -150,17 +153,18 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
 
     // A CORS preflight carries no credentials by design; the policy may let it through.
     if (policy.allowPreflight && request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined) {
-      return allow(policy, {}, null, { reason: 'CORS_PREFLIGHT' });
+      return allow(policy, {}, null, null, { reason: 'CORS_PREFLIGHT' });
     }
 
     const token = bearerToken(request);
     if (token instanceof AuthError) return answer(policy, token);
     // A route with both flows: a bearer header is verified as a bearer token, otherwise the session is used.
     if ((token === null || policy.bearer === null) && policy.browser !== null && options.browser !== undefined) {
-      return options.browser.authenticate(request, policy, entry.provider.provider, context);
+      const decision = await options.browser.authenticate(request, policy, entry.provider.provider, context);
+      return decision.kind === 'allow' ? withAssertion(decision, policy, context) : decision;
     }
     if (token === null || policy.bearer === null) {
-      if (policy.unauthenticated === 'Allow') return allow(policy, {}, null, { reason: 'UNAUTHENTICATED_ALLOWED' });
+      if (policy.unauthenticated === 'Allow') return allow(policy, {}, null, null, { reason: 'UNAUTHENTICATED_ALLOWED' });
       return answer(policy, new AuthError('TOKEN_MISSING', 'This route needs a bearer token.'));
     }
 
@@ -171,11 +175,23 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       authorize(claims, policy);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      const caller = claims === undefined ? {} : callerOf(claims);
-      return answer(policy, error, caller);
+      return answer(policy, error, claims === undefined ? {} : loggedCaller(claims));
     }
     const authorization = policy.forward.accessToken ? String(request.headers.authorization) : null;
-    return allow(policy, identityHeaders(claims, policy), authorization, { reason: 'TOKEN_VALID', ...callerOf(claims) });
+    const caller = callerOf(claims, policy, 'bearer');
+    return withAssertion(allow(policy, identityHeaders(claims, caller, policy), caller, authorization, { reason: 'TOKEN_VALID', ...loggedCaller(claims) }), policy, context);
+  }
+
+  /**
+   * The allowed caller's identity, signed, beside the plain headers. Without a key to sign with
+   * (the controller has not read its Secret yet) the request is refused rather than sent
+   * upstream without the assertion the upstream may rely on.
+   */
+  function withAssertion(decision: AllowDecision, policy: AuthPolicy, context: GuardContext): GuardDecision {
+    if (decision.caller === null || !policy.forward.assertion || options.assertion === undefined) return decision;
+    const assertion = options.assertion.sign({ caller: decision.caller, audience: context.hostname, policy: policy.key, route: context.route ?? '' });
+    if (assertion === null) return answer(policy, new AuthError('ASSERTION_KEY_UNAVAILABLE', "The proxy has no key to sign the caller's identity with yet; try again shortly."), { sub: decision.log.sub, clientId: decision.log.clientId });
+    return { ...decision, identity: { ...decision.identity, [ASSERTION_HEADER]: assertion } };
   }
 
   return {
@@ -239,11 +255,12 @@ function healthFields(health: ProviderHealth): { keys: number; lastFetchTime: st
   return { keys: health.keys, lastFetchTime: health.lastFetchTime === null ? null : new Date(health.lastFetchTime).toISOString() };
 }
 
-function allow(policy: AuthPolicy, identity: Record<string, string>, authorization: string | null, log: Partial<DecisionLog> & { reason: string }): AllowDecision {
-  return { kind: 'allow', identity, authorization, cookies: [], log: { policy: policy.key, decision: 'allow', ...log } };
+function allow(policy: AuthPolicy, identity: Record<string, string>, caller: Caller | null, authorization: string | null, log: Partial<DecisionLog> & { reason: string }): AllowDecision {
+  return { kind: 'allow', identity, caller, authorization, cookies: [], log: { policy: policy.key, decision: 'allow', ...log } };
 }
 
-function callerOf(claims: Readonly<Record<string, unknown>>): { sub?: string; clientId?: string } {
+/** Who the access log names: the subject and client, never more. */
+function loggedCaller(claims: Readonly<Record<string, unknown>>): { sub?: string; clientId?: string } {
   const caller: { sub?: string; clientId?: string } = {};
   if (typeof claims.sub === 'string') caller.sub = claims.sub;
   const client = claims.client_id ?? claims.azp;

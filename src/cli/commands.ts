@@ -139,6 +139,22 @@ export const FLAGS = [
     description: 'After the drain delay: how long requests in flight may take to finish before their connections are cut.',
   },
 
+  // --- the signed identity (X-Portcullis-Assertion) ----------------------------------------------
+  {
+    name: 'assertion-issuer', kind: 'string', placeholder: 'name', default: 'portcullis', commands: ['standalone', 'controller', 'demo'],
+    pattern: { regex: /^[!-~]{1,1024}$/, expected: 'a name or URL without spaces' },
+    description: 'The iss claim of X-Portcullis-Assertion, the signed identity sent upstream.',
+  },
+  {
+    name: 'assertion-key', kind: 'string', placeholder: 'file', commands: ['standalone', 'controller', 'demo'],
+    description: 'A PEM file of EC P-256 private keys that sign X-Portcullis-Assertion: the first signs, all are published; read at start. Default a key generated at start.',
+  },
+  {
+    name: 'assertion-key-secret', kind: 'string', placeholder: 'namespace/name', commands: ['controller'],
+    pattern: { regex: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, expected: 'a Secret as namespace/name' },
+    description: 'The Secret whose keys.pem holds the EC P-256 private keys that sign X-Portcullis-Assertion: the first signs, all are published; a change applies at once. Instead of --assertion-key.',
+  },
+
   // --- slow clients and busy upstreams: the same for standalone and controller -------------------
   {
     name: 'client-body-buffer-size', kind: 'count', default: '1048576', commands: SERVING, placeholder: 'bytes',

@@ -16,6 +16,8 @@ import { createLeaderElector, type LeaderElector } from '../status/leader.ts';
 import { createRuntimeStatuses } from '../status/runtime.ts';
 import { createStatusWriter, type StatusWriter } from '../status/writer.ts';
 import type { Timers } from '../time/timers.ts';
+import { createAssertionKeySet } from '../auth/assertion/keys.ts';
+import { assertionKeysFromFile, generatedControllerKeys, watchAssertionKeySecret } from './assertion-keys.ts';
 import { startServing, type ServeOptions } from './serve.ts';
 
 export interface LeaderElectionSettings {
@@ -29,7 +31,7 @@ export interface LeaderElectionSettings {
   readonly retryPeriodMs: number;
 }
 
-export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange' | 'onHealthChange'> {
+export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' | 'onReadinessChange' | 'onHealthChange' | 'assertion'> {
   /** A kubeconfig file; default the usual chain (KUBECONFIG, ~/.kube/config, in-cluster). */
   readonly kubeconfig: string | undefined;
   /** Watch only these namespaces; empty: all. */
@@ -41,6 +43,12 @@ export interface ControllerOptions extends Omit<ServeOptions, 'compileOptions' |
   readonly holdoffMs?: number;
   readonly maxHoldoffMs?: number;
   readonly timers?: Timers;
+  /** The `iss` of X-Portcullis-Assertion. */
+  readonly assertionIssuer: string;
+  /** The Secret whose keys.pem signs it, watched; without it or a file, a key generated at start. */
+  readonly assertionKeySecret?: { readonly namespace: string; readonly name: string };
+  /** A PEM file of the keys that sign it, read at start. */
+  readonly assertionKeyFile?: string;
 }
 
 export interface RunningController {
@@ -96,9 +104,17 @@ export async function runController(options: ControllerOptions): Promise<Running
   const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
   let firstTable = true;
 
+  // Replicas behind one Service must share the keys, or an upstream verifying against the JWKS of
+  // one replica meets the kid of another: so in a cluster they come from a Secret.
+  const secret = options.assertionKeySecret;
+  const assertionKeys =
+    secret !== undefined ? createAssertionKeySet() : options.assertionKeyFile !== undefined ? assertionKeysFromFile(options.assertionKeyFile, logger) : generatedControllerKeys(logger);
+  const keysWatch = secret === undefined ? null : watchAssertionKeySecret({ client, ...secret, keys: assertionKeys, logger, ...(options.timers ? { timers: options.timers } : {}) });
+
   const serving = await startServing({
     ...options,
     compileOptions,
+    assertion: { issuer: options.assertionIssuer, keys: assertionKeys },
     // A policy's readiness changes its Ready condition and the Programmed condition of the Routes
     // that use it; its provider's health, its Degraded condition and status.provider.
     onReadinessChange: () => statuses.providerChanged(),
@@ -155,6 +171,7 @@ export async function runController(options: ControllerOptions): Promise<Running
     writer.setLeader(true);
   }
 
+  keysWatch?.start();
   source.start();
   elector?.start();
 
@@ -169,6 +186,7 @@ export async function runController(options: ControllerOptions): Promise<Running
       await elector?.stop();
       writer.close();
       await source.stop();
+      await keysWatch?.stop();
       await events.flush();
       await serving.close();
       await client.close();

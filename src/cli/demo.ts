@@ -16,6 +16,10 @@ export interface DemoOptions {
   readonly opsPort: number;
   readonly providerPort: number;
   readonly upstreamPort: number;
+  /** The `iss` of X-Portcullis-Assertion. */
+  readonly assertionIssuer: string;
+  /** A PEM file of the keys that sign it; without one, a key generated at start. */
+  readonly assertionKeyFile?: string;
   readonly logger: Logger;
 }
 
@@ -40,6 +44,8 @@ export async function runDemo(options: DemoOptions) {
       trustedProxies: [],
       logger: options.logger,
       drainDelayMs: 0,
+      assertionIssuer: options.assertionIssuer,
+      ...(options.assertionKeyFile === undefined ? {} : { assertionKeyFile: options.assertionKeyFile }),
     });
   } catch (error) {
     manifests.remove();
@@ -70,6 +76,11 @@ Machine to machine (client credentials grant):
   curl -H "Authorization: Bearer $TOKEN" ${site}/anything/test          # 200, the upstream's echo
   curl -H "Authorization: Bearer invalid_token" ${site}/anything/test   # 401 invalid_token
   curl ${site}/anything/test                                              # 401, no token
+
+What the upstream learns (it echoes it under "identity"): X-Portcullis-Subject, -Email, -Groups,
+-Client-Id, and X-Portcullis-Assertion, a JWT signed for it, verified against
+  ${site}/.well-known/portcullis/jwks.json   (or ${proxy.opsURL}/.well-known/jwks.json)
+  see docs/identity.md for a few lines of Node or Python that do it
 
 Ctrl-C stops everything.
 `;

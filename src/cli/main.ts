@@ -16,7 +16,13 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
   async standalone(values) {
     const logger = await commandLogger(values);
     const { runStandalone } = await import('./standalone.ts');
-    const running = await runStandalone({ paths: values.file, ...servingOptions(values), logger });
+    const running = await runStandalone({
+      paths: values.file,
+      ...servingOptions(values),
+      assertionIssuer: values['assertion-issuer'],
+      ...(values['assertion-key'] === undefined ? {} : { assertionKeyFile: values['assertion-key'] }),
+      logger,
+    });
     await stopOnSignal(logger);
     await running.close();
     return exitAfterFlush(logger, 0);
@@ -38,6 +44,8 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       opsPort: values['ops-port'],
       providerPort: values['provider-port'],
       upstreamPort: values['upstream-port'],
+      assertionIssuer: values['assertion-issuer'],
+      ...(values['assertion-key'] === undefined ? {} : { assertionKeyFile: values['assertion-key'] }),
       logger,
     });
     process.stderr.write(demo.instructions);
@@ -64,6 +72,9 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       renewDeadlineMs: values['leader-election-renew-deadline'],
       retryPeriodMs: values['leader-election-retry-period'],
     };
+    if (values['assertion-key'] !== undefined && values['assertion-key-secret'] !== undefined) {
+      throw new UsageError('--assertion-key and --assertion-key-secret both name the assertion keys: give one.');
+    }
     if (!(election.retryPeriodMs < election.renewDeadlineMs && election.renewDeadlineMs < election.leaseDurationMs)) {
       throw new UsageError('Leader election needs --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration.');
     }
@@ -79,6 +90,9 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
       leaderElection: { ...DEFAULT_LEADER_ELECTION, ...election },
       holdoffMs: values['rebuild-holdoff'],
       maxHoldoffMs: values['rebuild-max-holdoff'],
+      assertionIssuer: values['assertion-issuer'],
+      ...(values['assertion-key'] === undefined ? {} : { assertionKeyFile: values['assertion-key'] }),
+      ...(values['assertion-key-secret'] === undefined ? {} : { assertionKeySecret: secretRef(values['assertion-key-secret']) }),
       logger,
     });
     await stopOnSignal(logger);
@@ -181,6 +195,12 @@ function servingOptions(values: ServingValues) {
     upstreamQueueSize: values['upstream-queue-size'],
     upstreamQueueTimeoutMs: values['upstream-queue-timeout'],
   };
+}
+
+/** `namespace/name` (the flag's pattern checked its shape) → its parts. */
+function secretRef(value: string): { namespace: string; name: string } {
+  const [namespace, name] = value.split('/') as [string, string];
+  return { namespace, name };
 }
 
 async function stopOnSignal(logger: Logger): Promise<void> {

@@ -3,6 +3,8 @@
 // manifest folder, Kubernetes informers) hands it snapshots.
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { AssertionKeySet } from '../auth/assertion/keys.ts';
+import { ASSERTION_JWKS_PATH, createAssertionSigner } from '../auth/assertion/signer.ts';
 import { createBrowserFlow } from '../auth/browser/flow.ts';
 import type { ProviderHealth, ProviderReadiness } from '../auth/provider.ts';
 import { createAuthRuntime, type AuthRuntime } from '../auth/runtime.ts';
@@ -20,6 +22,7 @@ import { sniLookup } from '../proxy/sni.ts';
 import { createTableHolder } from '../proxy/table.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { SYSTEM_TIMERS } from '../time/timers.ts';
 import { listenURL } from './listen.ts';
 
 export interface ServeOptions {
@@ -34,6 +37,8 @@ export interface ServeOptions {
   readonly stripRequestHeaders?: readonly string[];
   readonly logger: Logger;
   readonly compileOptions: CompileOptions;
+  /** X-Portcullis-Assertion: its `iss`, and the keys that sign it (none yet: not ready). */
+  readonly assertion: { readonly issuer: string; readonly keys: AssertionKeySet };
   /** How often provider discovery and keys are refetched (default 10 min). */
   readonly providerRefreshMs?: number;
   /** Verified signatures kept per policy; 0 turns the cache off. */
@@ -107,10 +112,12 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   let draining = false;
   // The browser flow (sessions, sign-in, refresh, logout) for policies with `browser` on.
   const metrics = options.metrics ?? createMetrics();
+  const assertionKeys = options.assertion.keys;
   const auth = createAuthRuntime({
     logger,
     refreshMs: options.providerRefreshMs,
     cacheSize: options.signatureCacheSize,
+    assertion: createAssertionSigner({ issuer: options.assertion.issuer, keys: assertionKeys, now: () => SYSTEM_TIMERS.now() }),
     browser: createBrowserFlow({ logger, onRefreshed: (policy) => metrics.sessionRefreshed(policy.key) }),
     onReadinessChange: options.onReadinessChange,
     onHealthChange: options.onHealthChange,
@@ -128,6 +135,9 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     queueTimeoutMs: options.upstreamQueueTimeoutMs,
   });
   const stripped = strippedHeaders(options.stripRequestHeaders);
+  // The keys upstreams verify X-Portcullis-Assertion with, on every host of the proxy listener.
+  const jwks = () => ({ kind: 'document', status: 200, contentType: 'application/json', body: assertionKeys.jwks() }) as const;
+  const documents = new Map([[ASSERTION_JWKS_PATH, jwks]]);
   const pipelineFor = (scheme: 'http' | 'https') =>
     createPipeline({
       table: tables.current,
@@ -141,10 +151,17 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       metrics,
       draining: () => draining,
       httpsRedirectPort: options.httpsRedirectPort ?? (options.listenTLS?.port || 443),
+      documents,
     });
   const proxy = buildProxy(pipelineFor('http'));
   const proxyTLS = options.listenTLS === undefined ? null : buildProxy(pipelineFor('https'), DEFAULT_PROXY_SERVER_OPTIONS, sniLookup(tables.current));
-  const ops = buildOps({ ready: () => (draining ? { ready: false, reason: 'draining' } : tables.loaded() ? { ready: true, reason: 'table loaded' } : { ready: false, reason: 'loading' }) }, metrics);
+  const ready = () => {
+    if (draining) return { ready: false, reason: 'draining' };
+    if (!tables.loaded()) return { ready: false, reason: 'loading' };
+    if (assertionKeys.signing() === null) return { ready: false, reason: 'waiting for the assertion keys' };
+    return { ready: true, reason: 'table loaded' };
+  };
+  const ops = buildOps({ ready }, { metrics, jwks: assertionKeys.jwks });
   await listenAll(proxy, options.listen);
   if (proxyTLS !== null) await listenAll(proxyTLS, options.listenTLS!);
   await listenAll(ops, options.opsListen);

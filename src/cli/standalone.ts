@@ -6,10 +6,15 @@ import { errorFields } from '../observability/logger.ts';
 import { toSnapshot } from '../sources/manifests.ts';
 import { watchManifests, type ManifestState } from '../sources/standalone.ts';
 import { createProblemReporter } from '../status/problems.ts';
+import { assertionKeysFromFile } from './assertion-keys.ts';
 import { startServing, type ServeOptions, type Serving } from './serve.ts';
 
-export interface StandaloneOptions extends Omit<ServeOptions, 'compileOptions'> {
+export interface StandaloneOptions extends Omit<ServeOptions, 'compileOptions' | 'assertion'> {
   readonly paths: readonly string[];
+  /** The `iss` of X-Portcullis-Assertion. */
+  readonly assertionIssuer: string;
+  /** A PEM file of the keys that sign it; without one, a key generated at start. */
+  readonly assertionKeyFile?: string;
 }
 
 export interface RunningStandalone {
@@ -21,6 +26,7 @@ export interface RunningStandalone {
 
 export async function runStandalone(options: StandaloneOptions): Promise<RunningStandalone> {
   const { logger } = options;
+  const assertionKeys = assertionKeysFromFile(options.assertionKeyFile, logger);
   // Without browser.session.secretRef, this process's own key: sessions end with it.
   const compileOptions: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, mode: 'standalone', generatedSessionKey: randomBytes(32).toString('base64url') };
   let serving: Serving | null = null;
@@ -34,7 +40,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Running
     onError: (error) => logger.error({ err: errorFields(error) }, 'reading manifests failed; the last good table keeps serving'),
   });
   const loaded = await watcher.load();
-  const started = await startServing({ ...options, compileOptions });
+  const started = await startServing({ ...options, compileOptions, assertion: { issuer: options.assertionIssuer, keys: assertionKeys } });
   serving = started;
   apply(started, early ?? loaded);
 

@@ -149,7 +149,13 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
       groups: spec.authorization?.groups ?? [],
       claims: spec.authorization?.claims ?? [],
     },
-    forward: { headers, accessToken: spec.forward?.accessToken ?? false, idToken: spec.forward?.idToken ?? false },
+    forward: {
+      headers,
+      accessToken: spec.forward?.accessToken ?? false,
+      idToken: spec.forward?.idToken ?? false,
+      defaultHeaders: spec.forward?.defaultHeaders ?? true,
+      assertion: spec.forward?.assertion ?? true,
+    },
     allowPreflight: spec.cors?.allowPreflight ?? false,
     clockSkewMs: durationToMs(spec.clockSkew ?? POLICY_DEFAULTS.clockSkew),
   };

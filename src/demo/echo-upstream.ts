@@ -7,6 +7,10 @@
 //                         ?rate=<bytes/s>, paced at that rate (a tenth every 100 ms)
 //   /response-headers?k=v each query parameter as a response header (repeats kept: Set-Cookie)
 //
+// Behind Portcullis, the JSON also shows who called (`identity`): the X-Portcullis-* headers,
+// and the claims of X-Portcullis-Assertion, decoded for display only — an upstream that relies
+// on them verifies the signature first (docs/identity.md).
+//
 // Request bodies are streamed through SHA-256, never buffered, so a large upload costs no
 // memory. In-process: `const echo = await startEchoServer()`; as its own process:
 // `npx portcullis echo --port 8080 [--host 127.0.0.1]` (or `node src/demo/echo-upstream.ts … [--record]` on Node 24), which prints
@@ -32,6 +36,17 @@ export interface EchoRecord {
   /** Names and values exactly as received, in order. */
   readonly rawHeaders: readonly string[];
   readonly body: { readonly length: number; readonly sha256: string };
+  /** Who called, as Portcullis said it; absent when no X-Portcullis-* header came. */
+  readonly identity?: EchoIdentity;
+}
+
+export interface EchoIdentity {
+  readonly subject?: string;
+  readonly email?: string;
+  readonly groups?: string;
+  readonly clientId?: string;
+  /** The assertion's claims, decoded but NOT verified: for display. */
+  readonly assertionClaims?: unknown;
 }
 
 export interface EchoServerOptions {
@@ -111,9 +126,32 @@ function handle(req: IncomingMessage, res: ServerResponse, requests: EchoRecord[
 function finish(
   req: IncomingMessage, res: ServerResponse, requests: EchoRecord[] | null, path: string, query: string, length: number, sha256: string,
 ): void {
-  const record: EchoRecord = { method: req.method ?? 'GET', path, query, headers: req.headers, rawHeaders: req.rawHeaders, body: { length, sha256 } };
+  const identity = identityOf(req.headers);
+  const record: EchoRecord = { method: req.method ?? 'GET', path, query, headers: req.headers, rawHeaders: req.rawHeaders, body: { length, sha256 }, ...(identity === null ? {} : { identity }) };
   requests?.push(record);
   respond(res, record).catch((error: unknown) => res.destroy(error as Error));
+}
+
+function identityOf(headers: IncomingHttpHeaders): EchoIdentity | null {
+  const header = (name: string) => (typeof headers[name] === 'string' ? headers[name] : undefined);
+  const assertion = header('x-portcullis-assertion');
+  const identity: Record<string, unknown> = {
+    subject: header('x-portcullis-subject'),
+    email: header('x-portcullis-email'),
+    groups: header('x-portcullis-groups'),
+    clientId: header('x-portcullis-client-id'),
+    assertionClaims: assertion === undefined ? undefined : decodedClaims(assertion),
+  };
+  const present = Object.entries(identity).filter(([, value]) => value !== undefined);
+  return present.length === 0 ? null : (Object.fromEntries(present) as EchoIdentity);
+}
+
+function decodedClaims(jws: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
+  } catch {
+    return 'not a JWT';
+  }
 }
 
 async function respond(res: ServerResponse, record: EchoRecord): Promise<void> {

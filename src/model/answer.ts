@@ -2,7 +2,7 @@
 // pipeline and the guard decide these as data; src/proxy/respond.ts alone writes them.
 import { ERROR_STATUS, type ErrorCode } from './errors.ts';
 
-export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer | ConfirmAnswer;
+export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer | ConfirmAnswer | DocumentAnswer;
 
 /** JSON for API clients, a small HTML page for browsers; the body carries the code. */
 export interface ErrorAnswer {
@@ -52,6 +52,15 @@ export interface ConfirmAnswer {
   readonly button: string;
   /** Where the link to leave goes, and its label. */
   readonly cancel: { readonly href: string; readonly label: string };
+  readonly cookies?: readonly string[];
+}
+
+/** A document of the proxy's own, served as it is (the assertion keys' JWKS). */
+export interface DocumentAnswer {
+  readonly kind: 'document';
+  readonly status: 200;
+  readonly contentType: string;
+  readonly body: string;
   readonly cookies?: readonly string[];
 }
 

@@ -72,6 +72,8 @@ export const ERROR_STATUS = {
   EMAIL_NOT_VERIFIED: 403,
   // 503: the policy's provider has not answered: we cannot decide now (fail closed).
   POLICY_NOT_READY: 503,
+  // 503: no key to sign X-Portcullis-Assertion with yet (its Secret not read): fail closed.
+  ASSERTION_KEY_UNAVAILABLE: 503,
 
   // The browser flow (src/auth/browser/).
   SESSION_REQUIRED: 401,

@@ -19,6 +19,10 @@ export interface GuardContext {
   readonly scheme: 'http' | 'https';
   /** The Host header as the client sent it (with port). */
   readonly host: string;
+  /** The host normalised as matching saw it: lower case, no port, no trailing dot. */
+  readonly hostname: string;
+  /** `namespace/name` of the Route matched; null for the paths answered before matching. */
+  readonly route: string | null;
   /** The normalised path and query the client asked for. */
   readonly path: string;
   readonly query: string;
@@ -39,10 +43,28 @@ export interface DecisionLog {
   readonly clientId?: string;
 }
 
+/**
+ * Who called, as the upstream is told: from verified claims only (a bearer token's, or the
+ * tokens sealed in a session).
+ */
+export interface Caller {
+  readonly auth: 'session' | 'bearer';
+  readonly sub: string | null;
+  /** Only an address the provider verified (`email_verified` true or "true"). */
+  readonly email: string | null;
+  /** `cognito:groups` (or `groups`). */
+  readonly groups: readonly string[];
+  readonly clientId: string | null;
+  /** A bearer token's granted scope (space-separated); null for sessions. */
+  readonly scope: string | null;
+}
+
 export interface AllowDecision {
   readonly kind: 'allow';
   /** Identity headers to set upstream (lower-case names), after the client's were stripped. */
   readonly identity: Readonly<Record<string, string>>;
+  /** The caller; null when nobody signed in (`unauthenticated: Allow`, a CORS preflight). */
+  readonly caller: Caller | null;
   /** The Authorization header to send upstream, or null to send none. */
   readonly authorization: string | null;
   /** Set-Cookie lines for the upstream's answer (a refreshed or re-sealed session). */

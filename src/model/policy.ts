@@ -86,6 +86,10 @@ export interface AuthPolicy {
     readonly headers: readonly (readonly [string, string])[];
     readonly accessToken: boolean;
     readonly idToken: boolean;
+    /** X-Portcullis-Subject, -Email, -Groups and -Client-Id (spec.forward.defaultHeaders, default true). */
+    readonly defaultHeaders: boolean;
+    /** X-Portcullis-Assertion, the signed identity (spec.forward.assertion, default true). */
+    readonly assertion: boolean;
   };
   readonly allowPreflight: boolean;
   readonly clockSkewMs: number;

@@ -1,4 +1,5 @@
-// The ops listener: liveness, readiness and Prometheus metrics, apart from proxied traffic.
+// The ops listener: liveness, readiness, Prometheus metrics and the assertion keys, apart from
+// proxied traffic.
 import { fastify, type FastifyInstance } from 'fastify';
 import type { Metrics } from './metrics.ts';
 
@@ -7,9 +8,23 @@ export interface Health {
   ready(): { ready: boolean; reason: string };
 }
 
-export function buildOps(health: Health, metrics: Metrics | null = null): FastifyInstance {
+export interface OpsDocuments {
+  readonly metrics?: Metrics;
+  /** The JWKS of the keys that sign X-Portcullis-Assertion, served at /.well-known/jwks.json. */
+  readonly jwks?: () => string;
+}
+
+export function buildOps(health: Health, documents: OpsDocuments = {}): FastifyInstance {
+  const { metrics, jwks } = documents;
   const app = fastify({ logger: false });
-  if (metrics !== null) {
+  if (jwks !== undefined) {
+    app.get('/.well-known/jwks.json', async (_request, reply) => {
+      reply.header('content-type', 'application/json');
+      reply.header('cache-control', 'no-store');
+      return jwks();
+    });
+  }
+  if (metrics !== undefined) {
     app.get('/metrics', async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { errorAnswer, type Answer } from '../model/answer.ts';
+import { errorAnswer, type Answer, type DocumentAnswer } from '../model/answer.ts';
 import { forwardedCookieHeader } from '../model/cookies.ts';
 import type { ErrorCode } from '../model/errors.ts';
 import type { Guard, GuardContext, GuardRequest } from '../model/guard.ts';
@@ -44,6 +44,8 @@ export interface PipelineOptions {
   readonly draining?: () => boolean;
   /** Removed from every request besides the table's identity headers; default strippedHeaders(), the well-known ones. */
   readonly strippedHeaders?: StrippedHeaders;
+  /** Documents of the proxy's own by path (the assertion keys' JWKS), served on every host. */
+  readonly documents?: ReadonlyMap<string, () => DocumentAnswer>;
 }
 
 export const DEFAULT_TIMEOUTS: ForwardTimeouts = { connectMs: 5_000, headersMs: 60_000, bodyIdleMs: 60_000 };
@@ -99,20 +101,28 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // The client's X-Request-Id is replaced by ours (which is a trusted proxy's own, if it sent one).
     headers['x-request-id'] = log.requestId;
     const request = (): GuardRequest => ({ method: req.method ?? 'GET', headers, authorizationCount: countAuthorization(req.rawHeaders) });
-    const context = (): GuardContext => ({
+    const context = (route: string | null): GuardContext => ({
       requestId: log.requestId,
       scheme: clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme }),
       host: host ?? target.host,
+      hostname: target.host,
+      route,
       path: target.path,
       query: target.query,
       upgrade,
     });
 
-    // The browser flow's callback and logout paths belong to the proxy, on every host: they are
-    // answered before matching, so that no Route can take them over.
+    // The proxy's own documents (the keys upstreams verify assertions with) and the browser
+    // flow's callback and logout paths belong to the proxy, on every host: they are answered
+    // before matching, so that no Route can take them over.
+    const document = upgrade ? undefined : options.documents?.get(target.path);
+    if (document !== undefined) {
+      const method = req.method ?? 'GET';
+      return method === 'GET' || method === 'HEAD' ? document() : errorAnswer('METHOD_NOT_ALLOWED', 'This document is read with GET.', { headers: { allow: 'GET, HEAD' } });
+    }
     const endpointPolicies = upgrade ? undefined : table.authEndpoints.get(target.path);
     if (endpointPolicies !== undefined) {
-      const decision = await options.guard.endpoint(request(), endpointPolicies, context());
+      const decision = await options.guard.endpoint(request(), endpointPolicies, context(null));
       Object.assign(log, decision.log);
       return decision.answer;
     }
@@ -132,7 +142,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
     let cookies: readonly string[] = [];
     if (action.policy !== null) {
-      const decision = await options.guard.check(request(), action.policy, context());
+      const decision = await options.guard.check(request(), action.policy, context(rule.route.key));
       Object.assign(log, decision.log);
       if (decision.kind === 'answer') return decision.answer;
       // Verified identity only: set after the strip above, never merged with the client's.

@@ -1,7 +1,7 @@
 // Every answer of the proxy's own is written here: errors (JSON for API clients, a small HTML
-// page for browsers), redirects (to sign in, after the callback, to HTTPS), pages, and refused
-// WebSocket upgrades on the raw socket. What to answer is decided elsewhere, as data
-// (src/model/answer.ts): by the pipeline, and by the guard.
+// page for browsers), redirects (to sign in, after the callback, to HTTPS), pages, documents
+// (the assertion keys), and refused WebSocket upgrades on the raw socket. What to answer is
+// decided elsewhere, as data (src/model/answer.ts): by the pipeline, and by the guard.
 import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -75,6 +75,8 @@ function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { h
       return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'" }, body: renderPage(answer) };
     case 'confirm':
       return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONFIRM_POLICY, 'x-frame-options': 'DENY' }, body: renderConfirm(answer) };
+    case 'document':
+      return { headers: { 'content-type': answer.contentType }, body: answer.body };
   }
 }
 

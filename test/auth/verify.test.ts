@@ -40,7 +40,7 @@ function policyFor(overrides: Partial<AuthPolicy> = {}): AuthPolicy {
     bearer: { tokenUse: 'access', allowedClientIDs: [mint.clientIds.machine], audiences: [mint.clientIds.machine] },
     unauthenticated: 'Deny',
     authorization: { requiredScopes: [], groups: [], claims: [] },
-    forward: { headers: [], accessToken: false, idToken: false },
+    forward: { headers: [], accessToken: false, idToken: false, defaultHeaders: true, assertion: true },
     allowPreflight: false,
     clockSkewMs: 60_000,
     ...overrides,

@@ -9,6 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { CLUSTER_START_TIMEOUT_MS, startCluster, type Cluster } from '../cluster/harness.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
 import { createTestPki, type TestPki } from '../support/tls.ts';
@@ -100,6 +102,20 @@ function notesExample(notes: string): string {
   return yaml;
 }
 
+/** The PEM the chart's assertion key Secret holds. */
+async function assertionKeyPem(): Promise<string> {
+  const secret = await getJSON<{ data: Record<string, string> }>(['secret', `${RELEASE}-assertion-keys`, '-n', NS]);
+  return Buffer.from(secret.data['keys.pem']!, 'base64').toString('utf8');
+}
+
+/** A PEM private key's RFC 7638 thumbprint: the kid the controller must publish for it. */
+async function thumbprint(pem: string): Promise<string> {
+  return calculateJwkThumbprint(await exportJWK(createPublicKey(createPrivateKey(pem))));
+}
+
+/** What helm installed first: upgrades and reinstalls must keep it. */
+let installedKey = '';
+
 describe('helm install, upgrade and uninstall', () => {
   it('installs the CRDs and every object of the chart, and prints the NOTES', async () => {
     const output = await mustHelm(['install', RELEASE, CHART_DIR, '--namespace', NS, '--create-namespace']);
@@ -108,7 +124,11 @@ describe('helm install, upgrade and uninstall', () => {
     // From the chart's crds/: helm applies them before the templates.
     await kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/routes.portcullis.dev', 'crd/oidcpolicies.portcullis.dev']);
     const manifest = parseObjects(await mustHelm(['get', 'manifest', RELEASE, '--namespace', NS]));
-    expect(manifest.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
+    expect(manifest.map((o) => o.kind).sort()).toEqual([
+      'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Secret', 'Service', 'Service', 'ServiceAccount',
+    ]);
+    installedKey = await assertionKeyPem();
+    expect(installedKey).toContain('-----BEGIN EC PRIVATE KEY-----');
     for (const object of manifest) {
       const live = await getJSON([object.kind, object.metadata.name, ...(object.metadata.namespace ? ['-n', object.metadata.namespace] : [])]);
       expect(live.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/instance': RELEASE });
@@ -143,6 +163,10 @@ describe('helm install, upgrade and uninstall', () => {
       });
       expect(lease).not.toBe('');
       expect((await fetch(`${controller.opsURL}/metrics`)).status).toBe(200);
+      // It read the chart's Secret (through the chart's Role): the JWKS publishes its key.
+      const jwks = (await (await fetch(`${controller.opsURL}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+      expect(jwks.keys.map((key) => key.kid)).toEqual([await thumbprint(installedKey)]);
+      expect(controller.logs.some((line) => line.msg === 'assertion keys read from the Secret; the first one signs' && line.secret === `${NS}/${RELEASE}-assertion-keys`)).toBe(true);
 
       // The NOTES' example, with the Secrets it says to create first.
       const notes = await mustHelm(['get', 'notes', RELEASE, '--namespace', NS]);
@@ -200,6 +224,8 @@ describe('helm install, upgrade and uninstall', () => {
     expect(await exists(['rolebinding', RELEASE, '-n', 'team-b'])).toBe(true);
     const role = await getJSON<{ rules: { resourceNames?: string[] }[] }>(['role', `${RELEASE}-leader-election`, '-n', NS]);
     expect(role.rules[1]!.resourceNames).toEqual(['portcullis-leader-internal']);
+    // The assertion key is the one installed: upstreams keep verifying across upgrades.
+    expect(await assertionKeyPem()).toBe(installedKey);
     expect((await getJSON<{ spec: { type: string } }>(['service', RELEASE, '-n', NS])).spec.type).toBe('ClusterIP');
     const history = JSON.parse(await mustHelm(['history', RELEASE, '--namespace', NS, '-o', 'json'])) as { revision: number; status: string }[];
     expect(history.map((h) => [h.revision, h.status])).toEqual([[1, 'superseded'], [2, 'deployed']]);
@@ -213,10 +239,12 @@ describe('helm install, upgrade and uninstall', () => {
     expect(releases.map((r) => r.name)).toEqual([RELEASE]);
   });
 
-  it('uninstalls every object, and keeps the CRDs and the resources made with them', async () => {
+  it('uninstalls every object but the assertion key Secret, and keeps the CRDs and the resources made with them', async () => {
     const manifest = parseObjects(await mustHelm(['get', 'manifest', RELEASE, '--namespace', NS]));
-    await mustHelm(['uninstall', RELEASE, '--namespace', NS]);
-    for (const object of manifest) {
+    const uninstalled = await mustHelm(['uninstall', RELEASE, '--namespace', NS]);
+    expect(uninstalled).toContain(`These resources were kept due to the resource policy:\n[Secret] ${RELEASE}-assertion-keys`);
+    expect(await assertionKeyPem()).toBe(installedKey);
+    for (const object of manifest.filter((o) => o.kind !== 'Secret')) {
       expect({ object: `${object.kind}/${object.metadata.name}`, exists: await exists([object.kind, object.metadata.name, ...(object.metadata.namespace ? ['-n', object.metadata.namespace] : [])]) }).toEqual({
         object: `${object.kind}/${object.metadata.name}`,
         exists: false,
@@ -225,6 +253,8 @@ describe('helm install, upgrade and uninstall', () => {
     expect(JSON.parse(await mustHelm(['list', '--all', '--namespace', NS, '-o', 'json']))).toEqual([]);
     expect(await exists(['crd', 'routes.portcullis.dev'])).toBe(true);
     expect(await exists(['route', 'httpbin', '-n', 'demo'])).toBe(true);
+    // The kept key goes only by hand (docs/identity.md says how).
+    await kubectl(['delete', 'secret', `${RELEASE}-assertion-keys`, '-n', NS]);
   });
 });
 

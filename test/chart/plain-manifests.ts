@@ -1,6 +1,7 @@
 // deploy/controller.yaml: the chart's Deployment, Services and PodDisruptionBudget rendered with
 // its default values for a plain `kubectl apply` beside deploy/rbac/ (which holds the same
-// ServiceAccount and rules as the chart). test/chart/render.test.ts fails when the file and the
+// ServiceAccount and rules as the chart), without the assertion key Secret (its header says how
+// to make one). test/chart/render.test.ts fails when the file and the
 // chart drift apart; regenerate it with UPDATE_DEPLOY=1 npm run test:unit -- test/chart/render.
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/cli.ts';
@@ -14,6 +15,12 @@ const HEADER = `# Portcullis without Helm: the controller Deployment, the proxy 
 #
 #   kubectl apply -f crds/ -f deploy/rbac/ -f deploy/controller.yaml
 #
+# and create, once, the Secret of the key that signs X-Portcullis-Assertion (until it exists the
+# controller is not ready; keep it: upstreams verify with its key):
+#
+#   kubectl -n portcullis-system create secret generic portcullis-assertion-keys \\
+#     --from-literal=keys.pem="$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
+#
 # Set the image to the one you built and pushed (see the Dockerfile). Generated: edit the chart,
 # then run UPDATE_DEPLOY=1 npm run test:unit -- test/chart/render.
 `;
@@ -24,6 +31,8 @@ export async function renderPlainManifest(helm: Helm): Promise<string> {
     '--namespace', 'portcullis-system',
     // deploy/rbac/ has the ServiceAccount and the roles.
     '--set', 'rbac.create=false,serviceAccount.create=false,serviceAccount.name=portcullis',
+    // A key rendered here would be the same for everyone who applies the file: each makes their own.
+    '--set', 'controller.assertion.keySecret.create=false',
   ]);
   // Nothing manages these objects but kubectl: no Helm labels.
   const text = rendered

@@ -2,6 +2,7 @@
 // file in values/, what the rendered objects promise (security, probes, drain, spreading,
 // ports that line up), RBAC identical to deploy/rbac/, CRDs identical to crds/, and values
 // that the schema or the templates refuse with a message that names the key.
+import { createPrivateKey } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -104,7 +105,8 @@ describe('the chart', () => {
   it('grants exactly the rules of deploy/rbac/', () => {
     const objects = objectsOf('defaults');
     expect(findObject(objects, 'ClusterRole').rules).toEqual(rbacFile('20-clusterrole.yaml', 'ClusterRole'));
-    expect(findObject(objects, 'Role').rules).toEqual(rbacFile('30-leader-election.yaml', 'Role'));
+    expect(findObject(objects, 'Role', 'portcullis-leader-election').rules).toEqual(rbacFile('30-leader-election.yaml', 'Role'));
+    expect(findObject(objects, 'Role', 'portcullis-assertion-keys').rules).toEqual(rbacFile('40-assertion-keys.yaml', 'Role'));
     // And to the ServiceAccount the pods run as.
     const serviceAccount = findObject(objects, 'ServiceAccount').metadata.name;
     expect(deploymentOf('defaults').spec.template.spec.serviceAccountName).toBe(serviceAccount);
@@ -119,8 +121,11 @@ describe('the chart', () => {
       'ClusterRoleBinding/portcullis',
       'Deployment/portcullis',
       'PodDisruptionBudget/portcullis',
+      'Role/portcullis-assertion-keys',
       'Role/portcullis-leader-election',
+      'RoleBinding/portcullis-assertion-keys',
       'RoleBinding/portcullis-leader-election',
+      'Secret/portcullis-assertion-keys',
       'Service/portcullis',
       'Service/portcullis-metrics',
       'ServiceAccount/portcullis',
@@ -180,6 +185,23 @@ describe('the chart', () => {
     ]);
   });
 
+  it('makes the Secret of the assertion keys once, kept after uninstall, and lets the controller read that Secret alone', () => {
+    const objects = objectsOf('defaults');
+    const secret = findObject(objects, 'Secret', 'portcullis-assertion-keys') as K8sObject & { data: Record<string, string> };
+    expect(secret.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+    expect(Object.keys(secret.data)).toEqual(['keys.pem']);
+    const key = createPrivateKey(Buffer.from(secret.data['keys.pem']!, 'base64').toString('utf8'));
+    expect([key.asymmetricKeyType, key.asymmetricKeyDetails?.namedCurve]).toEqual(['ec', 'prime256v1']);
+    expect(flag(containerOf('defaults'), 'assertion-key-secret')).toBe(`${NAMESPACE}/portcullis-assertion-keys`);
+    expect(flag(containerOf('defaults'), 'assertion-issuer')).toBe('portcullis');
+    expect(findObject(objects, 'Role', 'portcullis-assertion-keys').rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['portcullis-assertion-keys'], verbs: ['list', 'watch'] }]);
+    expect(findObject(objects, 'RoleBinding', 'portcullis-assertion-keys').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'portcullis-assertion-keys' });
+    // A Secret of one's own: none made, its name passed on.
+    expect(objectsOf('single.yaml').filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(flag(containerOf('single.yaml'), 'assertion-key-secret')).toBe(`${NAMESPACE}/gate-keys`);
+    expect(flag(containerOf('single.yaml'), 'assertion-issuer')).toBe('https://gate.example.com');
+  });
+
   it('pulls the image tagged with the appVersion by default', () => {
     const appVersion = (parse(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as { appVersion: string }).appVersion;
     expect(containerOf('defaults').image).toBe(`ghcr.io/portcullis-dev/portcullis:${appVersion}`);
@@ -217,7 +239,7 @@ describe('values files', () => {
     const bindings = objects.filter((o) => o.kind === 'RoleBinding' && (o.roleRef as { kind: string }).kind === 'ClusterRole');
     expect(bindings.map((b) => b.metadata.namespace)).toEqual(['team-a', 'team-b']);
     // The Lease the controller names for its class is the one its Role lets it update.
-    expect((findObject(objects, 'Role').rules as Rule[])[1]!.resourceNames).toEqual([leaseName('internal')]);
+    expect((findObject(objects, 'Role', 'portcullis-leader-election').rules as Rule[])[1]!.resourceNames).toEqual([leaseName('internal')]);
     expect((findObject(objects, 'Service', 'portcullis') as ServiceObject).spec.type).toBe('ClusterIP');
     expect(deploymentOf('namespaced.yaml').spec.replicas).toBe(3);
   });

@@ -33,6 +33,7 @@ describe('portcullis demo', () => {
     expect(instructions).toContain(`open ${site}/anything/test`);
     expect(instructions).toMatch(/alice \/ alice-password/);
     expect(instructions).toMatch(/grant_type=client_credentials/);
+    expect(instructions).toContain(`${site}/.well-known/portcullis/jwks.json`);
   });
 
   it('serves the machine-to-machine walkthrough exactly as printed', async () => {
@@ -49,7 +50,10 @@ describe('portcullis demo', () => {
 
     const ok = await fetch(`${site}/anything/test`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ path: '/anything/test', headers: { 'x-client-id': credentials[1] } });
+    const seen = (await ok.json()) as { identity: { subject: string; clientId: string; assertionClaims: Record<string, unknown> } };
+    expect(seen).toMatchObject({ path: '/anything/test', headers: { 'x-client-id': credentials[1] } });
+    // The upstream shows who called: the default headers and the assertion's claims.
+    expect(seen.identity).toMatchObject({ subject: credentials[1], clientId: credentials[1], assertionClaims: { sub: credentials[1], auth: 'bearer', aud: '127.0.0.1', scope } });
 
     const invalid = await fetch(`${site}/anything/test`, { headers: { authorization: 'Bearer invalid_token' } });
     expect(invalid.status).toBe(401);

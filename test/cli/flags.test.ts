@@ -79,6 +79,7 @@ describe('parseCommand', () => {
         'upstream-max-connections': 1024,
         'upstream-queue-size': 1024,
         'upstream-queue-timeout': 5_000,
+        'assertion-issuer': 'portcullis',
         'log-level': 'info',
         'log-format': 'auto',
       },

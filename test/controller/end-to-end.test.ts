@@ -12,6 +12,10 @@ import type { AuditEvent } from '../cluster/harness.ts';
 import { CLUSTER_START_TIMEOUT_MS } from '../cluster/harness.ts';
 import { createTestHost, type HostedProcess, type TestHost } from '../support/netns.ts';
 import { createTestPki, type TestPki } from '../support/tls.ts';
+import { newKey, writeKeys, type KeyFile } from '../identity/support.ts';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startHttpsCognito, type HttpsCognito } from './https-cognito.ts';
 import {
   conditionsOf,
@@ -29,6 +33,8 @@ import {
 const NS = 'shop';
 const READ = 'default-m2m-resource-server/read';
 const SESSION_KEY = 'k'.repeat(48);
+/** The Secret deploy/controller.yaml names for the assertion keys, and deploy/rbac lets it read alone. */
+const ASSERTION_SECRET = 'portcullis-assertion-keys';
 
 let plane: ControlPlane;
 let pki: TestPki;
@@ -36,6 +42,9 @@ let provider: HttpsCognito;
 let host: TestHost;
 let upstream: HostedProcess;
 let controller: PortcullisProcess;
+let keyDir: string;
+let keyA: KeyFile;
+let keyB: KeyFile;
 
 const apply = (yaml: string) => mustKubectl(plane.cluster, ['apply', '-f', '-'], yaml);
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${controller.url}${path}`, { headers, redirect: 'manual' });
@@ -67,7 +76,15 @@ beforeAll(async () => {
   [plane, provider, host] = await Promise.all([startControlPlane(), startHttpsCognito(pki), createTestHost()]);
   upstream = await host.startEchoServer(8080);
   await mustKubectl(plane.cluster, ['create', 'namespace', NS]);
-  controller = await startController(plane.identity.kubeconfig, ['--allowed-backend-host', 'api.partner.example', '--allowed-backend-host', '169.254.169.254'], { NODE_EXTRA_CA_CERTS: pki.caFile });
+  // The assertion key Secret, made as deploy/controller.yaml's header says (a key of our own here).
+  [keyA, keyB] = [await newKey('sec1'), await newKey()];
+  keyDir = mkdtempSync(join(tmpdir(), 'portcullis-e2e-keys-'));
+  await mustKubectl(plane.cluster, ['-n', 'portcullis-system', 'create', 'secret', 'generic', ASSERTION_SECRET, `--from-file=keys.pem=${writeKeys(keyDir, 'a.pem', [keyA])}`]);
+  controller = await startController(
+    plane.identity.kubeconfig,
+    ['--allowed-backend-host', 'api.partner.example', '--allowed-backend-host', '169.254.169.254', '--assertion-key-secret', `portcullis-system/${ASSERTION_SECRET}`],
+    { NODE_EXTRA_CA_CERTS: pki.caFile },
+  );
   await waitFor('the controller to be ready', async () => (await fetch(`${controller.opsURL}/readyz`)).status === 200);
 }, CLUSTER_START_TIMEOUT_MS);
 
@@ -76,6 +93,7 @@ afterAll(async () => {
   if (process.env.DEBUG_CONTROLLER_LOGS) (await import('node:fs')).writeFileSync(process.env.DEBUG_CONTROLLER_LOGS, controller.logs.map((l) => JSON.stringify(l)).join('\n'));
   await Promise.all([plane?.cluster.stop(), provider?.close(), upstream?.stop().then(() => host.remove())]);
   pki?.remove();
+  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
 });
 
 test('kubectl apply of a policy, a Route, a Service and its EndpointSlice: the proxy serves it, bearer tokens verified', async () => {
@@ -119,6 +137,103 @@ ${serviceAndSlice('httpbin')}`);
   expect((await get('/anything/test', bearer(otherIssuer))).status).toBe(401);
   const noScope = provider.token({ scope: 'other/write' });
   expect((await get('/anything/test', bearer(noScope))).status).toBe(403);
+}, 60_000);
+
+test('X-Portcullis-Assertion: signed with the first key of the Secret, verifiable against both JWKS; a change to the Secret applies without restart', async () => {
+  const assertionNow = async (): Promise<string> => {
+    const response = await get('/anything/test', bearer(provider.token()));
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { headers: Record<string, string> }).headers['x-portcullis-assertion']!;
+  };
+  const verifyAt = (assertion: string, jwks: string) => jwtVerify(assertion, createRemoteJWKSet(new URL(jwks)), { issuer: 'portcullis', audience: '127.0.0.1', algorithms: ['ES256'] });
+  const proxyJWKS = `${controller.url}/.well-known/portcullis/jwks.json`;
+  const opsJWKS = `${controller.opsURL}/.well-known/jwks.json`;
+  const kids = async () => ((await (await fetch(opsJWKS)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+  const setKeys = (keys: KeyFile[]) =>
+    apply(`apiVersion: v1
+kind: Secret
+metadata: {name: ${ASSERTION_SECRET}, namespace: portcullis-system}
+stringData:
+  keys.pem: ${JSON.stringify(keys.map((key) => key.pem).join(''))}
+`);
+
+  const signedByA = await assertionNow();
+  expect(decodeProtectedHeader(signedByA).kid).toBe(keyA.kid);
+  const { payload } = await verifyAt(signedByA, proxyJWKS);
+  expect(payload).toMatchObject({ sub: provider.mint.clientIds.machine, client_id: provider.mint.clientIds.machine, auth: 'bearer', policy: `${NS}/machines`, route: `${NS}/httpbin`, groups: [] });
+  expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(60);
+  await verifyAt(signedByA, opsJWKS);
+
+  // A new key first: it signs from now on; A stays published, so what it signed still verifies.
+  await setKeys([keyB, keyA]);
+  const signedByB = await waitFor('the new key to sign', async () => {
+    const assertion = await assertionNow();
+    return decodeProtectedHeader(assertion).kid === keyB.kid ? assertion : undefined;
+  });
+  expect(await kids()).toEqual([keyB.kid, keyA.kid]);
+  await verifyAt(signedByB, proxyJWKS);
+  await verifyAt(signedByA, proxyJWKS);
+
+  // A dropped: no longer published, so its assertions stop verifying.
+  await setKeys([keyB]);
+  await waitFor('the old key to go', async () => (await kids()).length === 1);
+  await expect(verifyAt(signedByA, proxyJWKS)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  await verifyAt(await assertionNow(), opsJWKS);
+
+  // The Secret deleted: the keys read before keep signing, the replica stays ready.
+  await mustKubectl(plane.cluster, ['-n', 'portcullis-system', 'delete', 'secret', ASSERTION_SECRET]);
+  await controller.waitForLog((line) => line.msg === 'the assertion key Secret is gone or has no key keys.pem; the keys read before keep signing');
+  expect(await kids()).toEqual([keyB.kid]);
+  expect((await fetch(`${controller.opsURL}/readyz`)).status).toBe(200);
+  expect(decodeProtectedHeader(await assertionNow()).kid).toBe(keyB.kid);
+}, 60_000);
+
+test('a replica whose assertion key Secret does not exist yet is not ready and refuses protected requests, until the Secret is made', async () => {
+  // A controller of its own class (run as the admin: the RBAC under test stays the first one's).
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: keyless, namespace: ${NS}}
+spec:
+  className: keyless
+  issuer: ${provider.issuer}
+  provider: Cognito
+  clientID: ${provider.mint.clientIds.machine}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: keyless, namespace: ${NS}}
+spec:
+  className: keyless
+  policyRef: {name: keyless}
+  rules:
+    - matches: [{path: {value: /keyless}}]
+      backends: [{service: {name: httpbin, port: 80}}]
+`);
+  const keyless = await startController(plane.cluster.kubeconfig, ['--class', 'keyless', '--no-leader-election', '--assertion-key-secret', 'portcullis-system/keyless-keys'], { NODE_EXTRA_CA_CERTS: pki.caFile });
+  try {
+    const waiting = await keyless.waitForLog((line) => line.msg === 'waiting for the assertion key Secret: until it exists with its key keys.pem, this replica is not ready and refuses protected requests');
+    expect(waiting.create).toMatch(/^kubectl -n portcullis-system create secret generic keyless-keys --from-literal=keys\.pem="\$\(openssl genpkey /);
+    const readyz = await fetch(`${keyless.opsURL}/readyz`);
+    expect([readyz.status, await readyz.json()]).toEqual([503, { status: 'not ready', reason: 'waiting for the assertion keys' }]);
+    expect(await (await fetch(`${keyless.url}/.well-known/portcullis/jwks.json`)).json()).toEqual({ keys: [] });
+    const refused = await waitFor('the policy to be ready, and the key still missing', async () => {
+      const response = await fetch(`${keyless.url}/keyless/x`, { headers: bearer(provider.token()) });
+      const body = (await response.json()) as { error: { code: string } };
+      return body.error.code === 'ASSERTION_KEY_UNAVAILABLE' ? response.status : undefined;
+    });
+    expect(refused).toBe(503);
+
+    await mustKubectl(plane.cluster, ['-n', 'portcullis-system', 'create', 'secret', 'generic', 'keyless-keys', `--from-file=keys.pem=${writeKeys(keyDir, 'keyless.pem', [keyA])}`]);
+    await waitFor('the replica to be ready', async () => (await fetch(`${keyless.opsURL}/readyz`)).status === 200);
+    const served = await fetch(`${keyless.url}/keyless/x`, { headers: bearer(provider.token()) });
+    expect(served.status).toBe(200);
+    const assertion = ((await served.json()) as { headers: Record<string, string> }).headers['x-portcullis-assertion']!;
+    expect(decodeProtectedHeader(assertion).kid).toBe(keyA.kid);
+  } finally {
+    await keyless.stop();
+    await mustKubectl(plane.cluster, ['-n', 'portcullis-system', 'delete', 'secret', 'keyless-keys', '--ignore-not-found']);
+    await mustKubectl(plane.cluster, ['-n', NS, 'delete', 'route,oidcpolicy', 'keyless']);
+  }
 }, 60_000);
 
 test('kubectl get routes,oidcpolicies shows them Accepted, Resolved, Programmed and Ready, and the provider resolved', async () => {

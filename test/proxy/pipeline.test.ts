@@ -94,6 +94,7 @@ let url: string;
 const allowAlice = (policy: AuthPolicy): AllowDecision => ({
   kind: 'allow',
   identity: { 'x-user-email': 'alice@example.com' },
+  caller: null,
   authorization: null,
   cookies: [],
   log: { policy: policy.key, decision: 'allow', reason: 'TOKEN_VALID', sub: 'alice' },

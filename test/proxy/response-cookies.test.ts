@@ -37,7 +37,7 @@ let guardCookies: string[];
 
 const guard: Guard = {
   async check(_request, policy) {
-    const decision: AllowDecision = { kind: 'allow', identity: {}, authorization: null, cookies: guardCookies, log: { policy: policy.key, decision: 'allow', reason: 'SESSION_VALID' } };
+    const decision: AllowDecision = { kind: 'allow', identity: {}, caller: null, authorization: null, cookies: guardCookies, log: { policy: policy.key, decision: 'allow', reason: 'SESSION_VALID' } };
     return decision;
   },
   async endpoint() {

@@ -48,6 +48,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if eq .Values.controller.className "portcullis" }}portcullis-leader{{ else }}portcullis-leader-{{ .Values.controller.className }}{{ end }}
 {{- end }}
 
+{{/* The Secret whose keys.pem signs X-Portcullis-Assertion. */}}
+{{- define "portcullis.assertionKeySecret" -}}
+{{- default (printf "%s-assertion-keys" (include "portcullis.fullname" .) | trunc 253) .Values.controller.assertion.keySecret.name }}
+{{- end }}
+
 {{- define "portcullis.image" -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag }}
 {{- if .Values.image.digest }}

@@ -8,7 +8,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { authorize } from '../authorize.ts';
 import { AuthError } from '../errors.ts';
-import { identityHeaders } from '../identity.ts';
+import { callerOf, identityHeaders } from '../identity.ts';
 import type { Provider } from '../provider.ts';
 import { createClientCache } from './client.ts';
 import type { BrowserFlow } from './contract.ts';
@@ -67,7 +67,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
 
   /** No usable session: sign in (navigations), 401 (everything else), or through (Allow). */
   async function unauthenticated(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, reason: string, cookies: string[]): Promise<GuardDecision> {
-    if (policy.unauthenticated === 'Allow') return { kind: 'allow', identity: {}, authorization: null, cookies, log: log(policy, 'allow', 'UNAUTHENTICATED_ALLOWED') };
+    if (policy.unauthenticated === 'Allow') return { kind: 'allow', identity: {}, caller: null, authorization: null, cookies, log: log(policy, 'allow', 'UNAUTHENTICATED_ALLOWED') };
     if (policy.unauthenticated === 'Redirect' && !context.upgrade && isNavigation(request)) {
       return signIn.start(policy, provider, context, jar, originalTarget(context.path, context.query), cookies, reason);
     }
@@ -153,11 +153,13 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       if (!(error instanceof AuthError)) throw error;
       return deny(errorAnswer(error.code, error.message), cookies, log(policy, 'deny', error.code, sub));
     }
-    const identity = identityHeaders(claims, policy);
+    const caller = callerOf(claims, policy, 'session');
+    const identity = identityHeaders(claims, caller, policy);
     if (policy.forward.idToken) identity[ID_TOKEN_HEADER] = session.idToken;
     return {
       kind: 'allow',
       identity,
+      caller,
       authorization: policy.forward.accessToken && session.accessToken !== null ? `Bearer ${session.accessToken}` : null,
       cookies,
       log: log(policy, 'allow', reason, sub),
