@@ -590,8 +590,10 @@ describe('logout from another site', () => {
       expect({ origin, signedIn: await stillSignedIn() }).toEqual({ origin, signedIn: true });
     }
     // Both reached the proxy (the same-site one with the session cookie), and were asked to confirm.
-    await proxyA.waitForLog((line) => line.path === '/oauth2/logout' && line.reason === 'LOGOUT_CONFIRM' && proxyA.logs.indexOf(line) >= logsBefore);
-    expect(proxyA.logs.slice(logsBefore).filter((line) => line.path === '/oauth2/logout').map((line) => [line.status, line.reason])).toEqual([
+    // The access log is buffered: wait for both lines, not only the first.
+    const logoutLines = () => proxyA.logs.slice(logsBefore).filter((line) => line.path === '/oauth2/logout');
+    await proxyA.waitForLog(() => logoutLines().length >= 2);
+    expect(logoutLines().map((line) => [line.status, line.reason])).toEqual([
       [200, 'LOGOUT_CONFIRM'],
       [200, 'LOGOUT_CONFIRM'],
     ]);
