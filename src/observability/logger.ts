@@ -1,7 +1,19 @@
-import { pino, type Logger } from 'pino';
+import { pino, type Logger as PinoLogger } from 'pino';
 import { textFormatter } from './log-text.ts';
 
-export type { Logger };
+/**
+ * pino's logger, and one method of ours: `access`, the access log's fast path. It writes a line
+ * whose fields were formatted by their owner (src/proxy/access-log.ts), straight into the same
+ * destination, with the same level, time and message fields as pino's lines: pino's generic
+ * serialisation (field walk, redaction, hooks) cost a tenth of a proxied request's CPU.
+ */
+export interface Logger extends PinoLogger {
+  /**
+   * One access-log line: `fields` is the line's JSON members without braces (`"a":1,"b":"x"`),
+   * every string escaped. Skipped when `level` is below the logger's.
+   */
+  access(level: 'info' | 'warn', fields: string): void;
+}
 
 export interface LoggerOptions {
   readonly level?: string;
@@ -23,9 +35,12 @@ export interface LoggerOptions {
 /** The message of access-log lines, the only ones that wait in the buffer. */
 export const ACCESS_LOG_MESSAGE = 'request';
 
+const LEVEL_VALUES = { info: 30, warn: 40 } as const;
+
 /**
  * JSON lines, or text lines formatted from them. Nothing that could carry a secret is ever
- * logged: callers pass only safe fields, and `redact` applies before either format.
+ * logged: callers pass only safe fields, and `redact` applies before either format to pino's
+ * lines (access-log lines carry a fixed set of fields, none of them secret).
  *
  * Access-log lines are buffered and written 4 KiB at a time, or every `flushIntervalMs`
  * (default 100 ms), whichever comes first: a write per request cost more CPU than forwarding it.
@@ -39,18 +54,20 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const destination =
     typeof options.destination === 'object' ? options.destination : pino.destination({ dest: options.destination ?? 1, sync: !buffered, minLength: buffered ? 4096 : 0 });
   const flush = () => (destination as pino.DestinationStream & { flush(): void }).flush();
+  const text = options.format === 'text' ? textFormatter({ color: options.color ?? false }) : null;
+  const time = isoClock();
   const logger = pino(
     {
       level: options.level ?? 'info',
       hooks: {
         logMethod(args, method) {
           method.apply(this, args);
-          if (buffered && args[args.length - 1] !== ACCESS_LOG_MESSAGE) flush();
+          if (buffered) flush();
         },
-        ...(options.format === 'text' ? { streamWrite: textFormatter({ color: options.color ?? false }) } : {}),
+        ...(text === null ? {} : { streamWrite: text }),
       },
       base: undefined,
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: () => `,"time":"${time()}"`,
       formatters: { level: (label) => ({ level: label }) },
       // A second line of defence: these fields are never written, whoever passes them.
       redact: { paths: ['authorization', 'cookie', 'token', 'accessToken', 'idToken', 'refreshToken', 'clientSecret', 'password'], censor: '[redacted]' },
@@ -59,7 +76,31 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
   // The stream's own flush: without a callback it adds no listener while a write is under way.
   if (buffered) setInterval(flush, options.flushIntervalMs ?? 100).unref();
-  return logger;
+  // The line is pino's shape: level, time, the fields, the message; it waits in the buffer.
+  const access = (level: 'info' | 'warn', fields: string): void => {
+    if (LEVEL_VALUES[level] < logger.levelVal) return;
+    const line = `{"level":"${level}","time":"${time()}",${fields},"msg":"${ACCESS_LOG_MESSAGE}"}\n`;
+    destination.write(text === null ? line : text(line));
+  };
+  return Object.assign(logger, { access });
+}
+
+/**
+ * The time as ISO 8601 in UTC with milliseconds, as `Date.prototype.toISOString()` writes it;
+ * the date and the time of day are formatted once a second, not once a line.
+ */
+export function isoClock(now: () => number = Date.now): () => string {
+  let second = Number.NaN;
+  let prefix = '';
+  return () => {
+    const ms = now();
+    const remainder = ms % 1000;
+    if (ms - remainder !== second) {
+      second = ms - remainder;
+      prefix = new Date(second).toISOString().slice(0, 20); // `2026-11-30T11:22:33.`
+    }
+    return `${prefix}${remainder < 10 ? '00' : remainder < 100 ? '0' : ''}${remainder}Z`;
+  };
 }
 
 /**

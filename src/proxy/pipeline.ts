@@ -4,14 +4,14 @@
 // upstream receives too and the access log records.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/logger.ts';
+import { errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { errorAnswer, type Answer } from '../model/answer.ts';
 import { forwardedCookieHeader } from '../model/cookies.ts';
 import type { ErrorCode } from '../model/errors.ts';
 import type { Guard, GuardContext, GuardRequest } from '../model/guard.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
-import { redactQuery, type AccessLogEntry } from './access-log.ts';
+import { formatAccessLog, redactQuery, type AccessLogEntry } from './access-log.ts';
 import {
   createSelectionState,
   forwardWithRetry,
@@ -160,8 +160,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   function writeLog({ log, route }: Trace): void {
-    const level = log.status >= 500 ? 'warn' : 'info';
-    options.logger[level](log, ACCESS_LOG_MESSAGE);
+    options.logger.access(log.status >= 500 ? 'warn' : 'info', formatAccessLog(log));
     const metrics = options.metrics;
     if (metrics !== undefined) {
       metrics.request(route, log.status, log.durationMs / 1000);
