@@ -1,6 +1,9 @@
 // Prometheus metrics, named by its conventions (`_total`, `_seconds`), in one registry that
 // main builds and passes in. Label values come from configuration (routes, policies, issuers)
 // and from fixed code lists, never from requests, so cardinality stays bounded.
+//
+// The per-request series are looked up once and kept (a labelled child per Route and status
+// class, per decision): prom-client otherwise hashes the labels of every observation.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Reasons that begin or end a browser session (see src/auth/browser). */
@@ -45,18 +48,43 @@ export function createMetrics(): Metrics {
     },
   });
 
+  /** A Route's series: its requests by status class (index: the status / 100), its durations. */
+  interface RouteSeries {
+    readonly byStatusClass: Counter.Internal[];
+    readonly requestSeconds: Histogram.Internal<'route'>;
+    readonly upstreamSeconds: Histogram.Internal<'route'>;
+  }
+  const routes = new Map<string, RouteSeries>();
+  const seriesOf = (route: string): RouteSeries => {
+    let series = routes.get(route);
+    if (series === undefined) {
+      series = { byStatusClass: [], requestSeconds: requestSeconds.labels({ route }), upstreamSeconds: upstreamSeconds.labels({ route }) };
+      routes.set(route, series);
+    }
+    return series;
+  };
+  const decisionSeries = new Map<string, Counter.Internal>();
+
   return {
     registry,
     request(route, status, seconds) {
-      requests.inc({ route, status_class: `${Math.floor(status / 100)}xx` });
-      requestSeconds.observe({ route }, seconds);
+      const series = seriesOf(route);
+      const statusClass = Math.floor(status / 100);
+      (series.byStatusClass[statusClass] ??= requests.labels({ route, status_class: `${statusClass}xx` })).inc();
+      series.requestSeconds.observe(seconds);
     },
     upstream(route, seconds, errorCode) {
-      upstreamSeconds.observe({ route }, seconds);
+      seriesOf(route).upstreamSeconds.observe(seconds);
       if (errorCode !== null) upstreamErrors.inc({ route, code: errorCode });
     },
     decision(policy, decision, reason, cause) {
-      decisions.inc({ policy, decision, reason });
+      const key = `${policy} ${decision} ${reason}`;
+      let series = decisionSeries.get(key);
+      if (series === undefined) {
+        series = decisions.labels({ policy, decision, reason });
+        decisionSeries.set(key, series);
+      }
+      series.inc();
       const why = cause ?? reason;
       if (SESSION_CREATED.has(why)) sessions.inc({ policy, event: 'created' });
       else if (SESSION_ENDED.has(why)) sessions.inc({ policy, event: 'ended' });

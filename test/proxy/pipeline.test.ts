@@ -7,7 +7,6 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { compile } from '../../src/compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS } from '../../src/model/snapshot.ts';
@@ -19,7 +18,7 @@ import type { Metrics } from '../../src/observability/metrics.ts';
 import type { ForwardOutcome, ForwardTarget, Forwarder } from '../../src/proxy/forward/types.ts';
 import { trustedPeers } from '../../src/proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../../src/proxy/pipeline.ts';
-import { buildProxy } from '../../src/proxy/server.ts';
+import { buildProxy, type ProxyServer } from '../../src/proxy/server.ts';
 import { parseManifestText, toSnapshot } from '../../src/sources/manifests.ts';
 import { policyYAML, routeYAML } from '../support/manifests.ts';
 import { send } from './harness.ts';
@@ -88,7 +87,7 @@ let guardCalls: GuardCall[];
 let forwarded: ForwardTarget[];
 let metricCalls: { route: string; status: number }[];
 let logLines: Record<string, unknown>[];
-let proxy: FastifyInstance;
+let proxy: ProxyServer;
 let url: string;
 
 const allowAlice = (policy: AuthPolicy): AllowDecision => ({
@@ -397,6 +396,31 @@ describe('answers, written by the one response module', () => {
     expect(guardCalls).toHaveLength(1);
     expect(guardCalls[0]!.context.upgrade).toBe(true);
     expect(lowerCaseNames(guardCalls[0]!.headers).filter((name) => FORGED_KEYS.includes(name))).toEqual([]);
+  });
+});
+
+describe('the server in front of the pipeline', () => {
+  it('a target no router could decode still reaches the normaliser: 400 with our code, and an access-log line', async () => {
+    const answer = await rawExchange(url, ['GET /api/%zz%E0%A4%A HTTP/1.1', 'Host: example.com', 'Connection: close']);
+    const [head, body] = answer.split('\r\n\r\n') as [string, string];
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    const { error } = JSON.parse(body) as { error: { code: string; requestId: string } };
+    expect(error.code).toBe('TARGET_BAD_PERCENT_ENCODING');
+    expect(guardCalls).toEqual([]);
+    expect(logOf(error.requestId)).toMatchObject({ status: 400, code: error.code, host: 'example.com' });
+  });
+
+  it('a hostile path, Host or User-Agent can neither break the access-log line nor add a field to it', async () => {
+    const hostile = 'x","status":200,"forged":"yes","y":"\\';
+    const answer = await rawExchange(url, [`GET /public/${hostile.replaceAll('\\', '%5C')}?q=${hostile} HTTP/1.1`, `Host: ${hostile}`, `User-Agent: ${hostile}`, 'Connection: close']);
+    const requestId = /\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer)?.[1];
+    const line = logOf(requestId);
+    expect(line.host).toBe(hostile);
+    expect(line).not.toHaveProperty('forged');
+    expect(line).not.toHaveProperty('y');
+    expect(typeof line.status).toBe('number');
+    expect(line.status).toBe(Number(answer.slice(9, 12)));
+    expect(Object.keys(line).every((key) => ['level', 'time', 'msg', 'requestId', 'method', 'host', 'path', 'status', 'durationMs', 'peer', 'route', 'code', 'upstream', 'attempts', 'bytesIn', 'bytesOut'].includes(key))).toBe(true);
   });
 });
 
