@@ -1,5 +1,8 @@
 // The access-log line, formatted by hand for speed: every field there, every string escaped, so
 // that nothing a client sends can end the line or add a field of its own.
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createLogger, isoClock } from '../../src/observability/logger.ts';
 import { formatAccessLog, redactQuery, type AccessLogEntry } from '../../src/proxy/access-log.ts';
@@ -77,6 +80,29 @@ describe('Logger.access', () => {
     expect(access).toEqual({ level: 'warn', time: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/), ...FULL, msg: 'request' });
     expect(Math.abs(Date.parse(access!.time as string) - Date.now())).toBeLessThan(5_000);
     expect(Object.keys(other!)).toEqual(['level', 'time', 'other', 'msg']);
+  });
+
+  it('buffered (a file descriptor, as stdout is): every line written, in the order logged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-access-log-'));
+    const fd = openSync(join(dir, 'log'), 'w');
+    try {
+      const logger = createLogger({ destination: fd });
+      for (let i = 0; i < 500; i++) {
+        logger.access('info', formatAccessLog({ ...FULL, requestId: `r${i}`, status: 200 }));
+        if (i % 100 === 50) logger.info({ after: `r${i}` }, 'an event');
+        if (i % 150 === 149) await new Promise((resolve) => setImmediate(resolve));
+      }
+      logger.flush();
+      // The buffer writes what is left within its flush interval (100 ms) at most, a chunk at a time.
+      const read = () => readFileSync(join(dir, 'log'), 'utf8').split('\n').slice(0, -1);
+      for (let wait = 0; wait < 50 && read().length < 505; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const lines = read().map((line) => JSON.parse(line) as Record<string, unknown>);
+      const expected = Array.from({ length: 500 }, (_, i) => [`r${i}`, ...(i % 100 === 50 ? [`after r${i}`] : [])]).flat();
+      expect(lines.map((line) => (line.msg === 'request' ? line.requestId : `after ${String(line.after)}`))).toEqual(expected);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('skips a line below the logger level', () => {
