@@ -64,7 +64,8 @@ export function createMetrics(): Metrics {
     }
     return series;
   };
-  const decisionSeries = new Map<string, CounterSeries>();
+  /** By policy, then decision, then reason: lookups of the same few strings, never a key made per request. */
+  const decisionSeries = new Map<string, Map<string, Map<string, CounterSeries>>>();
 
   return {
     registry,
@@ -79,12 +80,12 @@ export function createMetrics(): Metrics {
       if (errorCode !== null) upstreamErrors.inc({ route, code: errorCode });
     },
     decision(policy, decision, reason, cause) {
-      const key = `${policy} ${decision} ${reason}`;
-      let series = decisionSeries.get(key);
-      if (series === undefined) {
-        series = decisions({ policy, decision, reason });
-        decisionSeries.set(key, series);
-      }
+      let byDecision = decisionSeries.get(policy);
+      if (byDecision === undefined) decisionSeries.set(policy, (byDecision = new Map()));
+      let byReason = byDecision.get(decision);
+      if (byReason === undefined) byDecision.set(decision, (byReason = new Map()));
+      let series = byReason.get(reason);
+      if (series === undefined) byReason.set(reason, (series = decisions({ policy, decision, reason })));
       series.inc();
       const why = cause ?? reason;
       if (SESSION_CREATED.has(why)) sessions.inc({ policy, event: 'created' });

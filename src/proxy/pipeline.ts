@@ -130,16 +130,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (decision.kind === 'answer') return decision.answer;
       // Verified identity only: set after the strip above, never merged with the client's.
       Object.assign(headers, decision.identity);
-      if (decision.authorization === null) delete headers.authorization;
-      else headers.authorization = decision.authorization;
+      // Unset, not deleted (here and below): a header left undefined is not sent, and the object
+      // keeps its fast shape for the rest of the request.
+      headers.authorization = decision.authorization ?? undefined;
       cookies = decision.cookies;
     }
     // Security: our cookies stay ours, here and nowhere else, on every rule (public, bearer and
     // browser alike): a session cookie replayed by an upstream would be that user's session, and
     // a login attempt's carries its PKCE verifier.
-    const cookie = forwardedCookieHeader(headers.cookie, table.proxyCookies);
-    if (cookie === null) delete headers.cookie;
-    else headers.cookie = cookie;
+    headers.cookie = forwardedCookieHeader(headers.cookie, table.proxyCookies) ?? undefined;
     return { kind: 'forward', rule, action, path: target.path, query: target.query, headers, cookies };
   }
 

@@ -15,6 +15,7 @@ import type { AuthPolicy } from '../../src/model/policy.ts';
 import type { RouteTable } from '../../src/model/table.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
+import { upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
 import type { ForwardOutcome, ForwardTarget, Forwarder } from '../../src/proxy/forward/types.ts';
 import { trustedPeers } from '../../src/proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../../src/proxy/pipeline.ts';
@@ -183,6 +184,11 @@ function logOf(requestId: string | string[] | undefined): Record<string, unknown
   return line;
 }
 
+/** The names of the headers the forwarder sends upstream for this target (a header left undefined is not sent). */
+function sentUpstream(target: ForwardTarget): string[] {
+  return upstreamRequestHeaders(target.headers).filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
+}
+
 function lowerCaseNames(headers: Readonly<Record<string, unknown>>): string[] {
   return Object.keys(headers).map((name) => name.toLowerCase());
 }
@@ -219,7 +225,7 @@ describe('identity headers', () => {
 
     decide = (_request, policy) => allowAlice(policy);
     await send(`${url}/api/x`, { headers: { authorization: 'Bearer client-token' } });
-    expect(forwarded[1]!.headers).not.toHaveProperty('authorization');
+    expect(sentUpstream(forwarded[1]!)).not.toContain('authorization');
   });
 
   it('the guard is told how many Authorization headers came: Node keeps only the first', async () => {
@@ -246,7 +252,7 @@ describe("the proxy's cookies", () => {
 
   it('leave no Cookie header at all when nothing else was sent', async () => {
     await send(`${url}/api/x`, { headers: { cookie: OUR_COOKIES } });
-    expect(forwarded[0]!.headers).not.toHaveProperty('cookie');
+    expect(sentUpstream(forwarded[0]!)).not.toContain('cookie');
   });
 
   it("are the guard's to read, and the guard's cookies reach the client with the upstream's answer", async () => {
