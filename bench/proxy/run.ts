@@ -46,6 +46,8 @@ interface Measured {
   readonly cpuMicrosPerRequest: number | null;
   /** The kernel's part of it (system time). */
   readonly systemMicrosPerRequest: number | null;
+  /** The resident memory of the row's process tree right after the run, in MiB; null without a process. */
+  readonly rssMiB: number | null;
 }
 
 type Outcome =
@@ -93,12 +95,13 @@ async function main(): Promise<void> {
           before === null || after === null || wrk.requests === 0 ? null : (micros(after) - micros(before)) / wrk.requests;
         const cpuMicrosPerRequest = perRequest((time) => time.userMicros + time.systemMicros);
         const systemMicrosPerRequest = perRequest((time) => time.systemMicros);
-        rounds.push({ wrk, cpuMicrosPerRequest, systemMicrosPerRequest });
+        const rssMiB = running.pid === undefined ? null : cpu.treeRssMiB(running.pid);
+        rounds.push({ wrk, cpuMicrosPerRequest, systemMicrosPerRequest, rssMiB });
         console.log(
           `round ${round}  ${row.name.padEnd(48)} ${wrk.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
             `${cpuMicrosPerRequest === null ? '   — ' : cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req ` +
             `(system ${systemMicrosPerRequest === null ? '—' : systemMicrosPerRequest.toFixed(0)})  ` +
-            `p50 ${wrk.p50Ms.toFixed(2)} ms  p99 ${wrk.p99Ms.toFixed(2)} ms${wrk.errors ? `  ${wrk.errors} errors` : ''}`,
+            `p50 ${wrk.p50Ms.toFixed(2)} ms  p99 ${wrk.p99Ms.toFixed(2)} ms${rssMiB === null ? '' : `  RSS ${rssMiB.toFixed(0)} MiB`}${wrk.errors ? `  ${wrk.errors} errors` : ''}`,
         );
       }
     }
@@ -149,6 +152,7 @@ interface Summary {
   readonly p99Ms: number;
   readonly cpuMicrosPerRequest: number | null;
   readonly systemMicrosPerRequest: number | null;
+  readonly rssMiB: number | null;
   readonly errors: number;
 }
 
@@ -161,6 +165,7 @@ function summarise(rounds: readonly Measured[]): Summary {
     p99Ms: median(rounds.map((r) => r.wrk.p99Ms)),
     cpuMicrosPerRequest: medianOf(rounds.map((r) => r.cpuMicrosPerRequest)),
     systemMicrosPerRequest: medianOf(rounds.map((r) => r.systemMicrosPerRequest)),
+    rssMiB: medianOf(rounds.map((r) => r.rssMiB)),
     errors: rounds.reduce((sum, r) => sum + r.wrk.errors, 0),
   };
 }
@@ -207,14 +212,14 @@ function report(outcomes: readonly Outcome[], settings: Settings, load: readonly
   const versions = outcomes.flatMap((outcome) => ('version' in outcome && outcome.version !== undefined ? [outcome.version] : []));
 
   const lines = outcomes.map((outcome) => {
-    if ('absent' in outcome) return `| ${outcome.row.name} | absent: ${cell(outcome.absent)} | | | | | | | | |`;
+    if ('absent' in outcome) return `| ${outcome.row.name} | absent: ${cell(outcome.absent)} | | | | | | | | | |`;
     const summary = rows.get(outcome.row.name);
-    if (summary === undefined) return `| ${outcome.row.name} | not measured | | | | | | | | |`;
+    if (summary === undefined) return `| ${outcome.row.name} | not measured | | | | | | | | | |`;
     return (
       `| ${outcome.row.name}${summary.errors ? ` (${summary.errors} errors)` : ''} | ${thousands(summary.requestsPerSecond)} | ` +
       `${outcome.rounds.map((r) => thousands(r.wrk.requestsPerSecond)).join(', ')} | ${summary.p50Ms.toFixed(2)} | ${summary.p99Ms.toFixed(2)} | ` +
       `${micros(summary.cpuMicrosPerRequest)} | ${micros(summary.systemMicrosPerRequest)} | ${outcome.rounds.map((r) => micros(r.cpuMicrosPerRequest)).join(', ')} | ` +
-      `${ratio(summary.requestsPerSecond, nginx?.requestsPerSecond)} | ${ratio(summary.cpuMicrosPerRequest, forwarder?.cpuMicrosPerRequest)} |`
+      `${ratio(summary.requestsPerSecond, nginx?.requestsPerSecond)} | ${ratio(summary.cpuMicrosPerRequest, forwarder?.cpuMicrosPerRequest)} | ${micros(summary.rssMiB)} |`
     );
   });
 
@@ -226,14 +231,15 @@ function report(outcomes: readonly Outcome[], settings: Settings, load: readonly
       'carries the token (850 bytes, a Cognito-shaped machine access token, the same for every row that sends one), which the echo repeats twice. ' +
       'Figures are the median of the rounds (every round listed). CPU µs/req: user + system CPU time of the ' +
       "row's own process tree during the run (from /proc; not wrk's, not the upstream's — the \"upstream, direct\" row is the upstream's own) " +
-      `divided by the requests served; "of which system": the kernel's part (sockets). Ratios: req/s vs ${BASELINE}; CPU vs ${FORWARDER} (the Node.js ceiling).`,
+      `divided by the requests served; "of which system": the kernel's part (sockets). Ratios: req/s vs ${BASELINE}; CPU vs ${FORWARDER} (the Node.js ceiling). ` +
+      "RSS: the row's process tree right after each run (median).",
     'Peers: nginx with one worker, no access log; Apache with the event MPM, one child process of 64 threads, no access log, verifying ' +
       'every token against the JWKS (over HTTPS, private CA) and checking iss, token_use, client_id and scope; oauth2-proxy with ' +
       '--skip-jwt-bearer-tokens --oidc-audience-claim=client_id --force-json-errors, request log on, checking neither token_use nor scope. ' +
       'Portcullis keeps its access log on; "semi-space N MiB" rows run the bin under `node --max-semi-space-size=N`.',
     '',
-    '| row | req/s | every round | p50 ms | p99 ms | CPU µs/req | of which system | every round | req/s vs nginx | CPU vs forwarder |',
-    '|---|---:|---|---:|---:|---:|---:|---|---:|---:|',
+    '| row | req/s | every round | p50 ms | p99 ms | CPU µs/req | of which system | every round | req/s vs nginx | CPU vs forwarder | RSS MiB |',
+    '|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|',
     ...lines,
   ].join('\n');
 }

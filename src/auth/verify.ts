@@ -47,6 +47,9 @@ function decodeJSON(part: string, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** How much of a token's end keys the signature cache: 32 base64url characters of signature, 192 bits. */
+const SIGNATURE_KEY_LENGTH = 32;
+
 /** Verified signatures, per policy: a repeated token costs a lookup, not a signature check. */
 export interface SignatureCache {
   get(token: string): Claims | undefined;
@@ -56,14 +59,20 @@ export interface SignatureCache {
 }
 
 export function createSignatureCache(maxEntries: number, now: () => number): SignatureCache {
-  const entries = new Map<string, Claims>();
+  // Keyed by the token's last characters (its signature's), not the whole token: a request's token
+  // is a new string, and a map hashes all of a new key, 1 KB here, on every request. A hit is still
+  // one only for the very same token: the entry keeps it, and it is compared whole.
+  const keyOf = (token: string) => token.slice(-SIGNATURE_KEY_LENGTH);
+  const entries = new Map<string, { readonly token: string; readonly claims: Claims }>();
   return {
     get(token) {
-      const claims = entries.get(token);
-      if (claims === undefined) return undefined;
+      const key = keyOf(token);
+      const entry = entries.get(key);
+      if (entry === undefined || entry.token !== token) return undefined;
+      const { claims } = entry;
       // Expired entries go; the caller still checks exp against its skew on every request.
       if (typeof claims.exp === 'number' && claims.exp * 1000 < now() - 24 * 3_600_000) {
-        entries.delete(token);
+        entries.delete(key);
         return undefined;
       }
       return claims;
@@ -71,7 +80,7 @@ export function createSignatureCache(maxEntries: number, now: () => number): Sig
     set(token, claims) {
       if (maxEntries <= 0) return;
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(token, claims);
+      entries.set(keyOf(token), { token, claims });
     },
     clear: () => entries.clear(),
     get size() {

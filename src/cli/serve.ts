@@ -2,7 +2,6 @@
 // runtime, the proxy and ops listeners; this file owns listening and draining. A source (a
 // manifest folder, Kubernetes informers) hands it snapshots.
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import type { AssertionKeySet } from '../auth/assertion/keys.ts';
 import { ASSERTION_JWKS_PATH, createAssertionSigner } from '../auth/assertion/signer.ts';
 import { createBrowserFlow } from '../auth/browser/flow.ts';
@@ -73,7 +72,7 @@ export const DEFAULT_DRAIN_DELAY_MS = 5_000;
  * Listens where asked; without a host, on every interface: IPv6 and IPv4 (`::`), or IPv4 alone
  * on a node without IPv6.
  */
-async function listenAll(app: FastifyInstance, address: { host: string | undefined; port: number }): Promise<void> {
+async function listenAll(app: { listen(address: { host: string; port: number }): Promise<unknown> }, address: { host: string | undefined; port: number }): Promise<void> {
   if (address.host !== undefined) {
     await app.listen({ host: address.host, port: address.port });
     return;

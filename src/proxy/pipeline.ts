@@ -4,14 +4,14 @@
 // upstream receives too and the access log records.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ACCESS_LOG_MESSAGE, errorFields, type Logger } from '../observability/logger.ts';
+import { errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { errorAnswer, type Answer, type DocumentAnswer } from '../model/answer.ts';
 import { forwardedCookieHeader } from '../model/cookies.ts';
 import type { ErrorCode } from '../model/errors.ts';
 import type { Guard, GuardContext, GuardRequest } from '../model/guard.ts';
 import type { CompiledRule, ForwardAction, RouteTable } from '../model/table.ts';
-import { redactQuery, type AccessLogEntry } from './access-log.ts';
+import { formatAccessLog, redactQuery, type AccessLogEntry } from './access-log.ts';
 import {
   createSelectionState,
   forwardWithRetry,
@@ -147,16 +147,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (decision.kind === 'answer') return decision.answer;
       // Verified identity only: set after the strip above, never merged with the client's.
       Object.assign(headers, decision.identity);
-      if (decision.authorization === null) delete headers.authorization;
-      else headers.authorization = decision.authorization;
+      // Unset, not deleted (here and below): a header left undefined is not sent, and the object
+      // keeps its fast shape for the rest of the request.
+      headers.authorization = decision.authorization ?? undefined;
       cookies = decision.cookies;
     }
     // Security: our cookies stay ours, here and nowhere else, on every rule (public, bearer and
     // browser alike): a session cookie replayed by an upstream would be that user's session, and
     // a login attempt's carries its PKCE verifier.
-    const cookie = forwardedCookieHeader(headers.cookie, table.proxyCookies);
-    if (cookie === null) delete headers.cookie;
-    else headers.cookie = cookie;
+    headers.cookie = forwardedCookieHeader(headers.cookie, table.proxyCookies) ?? undefined;
     return { kind: 'forward', rule, action, path: target.path, query: target.query, headers, cookies, proxyCookies: table.proxyCookies };
   }
 
@@ -177,8 +176,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   function writeLog({ log, route }: Trace): void {
-    const level = log.status >= 500 ? 'warn' : 'info';
-    options.logger[level](log, ACCESS_LOG_MESSAGE);
+    options.logger.access(log.status >= 500 ? 'warn' : 'info', formatAccessLog(log));
     const metrics = options.metrics;
     if (metrics !== undefined) {
       metrics.request(route, log.status, log.durationMs / 1000);

@@ -6,7 +6,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import { WebSocket, WebSocketServer } from 'ws';
 import { compile } from '../../src/compile/compile.ts';
 import type { AllowDecision, Guard } from '../../src/model/guard.ts';
@@ -15,7 +14,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createUndiciForwarder, type Forwarder } from '../../src/proxy/forward/index.ts';
 import { trustedPeers } from '../../src/proxy/headers.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../../src/proxy/pipeline.ts';
-import { buildProxy } from '../../src/proxy/server.ts';
+import { buildProxy, type ProxyServer } from '../../src/proxy/server.ts';
 import { parseManifestText, toSnapshot } from '../../src/sources/manifests.ts';
 import { closeServer, startEchoServer, type EchoServer } from '../support/echo-server.ts';
 import { policyYAML, routeYAML } from '../support/manifests.ts';
@@ -30,7 +29,7 @@ const THEIRS = ['app=1; Path=/', '_webx=theirs'];
 let echo: EchoServer;
 let wss: WebSocketServer;
 let forwarder: Forwarder;
-let proxy: FastifyInstance;
+let proxy: ProxyServer;
 let url: string;
 /** The cookies the scripted guard sets with its allow decision. */
 let guardCookies: string[];
@@ -80,7 +79,7 @@ beforeAll(async () => {
   forwarder = createUndiciForwarder();
   const pipeline = createPipeline({ table: () => table, forwarder, guard, logger: createLogger({ level: 'silent' }), trustedPeers: trustedPeers([]), scheme: 'http', timeouts: DEFAULT_TIMEOUTS });
   proxy = buildProxy(pipeline);
-  await proxy.listen({ port: 0, host: '127.0.0.1' });
+  await proxy.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
 });
 

@@ -20,9 +20,11 @@ export interface PortcullisProcess {
   stop(): Promise<void>;
 }
 
-export async function startPortcullis(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<PortcullisProcess> {
-  // The CLI runs through its own shebang, with the Node.js flags it sets for itself.
-  const child = spawn(CLI, [...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...(args.includes('--ops-listen') ? [] : ['--ops-listen', '127.0.0.1:0'])], {
+export async function startPortcullis(args: readonly string[], options: { env?: NodeJS.ProcessEnv; command?: readonly string[] } = {}): Promise<PortcullisProcess> {
+  // The CLI runs through its own shebang, with the Node.js flags it sets for itself; or as
+  // `command` says (e.g. `[node, CLI]`).
+  const [file, ...prefix] = options.command ?? [CLI];
+  const child = spawn(file!, [...prefix, ...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...(args.includes('--ops-listen') ? [] : ['--ops-listen', '127.0.0.1:0'])], {
     cwd: REPO_ROOT,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

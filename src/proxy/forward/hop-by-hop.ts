@@ -16,7 +16,7 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 
 /** Lower-case names listed in `Connection` values (less `close` and `keep-alive`); null when none. */
 export function connectionTokens(values: string | readonly string[] | undefined): Set<string> | null {
-  if (values === undefined) return null;
+  if (values === undefined || values === 'keep-alive' || values === 'close') return null; // nearly every request
   let tokens: Set<string> | null = null;
   for (const value of typeof values === 'string' ? [values] : values) {
     for (const raw of value.split(',')) {
@@ -57,17 +57,23 @@ export function headersFromClient(headers: IncomingHttpHeaders): Record<string, 
  * (the forwarder answers `100 Continue` to the client itself, and undici refuses the header).
  */
 export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
-  const named = connectionTokens(headerValue(headers, 'connection'));
+  // One pass; what the prepared `Connection` names (rarely anything) is taken out after it.
+  let connection: string | readonly string[] | undefined;
   const flat: string[] = [];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (lower === 'expect' || isHopByHop(lower, named)) continue;
+    if (lower === 'connection') connection = value;
+    if (lower === 'expect' || HOP_BY_HOP.has(lower)) continue;
     if (typeof value === 'string') flat.push(name, value);
     else for (const item of value) flat.push(name, item);
   }
-  return flat;
+  const named = connectionTokens(connection);
+  if (named === null) return flat;
+  const kept: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (!named.has(flat[i]!.toLowerCase())) kept.push(flat[i]!, flat[i + 1]!);
+  return kept;
 }
 
 /**
@@ -117,11 +123,4 @@ export function setsProxyCookie(line: string, names: readonly string[]): boolean
 function latin1(value: Buffer | string | undefined): string {
   if (value === undefined) return '';
   return typeof value === 'string' ? value : value.toString('latin1');
-}
-
-function headerValue(headers: UpstreamHeaders, lowerCaseName: string): string | readonly string[] | undefined {
-  const direct = headers[lowerCaseName];
-  if (direct !== undefined) return direct;
-  for (const name of Object.keys(headers)) if (name.toLowerCase() === lowerCaseName) return headers[name];
-  return undefined;
 }
