@@ -37,37 +37,38 @@ export const ACCESS_LOG_MESSAGE = 'request';
 
 const LEVEL_VALUES = { info: 30, warn: 40 } as const;
 
-/** Access-log lines wait until this many bytes are buffered (or the flush interval passes). */
-const BUFFER_BYTES = 32 * 1024;
-
+/** Access-log lines gather until this many characters (about bytes: they are ASCII but for odd values). */
+const BATCH_CHARS = 16 * 1024;
 
 /**
  * JSON lines, or text lines formatted from them. Nothing that could carry a secret is ever
  * logged: callers pass only safe fields, and `redact` applies before either format to pino's
  * lines (access-log lines carry a fixed set of fields, none of them secret).
  *
- * Access-log lines are buffered and written 32 KiB at a time, or every `flushIntervalMs`
- * (default 100 ms), whichever comes first: a write per request cost more CPU than forwarding it,
- * and a write per 4 KiB still a twentieth of it. The lines of one turn of the event loop join the
- * buffer together, as one string: the buffer measures its last chunk on every write it takes.
- * Every other line (events, problems) is written at once, with whatever is buffered before it;
- * when a write is already under way, with the next one (the stream's flush does not queue a
- * second write), so within `flushIntervalMs` at worst.
- * Text lines go through the same buffer; JSON lines pay nothing for the text format's existence.
+ * Access-log lines are gathered and written 16 KiB at a time, or every `flushIntervalMs`
+ * (default 100 ms), whichever comes first: a write per request cost more CPU than forwarding it.
+ * They gather here, as one string, not in the stream's buffer: the stream measures its last chunk
+ * on every write it takes, which per line (or per turn of the event loop) cost a microsecond or
+ * two a request. Every other line (events, problems) is written at once, with whatever gathered
+ * before it; when a write is already under way, with the next one (the stream's flush does not
+ * queue a second write), so within `flushIntervalMs` at worst. At exit, whatever the cause, the
+ * gathered lines are written before the process ends.
+ * Text lines go through the same path; JSON lines pay nothing for the text format's existence.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const buffered = typeof options.destination !== 'object' && options.sync !== true;
   const destination =
-    typeof options.destination === 'object' ? options.destination : pino.destination({ dest: options.destination ?? 1, sync: !buffered, minLength: buffered ? BUFFER_BYTES : 0, maxWrite: 2 * BUFFER_BYTES });
+    typeof options.destination === 'object' ? options.destination : pino.destination({ dest: options.destination ?? 1, sync: !buffered, minLength: buffered ? 4096 : 0 });
   const flush = () => (destination as pino.DestinationStream & { flush(): void }).flush();
   const text = options.format === 'text' ? textFormatter({ color: options.color ?? false }) : null;
   const time = isoClock();
-  // This turn's access-log lines, on their way to the buffer (buffered destinations only).
-  let turn = '';
-  const endTurn = (): void => {
-    if (turn === '') return;
-    const lines = turn;
-    turn = '';
+  // Access-log lines not yet handed to the stream (buffered destinations only).
+  let gathered = '';
+  let exitHooked = false;
+  const handOver = (): void => {
+    if (gathered === '') return;
+    const lines = gathered;
+    gathered = '';
     destination.write(lines);
   };
   const logger = pino(
@@ -75,7 +76,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? 'info',
       hooks: {
         logMethod(args, method) {
-          endTurn(); // every line in the order it was logged
+          handOver(); // every line in the order it was logged
           method.apply(this, args);
           if (buffered) flush();
         },
@@ -90,8 +91,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     destination as pino.DestinationStream,
   );
   // The stream's own flush: without a callback it adds no listener while a write is under way.
-  if (buffered) setInterval(flush, options.flushIntervalMs ?? 100).unref();
-  // The line is pino's shape: level, time, the fields, the message; it waits in the buffer.
+  if (buffered) {
+    setInterval(() => {
+      handOver();
+      flush();
+    }, options.flushIntervalMs ?? 100).unref();
+  }
+  // The line is pino's shape: level, time, the fields, the message.
   const access = (level: 'info' | 'warn', fields: string): void => {
     if (LEVEL_VALUES[level] < logger.levelVal) return;
     const json = `{"level":"${level}","time":"${time()}",${fields},"msg":"${ACCESS_LOG_MESSAGE}"}\n`;
@@ -100,15 +106,29 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       destination.write(line);
       return;
     }
-    if (turn === '') setImmediate(endTurn);
-    turn += line;
+    gathered += line;
+    if (gathered.length >= BATCH_CHARS) handOver();
+    if (!exitHooked) {
+      // Before pino's own exit hook (which writes the stream's buffer out, synchronously): the
+      // gathered lines join the buffer first. Added once lines are gathered, so loggers that
+      // never write one (tests, the CLI's short commands) add no listener.
+      exitHooked = true;
+      process.prependOnceListener('exit', () => {
+        try {
+          handOver();
+          (destination as pino.DestinationStream & { flushSync(): void }).flushSync();
+        } catch {
+          // The stream is closed already: nothing more can be written.
+        }
+      });
+    }
   };
-  // pino's flush, after this turn's access-log lines.
+  // pino's flush, after the gathered access-log lines.
   const flushAll = logger.flush.bind(logger);
   return Object.assign(logger, {
     access,
     flush(callback?: (error?: Error) => void) {
-      endTurn();
+      handOver();
       flushAll(callback);
     },
   });

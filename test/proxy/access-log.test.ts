@@ -1,5 +1,6 @@
 // The access-log line, formatted by hand for speed: every field there, every string escaped, so
 // that nothing a client sends can end the line or add a field of its own.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +104,20 @@ describe('Logger.access', () => {
       // The descriptor stays open: the logger's flush timer writes to it for as long as the process lives.
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it.each([
+    ['process.exit() with no flush', 'process.exit(3);', 3],
+    ['an uncaught exception', "setImmediate(() => { throw new Error('boom'); });", 1],
+  ])('buffered: lines gathered but not yet written still reach stdout at %s', (_how, end, code) => {
+    const logger = new URL('../../src/observability/logger.ts', import.meta.url).href;
+    const script = `import { createLogger } from ${JSON.stringify(logger)};
+      const logger = createLogger();
+      for (let i = 0; i < 3; i++) logger.access('info', '"requestId":"r' + i + '"');
+      ${end}`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.status).toBe(code);
+    expect(child.stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId)).toEqual(['r0', 'r1', 'r2']);
   });
 
   it('skips a line below the logger level', () => {
