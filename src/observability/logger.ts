@@ -37,19 +37,20 @@ export const ACCESS_LOG_MESSAGE = 'request';
 
 const LEVEL_VALUES = { info: 30, warn: 40 } as const;
 
-/** Access-log lines gather until this many characters (about bytes: they are ASCII but for odd values). */
-const BATCH_CHARS = 16 * 1024;
+/** Access-log lines gather, as bytes, up to this many. */
+const BATCH_BYTES = 64 * 1024;
 
 /**
  * JSON lines, or text lines formatted from them. Nothing that could carry a secret is ever
  * logged: callers pass only safe fields, and `redact` applies before either format to pino's
  * lines (access-log lines carry a fixed set of fields, none of them secret).
  *
- * Access-log lines are gathered and written 16 KiB at a time, or every `flushIntervalMs`
+ * Access-log lines are gathered and written 64 KiB at a time, or every `flushIntervalMs`
  * (default 100 ms), whichever comes first: a write per request cost more CPU than forwarding it.
- * They gather here, as one string, not in the stream's buffer: the stream measures its last chunk
- * on every write it takes, which per line (or per turn of the event loop) cost a microsecond or
- * two a request. Every other line (events, problems) is written at once, with whatever gathered
+ * They gather here, as bytes in one buffer, not in the stream's: the stream measures its last
+ * chunk on every write it takes (a microsecond or two a request when lines went one by one), and
+ * lines kept as strings until then outlive young-generation collections, which copy them. Every
+ * other line (events, problems) is written at once, with whatever gathered
  * before it; when a write is already under way, with the next one (the stream's flush does not
  * queue a second write), so within `flushIntervalMs` at worst. At exit, whatever the cause, the
  * gathered lines are written before the process ends.
@@ -62,13 +63,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const flush = () => (destination as pino.DestinationStream & { flush(): void }).flush();
   const text = options.format === 'text' ? textFormatter({ color: options.color ?? false }) : null;
   const time = isoClock();
-  // Access-log lines not yet handed to the stream (buffered destinations only).
-  let gathered = '';
+  // Access-log lines not yet handed to the stream, UTF-8 (buffered destinations only).
+  let gathered: Buffer | null = null; // made with the first line
+  let used = 0;
   let exitHooked = false;
   const handOver = (): void => {
-    if (gathered === '') return;
-    const lines = gathered;
-    gathered = '';
+    if (used === 0 || gathered === null) return;
+    const lines = gathered.toString('utf8', 0, used);
+    used = 0;
     destination.write(lines);
   };
   const logger = pino(
@@ -106,8 +108,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       destination.write(line);
       return;
     }
-    gathered += line;
-    if (gathered.length >= BATCH_CHARS) handOver();
+    gathered ??= Buffer.allocUnsafe(BATCH_BYTES);
+    // A UTF-16 unit takes at most 3 bytes of UTF-8.
+    if (used + 3 * line.length > BATCH_BYTES) handOver();
+    if (3 * line.length > BATCH_BYTES) destination.write(line);
+    else used += gathered.write(line, used);
     if (!exitHooked) {
       // Before pino's own exit hook (which writes the stream's buffer out, synchronously): the
       // gathered lines join the buffer first. Added once lines are gathered, so loggers that

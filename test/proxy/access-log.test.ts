@@ -89,7 +89,9 @@ describe('Logger.access', () => {
     try {
       const logger = createLogger({ destination: fd });
       for (let i = 0; i < 500; i++) {
-        logger.access('info', formatAccessLog({ ...FULL, requestId: `r${i}`, status: 200 }));
+        // Some lines not ASCII, some longer than the batch itself.
+        const path = i % 7 === 0 ? `/caf\u00e9/\u{1f600}/${i}` : i % 97 === 0 ? `/${'x'.repeat(70_000)}` : `/p/${i}`;
+        logger.access('info', formatAccessLog({ ...FULL, requestId: `r${i}`, path, status: 200 }));
         if (i % 100 === 50) logger.info({ after: `r${i}` }, 'an event');
         if (i % 150 === 149) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -100,6 +102,8 @@ describe('Logger.access', () => {
       const lines = read().map((line) => JSON.parse(line) as Record<string, unknown>);
       const expected = Array.from({ length: 500 }, (_, i) => [`r${i}`, ...(i % 100 === 50 ? [`after r${i}`] : [])]).flat();
       expect(lines.map((line) => (line.msg === 'request' ? line.requestId : `after ${String(line.after)}`))).toEqual(expected);
+      expect(lines.find((line) => line.requestId === 'r7')?.path).toBe('/caf\u00e9/\u{1f600}/7');
+      expect(lines.find((line) => line.requestId === 'r97')?.path).toHaveLength(70_001);
     } finally {
       // The descriptor stays open: the logger's flush timer writes to it for as long as the process lives.
       rmSync(dir, { recursive: true, force: true });
