@@ -36,7 +36,8 @@ export function createLogOutput(fd: number): LogOutput {
 
   const endBatch = (): void => {
     if (used === 0 || batch === null) return;
-    queue.push(Buffer.from(batch.subarray(0, used))); // the batch buffer is reused at once
+    queue.push(batch.subarray(0, used));
+    batch = null; // the next line starts a new one
     used = 0;
   };
 
@@ -95,14 +96,17 @@ export function createLogOutput(fd: number): LogOutput {
       next();
     },
     gather(line) {
-      batch ??= Buffer.allocUnsafe(BATCH_BYTES);
       // A UTF-16 unit takes at most 3 bytes of UTF-8.
       if (used + 3 * line.length > BATCH_BYTES) {
         endBatch();
         next();
       }
-      if (3 * line.length > BATCH_BYTES) queue.push(Buffer.from(line, 'utf8'));
-      else used += batch.write(line, used);
+      if (3 * line.length > BATCH_BYTES) {
+        queue.push(Buffer.from(line, 'utf8'));
+        return;
+      }
+      batch ??= Buffer.allocUnsafe(BATCH_BYTES);
+      used += batch.write(line, used);
     },
     flush(callback) {
       endBatch();

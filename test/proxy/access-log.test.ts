@@ -59,6 +59,17 @@ describe('formatAccessLog', () => {
     expect(line.host).toBe(line.path);
   });
 
+  it('writes a duration as the number it is, to the microsecond', () => {
+    const durations = [0, 0.001, 0.01, 0.1, 0.5, 1, 1.5, 12.34, 12.305, 999.999, 1000, 86_400_000.25, -1.5, 1e-7, 2 ** 60];
+    for (let i = 0; i < 2000; i++) durations.push(Math.round(Math.random() * 10 ** (i % 7) * 1000) / 1000);
+    for (const durationMs of durations) {
+      const line = parse(formatAccessLog({ requestId: 'r', method: 'GET', host: 'h', path: '/', status: 200, durationMs }));
+      expect(line.durationMs).toBe(durationMs >= 0 ? Math.round(durationMs * 1000) / 1000 : durationMs);
+    }
+    expect(formatAccessLog({ requestId: 'r', method: 'GET', host: 'h', path: '/', status: 200, durationMs: 12.3 })).toMatch(/"durationMs":12\.3$/);
+    expect(formatAccessLog({ requestId: 'r', method: 'GET', host: 'h', path: '/', status: 200, durationMs: 0.05 })).toMatch(/"durationMs":0\.05$/);
+  });
+
   it('writes a number that is not finite as null, never as a bare word that breaks the JSON', () => {
     const line = parse(formatAccessLog({ requestId: 'r3', method: 'GET', host: 'h', path: '/', status: Number.NaN, durationMs: Number.POSITIVE_INFINITY }));
     expect(line).toMatchObject({ status: null, durationMs: null });
