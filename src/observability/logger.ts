@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
+import { createLogOutput } from './log-output.ts';
 import { textFormatter } from './log-text.ts';
 
 /**
@@ -6,6 +7,7 @@ import { textFormatter } from './log-text.ts';
  * whose fields were formatted by their owner (src/proxy/access-log.ts), straight into the same
  * destination, with the same level, time and message fields as pino's lines: pino's generic
  * serialisation (field walk, redaction, hooks) cost a tenth of a proxied request's CPU.
+ * `flush(callback)` calls back once every line so far is written.
  */
 export interface Logger extends PinoLogger {
   /**
@@ -37,79 +39,73 @@ export const ACCESS_LOG_MESSAGE = 'request';
 
 const LEVEL_VALUES = { info: 30, warn: 40 } as const;
 
-/** Access-log lines wait until this many bytes are buffered (or the flush interval passes). */
-const BUFFER_BYTES = 32 * 1024;
-
-
 /**
  * JSON lines, or text lines formatted from them. Nothing that could carry a secret is ever
  * logged: callers pass only safe fields, and `redact` applies before either format to pino's
  * lines (access-log lines carry a fixed set of fields, none of them secret).
  *
- * Access-log lines are buffered and written 32 KiB at a time, or every `flushIntervalMs`
- * (default 100 ms), whichever comes first: a write per request cost more CPU than forwarding it,
- * and a write per 4 KiB still a twentieth of it. The lines of one turn of the event loop join the
- * buffer together, as one string: the buffer measures its last chunk on every write it takes.
- * Every other line (events, problems) is written at once, with whatever is buffered before it;
- * when a write is already under way, with the next one (the stream's flush does not queue a
- * second write), so within `flushIntervalMs` at worst.
- * Text lines go through the same buffer; JSON lines pay nothing for the text format's existence.
+ * To a file descriptor (stdout by default), access-log lines are gathered and written 64 KiB at a
+ * time, or every `flushIntervalMs` (default 100 ms), whichever comes first: a write per request
+ * cost more CPU than forwarding it. Every other line (events, problems) is written at once, with
+ * whatever gathered before it. At exit, whatever the cause, what is left is written before the
+ * process ends (log-output.ts). Text lines take the same path; JSON lines pay nothing for the
+ * text format's existence.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const buffered = typeof options.destination !== 'object' && options.sync !== true;
-  const destination =
-    typeof options.destination === 'object' ? options.destination : pino.destination({ dest: options.destination ?? 1, sync: !buffered, minLength: buffered ? BUFFER_BYTES : 0, maxWrite: 2 * BUFFER_BYTES });
-  const flush = () => (destination as pino.DestinationStream & { flush(): void }).flush();
+  const output = buffered ? createLogOutput(typeof options.destination === 'number' ? options.destination : 1) : null;
+  const destination: pino.DestinationStream =
+    typeof options.destination === 'object'
+      ? (options.destination as pino.DestinationStream)
+      : output !== null
+        ? {
+            write(line) {
+              output.write(line);
+              hookExit();
+            },
+          }
+        : pino.destination({ dest: options.destination ?? 1, sync: true });
   const text = options.format === 'text' ? textFormatter({ color: options.color ?? false }) : null;
   const time = isoClock();
-  // This turn's access-log lines, on their way to the buffer (buffered destinations only).
-  let turn = '';
-  const endTurn = (): void => {
-    if (turn === '') return;
-    const lines = turn;
-    turn = '';
-    destination.write(lines);
-  };
+  // The first line written makes sure the process writes what is left when it exits; loggers that
+  // never write (silent ones in tests) add no listener.
+  let exitHooked = false;
+  function hookExit(): void {
+    if (exitHooked || output === null) return;
+    exitHooked = true;
+    process.prependOnceListener('exit', () => output.flushSync());
+  }
   const logger = pino(
     {
       level: options.level ?? 'info',
-      hooks: {
-        logMethod(args, method) {
-          endTurn(); // every line in the order it was logged
-          method.apply(this, args);
-          if (buffered) flush();
-        },
-        ...(text === null ? {} : { streamWrite: text }),
-      },
+      hooks: text === null ? {} : { streamWrite: text },
       base: undefined,
       timestamp: () => `,"time":"${time()}"`,
       formatters: { level: (label) => ({ level: label }) },
       // A second line of defence: these fields are never written, whoever passes them.
       redact: { paths: ['authorization', 'cookie', 'token', 'accessToken', 'idToken', 'refreshToken', 'clientSecret', 'password'], censor: '[redacted]' },
     },
-    destination as pino.DestinationStream,
+    destination,
   );
-  // The stream's own flush: without a callback it adds no listener while a write is under way.
-  if (buffered) setInterval(flush, options.flushIntervalMs ?? 100).unref();
-  // The line is pino's shape: level, time, the fields, the message; it waits in the buffer.
+  if (output !== null) setInterval(() => output.flush(), options.flushIntervalMs ?? 100).unref();
+  // The line is pino's shape: level, time, the fields, the message.
   const access = (level: 'info' | 'warn', fields: string): void => {
     if (LEVEL_VALUES[level] < logger.levelVal) return;
     const json = `{"level":"${level}","time":"${time()}",${fields},"msg":"${ACCESS_LOG_MESSAGE}"}\n`;
     const line = text === null ? json : text(json);
-    if (!buffered) {
+    if (output === null) {
       destination.write(line);
       return;
     }
-    if (turn === '') setImmediate(endTurn);
-    turn += line;
+    output.gather(line);
+    hookExit();
   };
-  // pino's flush, after this turn's access-log lines.
-  const flushAll = logger.flush.bind(logger);
   return Object.assign(logger, {
     access,
+    /** Writes what gathered; `callback` runs once every line so far is written. */
     flush(callback?: (error?: Error) => void) {
-      endTurn();
-      flushAll(callback);
+      if (output !== null) output.flush(callback);
+      else callback?.();
     },
   });
 }

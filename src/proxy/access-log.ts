@@ -53,7 +53,7 @@ export interface AccessLogEntry extends DecisionFields {
 export function formatAccessLog(entry: AccessLogEntry): string {
   let line = `"requestId":${quote(entry.requestId)},"method":${quote(entry.method)}`;
   if (entry.host !== undefined) line += `,"host":${quote(entry.host)}`;
-  line += `,"path":${quote(entry.path)},"status":${number(entry.status)},"durationMs":${number(entry.durationMs)}`;
+  line += `,"path":${quote(entry.path)},"status":${number(entry.status)},"durationMs":${milliseconds(entry.durationMs)}`;
   if (entry.peer !== undefined) line += `,"peer":${quote(entry.peer)}`;
   if (entry.route !== undefined) line += `,"route":${quote(entry.route)}`;
   if (entry.policy !== undefined) line += `,"policy":${quote(entry.policy)}`;
@@ -79,4 +79,18 @@ function quote(value: string): string {
 
 function number(value: number): string {
   return Number.isFinite(value) ? String(value) : 'null';
+}
+
+/**
+ * A duration in milliseconds, to the microsecond, from whole numbers: the general conversion of
+ * a fraction to its shortest decimal showed in the access log's profile.
+ */
+function milliseconds(value: number): string {
+  const micros = Math.round(value * 1000);
+  if (!(micros >= 0 && micros <= Number.MAX_SAFE_INTEGER)) return number(value);
+  const whole = Math.trunc(micros / 1000);
+  const fraction = micros - whole * 1000;
+  if (fraction === 0) return `${whole}`;
+  const digits = fraction % 100 === 0 ? `${fraction / 100}` : fraction % 10 === 0 ? `${fraction / 10}`.padStart(2, '0') : `${fraction}`.padStart(3, '0');
+  return `${whole}.${digits}`;
 }

@@ -277,7 +277,7 @@ function startTrace(req: IncomingMessage, trusted: boolean): Trace {
 /** Authorization headers in the request as sent: Node keeps the first only, and the guard refuses two. */
 function countAuthorization(rawHeaders: readonly string[]): number {
   let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === 13 && rawHeaders[i]!.toLowerCase() === 'authorization') count++;
   return count;
 }
 

@@ -1,5 +1,6 @@
 // The access-log line, formatted by hand for speed: every field there, every string escaped, so
 // that nothing a client sends can end the line or add a field of its own.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,17 @@ describe('formatAccessLog', () => {
     expect(line.host).toBe(line.path);
   });
 
+  it('writes a duration as the number it is, to the microsecond', () => {
+    const durations = [0, 0.001, 0.01, 0.1, 0.5, 1, 1.5, 12.34, 12.305, 999.999, 1000, 86_400_000.25, -1.5, 1e-7, 2 ** 60];
+    for (let i = 0; i < 2000; i++) durations.push(Math.round(Math.random() * 10 ** (i % 7) * 1000) / 1000);
+    for (const durationMs of durations) {
+      const line = parse(formatAccessLog({ requestId: 'r', method: 'GET', host: 'h', path: '/', status: 200, durationMs }));
+      expect(line.durationMs).toBe(durationMs >= 0 ? Math.round(durationMs * 1000) / 1000 : durationMs);
+    }
+    expect(formatAccessLog({ requestId: 'r', method: 'GET', host: 'h', path: '/', status: 200, durationMs: 12.3 })).toMatch(/"durationMs":12\.3$/);
+    expect(formatAccessLog({ requestId: 'r', method: 'GET', host: 'h', path: '/', status: 200, durationMs: 0.05 })).toMatch(/"durationMs":0\.05$/);
+  });
+
   it('writes a number that is not finite as null, never as a bare word that breaks the JSON', () => {
     const line = parse(formatAccessLog({ requestId: 'r3', method: 'GET', host: 'h', path: '/', status: Number.NaN, durationMs: Number.POSITIVE_INFINITY }));
     expect(line).toMatchObject({ status: null, durationMs: null });
@@ -88,7 +100,9 @@ describe('Logger.access', () => {
     try {
       const logger = createLogger({ destination: fd });
       for (let i = 0; i < 500; i++) {
-        logger.access('info', formatAccessLog({ ...FULL, requestId: `r${i}`, status: 200 }));
+        // Some lines not ASCII, some longer than the batch itself.
+        const path = i % 7 === 0 ? `/caf\u00e9/\u{1f600}/${i}` : i % 97 === 0 ? `/${'x'.repeat(70_000)}` : `/p/${i}`;
+        logger.access('info', formatAccessLog({ ...FULL, requestId: `r${i}`, path, status: 200 }));
         if (i % 100 === 50) logger.info({ after: `r${i}` }, 'an event');
         if (i % 150 === 149) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -99,10 +113,26 @@ describe('Logger.access', () => {
       const lines = read().map((line) => JSON.parse(line) as Record<string, unknown>);
       const expected = Array.from({ length: 500 }, (_, i) => [`r${i}`, ...(i % 100 === 50 ? [`after r${i}`] : [])]).flat();
       expect(lines.map((line) => (line.msg === 'request' ? line.requestId : `after ${String(line.after)}`))).toEqual(expected);
+      expect(lines.find((line) => line.requestId === 'r7')?.path).toBe('/caf\u00e9/\u{1f600}/7');
+      expect(lines.find((line) => line.requestId === 'r97')?.path).toHaveLength(70_001);
     } finally {
       // The descriptor stays open: the logger's flush timer writes to it for as long as the process lives.
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it.each([
+    ['process.exit() with no flush', 'process.exit(3);', 3],
+    ['an uncaught exception', "setImmediate(() => { throw new Error('boom'); });", 1],
+  ])('buffered: lines gathered but not yet written still reach stdout at %s', (_how, end, code) => {
+    const logger = new URL('../../src/observability/logger.ts', import.meta.url).href;
+    const script = `import { createLogger } from ${JSON.stringify(logger)};
+      const logger = createLogger();
+      for (let i = 0; i < 3; i++) logger.access('info', '"requestId":"r' + i + '"');
+      ${end}`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.status).toBe(code);
+    expect(child.stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId)).toEqual(['r0', 'r1', 'r2']);
   });
 
   it('skips a line below the logger level', () => {

@@ -72,6 +72,11 @@ function pickUpstream(upstreams: readonly Upstream[], state: SelectionState): nu
 
 function nextEndpoint(upstream: Upstream, state: SelectionState, avoid: Endpoint | null): Endpoint | null {
   const { endpoints } = upstream;
+  if (endpoints.length === 1) {
+    // One endpoint, nothing to rotate (most upstreams: a `url` backend, or a Service's one address).
+    const only = endpoints[0] as Endpoint;
+    return avoid !== null && only.origin === avoid.origin ? null : only;
+  }
   const start = state.cursors.get(upstream) ?? 0;
   for (let step = 0; step < endpoints.length; step++) {
     const endpoint = endpoints[(start + step) % endpoints.length] as Endpoint;
