@@ -2,14 +2,16 @@
 // snapshot of validated objects and those refused; the problems of manifest files) and how
 // compile() is told the mode it compiles for. The sources produce it, compile() reads the
 // snapshot, status reports the problems; none of them imports another.
-import type { ConfigMap, EndpointSlice, Secret, Service } from '../api/core.ts';
+import type { ClusterOIDCPolicy } from '../api/clusteroidcpolicy.ts';
+import type { ConfigMap, EndpointSlice, Namespace, Secret, Service } from '../api/core.ts';
 import type { FieldIssue } from '../api/manifest.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
 import type { Route } from '../api/route.ts';
 
 /** An object whose manifest failed its schema: reported, never compiled. */
 export interface RejectedObject {
-  readonly kind: 'Route' | 'OIDCPolicy';
+  readonly kind: 'Route' | 'OIDCPolicy' | 'ClusterOIDCPolicy';
+  /** '' for a ClusterOIDCPolicy. */
   readonly namespace: string;
   readonly name: string;
   readonly generation: number | null;
@@ -41,6 +43,9 @@ export interface Snapshot {
   readonly configMaps: readonly ConfigMap[];
   readonly services: readonly Service[];
   readonly endpointSlices: readonly EndpointSlice[];
+  readonly clusterPolicies: readonly ClusterOIDCPolicy[];
+  /** Namespaces, for their labels; a namespace without one here has no labels. */
+  readonly namespaces: readonly Namespace[];
   readonly rejected: readonly RejectedObject[];
 }
 
@@ -64,4 +69,4 @@ export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
   allowedBackendHosts: null,
 };
 
-export const EMPTY_SNAPSHOT: Snapshot = { routes: [], policies: [], secrets: [], configMaps: [], services: [], endpointSlices: [], rejected: [] };
+export const EMPTY_SNAPSHOT: Snapshot = { routes: [], policies: [], secrets: [], configMaps: [], services: [], endpointSlices: [], clusterPolicies: [], namespaces: [], rejected: [] };
