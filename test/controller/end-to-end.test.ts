@@ -657,6 +657,20 @@ spec:
   );
   // Still the older one's: its tokens pass, the latecomer's client does not matter.
   expect((await get('/cluster-default', bearer(provider.token()))).status).toBe(200);
+
+  // A cluster-scoped policy's trouble is an Event too, which kubectl describe shows.
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: ClusterOIDCPolicy
+metadata: {name: secretless}
+spec:
+  issuer: ${provider.issuer}
+  clientID: secretless
+  clientSecretRef: {namespace: portcullis-system, name: nowhere, key: client-secret}
+`);
+  const missing = await waitForCondition(plane.cluster, 'clusteroidcpolicies', '', 'secretless', 'ResolvedRefs', 'False');
+  expect(missing).toMatchObject({ reason: 'SecretNotFound', message: 'spec.clientSecretRef: Secret portcullis-system/nowhere does not exist.' });
+  await waitFor('kubectl describe to show the Warning Event', async () => /Warning\s+SecretNotFound\s+.*portcullis\.dev\/controller/.test(await mustKubectl(plane.cluster, ['describe', 'coidc', 'secretless'])));
+  expect(controller.logs.filter((line) => line.msg === 'could not record an Event')).toEqual([]);
 }, 90_000);
 
 test('a second installation: --class and --namespace, bound by a RoleBinding in its namespace only', async () => {
