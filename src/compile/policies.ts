@@ -83,7 +83,7 @@ export function compileClusterPolicies(policies: readonly ClusterOIDCPolicy[], i
     const key = clusterPolicyKey(policy.metadata.name);
     const findings: Finding[] = [];
     // The spec is an OIDCPolicy's whose references carry a namespace (refNamespace reads it).
-    const compiled = compilePolicy(policy, '', index, options, findings, key);
+    const compiled = compilePolicy(policy, '', index, options, findings);
     if (compiled !== null && findings.length === 0) into.ready.set(key, compiled);
     else into.broken.set(key, findings[0] ? `${findings[0].field}: ${findings[0].message}` : 'The policy did not compile.');
     into.statuses.push(objectStatus('ClusterOIDCPolicy', '', policy.metadata.name, policy.metadata.generation ?? null, ['Accepted', 'ResolvedRefs'], findings));
@@ -95,14 +95,9 @@ function refNamespace(ref: object, namespace: string): string {
   return 'namespace' in ref && typeof ref.namespace === 'string' ? ref.namespace : namespace;
 }
 
-function compilePolicy(
-  policy: Pick<OIDCPolicy, 'metadata' | 'spec'>,
-  namespace: string,
-  index: SnapshotIndex,
-  options: CompileOptions,
-  findings: Finding[],
-  key = `${namespace}/${policy.metadata.name}`,
-): AuthPolicy | null {
+/** `namespace` '' for a ClusterOIDCPolicy: its key is then `ClusterOIDCPolicy/name`, and its references name their namespaces. */
+function compilePolicy(policy: Pick<OIDCPolicy, 'metadata' | 'spec'>, namespace: string, index: SnapshotIndex, options: CompileOptions, findings: Finding[]): AuthPolicy | null {
+  const key = namespace === '' ? clusterPolicyKey(policy.metadata.name) : `${namespace}/${policy.metadata.name}`;
   const spec = policy.spec;
   const invalid = (field: string, message: string) => findings.push(finding('Accepted', 'Invalid', field, message));
 

@@ -3,14 +3,13 @@
 // lets a less specific rule answer in its place (fail closed).
 import { durationToMs } from '../api/common.ts';
 import type { PolicyReference, Route, RouteMatch, RouteRule } from '../api/route.ts';
-import { clusterPolicyKey } from '../model/policy.ts';
+import { clusterPolicyKey, type AuthPolicy } from '../model/policy.ts';
 import type { RulePolicyStatus } from '../model/status.ts';
 import { compileFullMatch } from '../match/regex.ts';
 import { normalizePath } from '../match/normalize.ts';
 import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
 import { resolveBackend } from './backends.ts';
 import { finding, type Finding } from './conditions.ts';
-import type { AuthPolicy } from '../model/policy.ts';
 import type { CompiledPolicies } from './policies.ts';
 import type { CompileOptions } from '../model/snapshot.ts';
 import type { SnapshotIndex } from './snapshot-index.ts';
@@ -127,7 +126,6 @@ function compileAction(
   options: CompileOptions,
   findings: Finding[],
 ): ForwardAction | RespondAction {
-
   const timeouts = { requestMs: msOrNull(rule.timeouts?.request), backendRequestMs: msOrNull(rule.timeouts?.backendRequest) };
   if (timeouts.requestMs !== null && timeouts.backendRequestMs !== null && timeouts.backendRequestMs > timeouts.requestMs) {
     findings.push(finding('Accepted', 'Invalid', `${field}.timeouts.backendRequest`, 'Must not be longer than timeouts.request.'));
