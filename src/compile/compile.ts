@@ -3,7 +3,7 @@
 import { buildMatcher } from '../match/matcher.ts';
 import { identityHeaderKey } from '../model/headers.ts';
 import { comparePrecedence } from '../match/precedence.ts';
-import type { AuthPolicy } from '../model/policy.ts';
+import { clusterPolicyKey, type AuthPolicy } from '../model/policy.ts';
 import type { ObjectStatus } from '../model/status.ts';
 import type { RouteTable, ServingCertificate } from '../model/table.ts';
 import { condition, finding, objectStatus } from './conditions.ts';
@@ -28,6 +28,10 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   // …and ClusterOIDCPolicies, into the same maps (keys `ClusterOIDCPolicy/name`), their statuses after.
   const clusterSpecs = [...snapshot.clusterPolicies].sort((a, b) => compareKeys([a.metadata.name], [b.metadata.name]));
   compileClusterPolicies(clusterSpecs, index, options, policies);
+  // A refused ClusterOIDCPolicy is broken, not absent: the namespaces it defaults answer 503 (fail closed).
+  for (const refused of snapshot.rejected) {
+    if (refused.kind === 'ClusterOIDCPolicy') policies.broken.set(clusterPolicyKey(refused.name), 'The manifest is not valid (see its Accepted condition).');
+  }
 
   // 2. Routes: one rule per match, each with its policy (its own, or its namespace's default) and
   // upstreams (or a 503 answer).

@@ -34,6 +34,6 @@ export function indexSnapshot(snapshot: Snapshot, options: CompileOptions): Snap
     configMap: (namespace, name) => configMaps.get(`${namespace}/${name}`),
     service: (namespace, name) => services.get(`${namespace}/${name}`),
     endpointSlices: (namespace, service) => slices.get(`${namespace}/${service}`) ?? [],
-    clusterPolicies: scopeClusterPolicies(snapshot.clusterPolicies, snapshot.namespaces, [...new Set(snapshot.routes.map((route) => namespaceOf(route.metadata)))]),
+    clusterPolicies: scopeClusterPolicies(snapshot.clusterPolicies, snapshot.rejected, snapshot.namespaces, [...new Set(snapshot.routes.map((route) => namespaceOf(route.metadata)))]),
   };
 }

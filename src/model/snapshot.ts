@@ -2,7 +2,7 @@
 // snapshot of validated objects and those refused; the problems of manifest files) and how
 // compile() is told the mode it compiles for. The sources produce it, compile() reads the
 // snapshot, status reports the problems; none of them imports another.
-import type { ClusterOIDCPolicy } from '../api/clusteroidcpolicy.ts';
+import type { ClusterOIDCPolicy, LabelSelector } from '../api/clusteroidcpolicy.ts';
 import type { ConfigMap, EndpointSlice, Namespace, Secret, Service } from '../api/core.ts';
 import type { FieldIssue } from '../api/manifest.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
@@ -16,6 +16,13 @@ export interface RejectedObject {
   readonly name: string;
   readonly generation: number | null;
   readonly issues: readonly FieldIssue[];
+  /**
+   * A refused ClusterOIDCPolicy's `spec.defaultFor`, when that part still reads as a selector, and
+   * its age: the namespaces it defaults stay protected (their rules answer 503) rather than turn
+   * public because the platform's policy failed its schema.
+   */
+  readonly defaultFor?: LabelSelector;
+  readonly creationTimestamp?: string;
 }
 
 /** A manifest file's problem, as a source of files found it: reported (standalone's log, validate), never compiled. */

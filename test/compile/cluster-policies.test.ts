@@ -53,6 +53,7 @@ describe('scopeClusterPolicies', () => {
     const sameSecond = '2026-01-01T00:00:00Z';
     const scope = scopeClusterPolicies(
       [clusterPolicy('zeta', sameSecond, { defaultFor: {} }), clusterPolicy('alpha', sameSecond, { defaultFor: {} }), clusterPolicy('first', '2025-12-31T23:59:59Z', { defaultFor: { matchLabels: { a: 'b' } } })],
+      [],
       [namespace('labelled', { a: 'b' }), namespace('plain', {})],
       [],
     );
@@ -69,18 +70,64 @@ describe('scopeClusterPolicies', () => {
   });
 
   it('ranks a policy without a creation time (standalone) after those with one', () => {
-    const scope = scopeClusterPolicies([clusterPolicy('a-untimed', undefined, { defaultFor: {} }), clusterPolicy('b-timed', '2026-01-01T00:00:00Z', { defaultFor: {} })], [], ['apps']);
+    const scope = scopeClusterPolicies([clusterPolicy('a-untimed', undefined, { defaultFor: {} }), clusterPolicy('b-timed', '2026-01-01T00:00:00Z', { defaultFor: {} })], [], [], ['apps']);
     expect(scope.defaultOf('apps')?.name).toBe('b-timed');
   });
 
   it('permits a reference from the namespaces the namespaceSelector selects, and from those it defaults', () => {
     const scope = scopeClusterPolicies(
       [clusterPolicy('p', undefined, { namespaceSelector: { matchLabels: { ok: 'yes' } }, defaultFor: { matchLabels: { sso: 'p' } } })],
+      [],
       [namespace('selected', { ok: 'yes' }), namespace('defaulted', { sso: 'p' }), namespace('other', {})],
       ['unlabelled'],
     );
     expect(['selected', 'defaulted', 'other', 'unlabelled', 'unknown'].map((ns) => scope.permits('p', ns))).toEqual([true, true, false, false, false]);
     expect(scope.permits('missing', 'selected')).toBeUndefined();
+  });
+});
+
+describe('a ClusterOIDCPolicy whose manifest was refused', () => {
+  it('keeps the namespaces its defaultFor selects protected: their rules answer 503, public ones included, and it admits no reference', () => {
+    const { objects, problems } = parseManifestText(
+      `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {sso: "on"}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: app, namespace: shop}
+spec:
+  rules:
+    - matches: [{path: {value: /app}}]
+      backends: [{url: "http://app.internal"}]
+    - matches: [{path: {value: /open}}]
+      public: true
+      backends: [{url: "http://app.internal"}]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: borrow, namespace: other}
+spec:
+  policyRef: {kind: ClusterOIDCPolicy, name: platform}
+  rules: [{backends: [{url: "http://other.internal"}]}]
+`,
+      'routes.yaml',
+    );
+    // As the Kubernetes source hands over a ClusterOIDCPolicy its schema refused (salvagedDefault).
+    const refused = { kind: 'ClusterOIDCPolicy' as const, namespace: '', name: 'platform', generation: 3, issues: [{ field: 'spec.issuer', message: 'Required (a string).' }], defaultFor: { matchLabels: { sso: 'on' } } };
+    const snapshot = toSnapshot(objects, problems, 'default');
+    const { table, statuses } = compile({ ...snapshot, rejected: [...snapshot.rejected, refused] }, DEFAULT_COMPILE_OPTIONS);
+    const answers = Object.fromEntries(table.rules.map((rule) => [rule.id, rule.action.kind === 'respond' ? rule.action.code : 'forward']));
+    expect(answers).toEqual({
+      'shop/app/rules[0]/matches[0]': 'POLICY_INVALID',
+      'shop/app/rules[1]/matches[0]': 'PUBLIC_NOT_ALLOWED',
+      'other/borrow/rules[0]/matches[0]': 'POLICY_NOT_PERMITTED',
+    });
+    expect(statuses.find((s) => s.name === 'app')?.rules).toEqual([
+      { policy: 'ClusterOIDCPolicy/platform', source: 'NamespaceDefault' },
+      { policy: 'public', source: 'Public' },
+    ]);
+    expect(statuses.find((s) => s.kind === 'ClusterOIDCPolicy')?.conditions[0]).toMatchObject({ type: 'Accepted', status: 'False', reason: 'Invalid' });
   });
 });
 

@@ -251,3 +251,14 @@ test('an object the schema refuses is carried as rejected, with its generation',
   for (const one of informers) one.sync();
   expect(snapshots[0]!.snapshot.rejected).toEqual([{ kind: 'Route', namespace: 'a', name: 'bad', generation: 3, issues: [expect.objectContaining({ field: 'spec.rules' })] }]);
 });
+
+test("a ClusterOIDCPolicy the schema refuses is carried with its defaultFor and age, so its namespaces fail closed", () => {
+  const { informers, snapshots, informer } = setup();
+  const refused = clusterPolicy('platform', 'platform', 'client');
+  informer('ClusterOIDCPolicy').put({ ...refused, spec: { ...(refused.spec as object), issuer: 'not a url' } });
+  for (const one of informers) one.sync();
+  expect(snapshots[0]!.snapshot.clusterPolicies).toEqual([]);
+  expect(snapshots[0]!.snapshot.rejected).toEqual([
+    expect.objectContaining({ kind: 'ClusterOIDCPolicy', namespace: '', name: 'platform', defaultFor: { matchLabels: { sso: 'on' } }, creationTimestamp: '2026-01-01T00:00:00Z' }),
+  ]);
+});

@@ -8,7 +8,7 @@
 //   which one protects its Routes), or a Secret, ConfigMap, Service or EndpointSlice that one of
 //   them refers to;
 // - debounced, so a burst of changes (a `kubectl apply` of many objects, a relist) compiles once.
-import type { ClusterOIDCPolicy } from '../../api/clusteroidcpolicy.ts';
+import { LabelSelector, type ClusterOIDCPolicy } from '../../api/clusteroidcpolicy.ts';
 import type { ConfigMap, EndpointSlice, Namespace, Secret, Service } from '../../api/core.ts';
 import { parseManifest, type FieldIssue, type Manifest } from '../../api/manifest.ts';
 import type { OIDCPolicy } from '../../api/oidcpolicy.ts';
@@ -167,7 +167,7 @@ export function createKubernetesSource(options: KubernetesSourceOptions): Kubern
         if (!isOurs(object)) continue;
         const result = parse(kind, object);
         if (result.ok) out.push(result.object as T);
-        else rejected.push({ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name, generation: object.metadata.generation ?? null, issues: result.issues });
+        else rejected.push({ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name, generation: object.metadata.generation ?? null, issues: result.issues, ...salvagedDefault(kind, object) });
       }
       return out;
     };
@@ -198,6 +198,15 @@ export function createKubernetesSource(options: KubernetesSourceOptions): Kubern
     const reported = changes;
     changes = [];
     options.onSnapshot(snapshot, reported);
+  }
+
+  /** Security: what a refused ClusterOIDCPolicy still says about the namespaces it defaults, so they fail closed. */
+  function salvagedDefault(kind: string, object: KubeObject): Pick<RejectedObject, 'defaultFor' | 'creationTimestamp'> {
+    if (kind !== 'ClusterOIDCPolicy') return {};
+    const defaultFor = LabelSelector.safeParse((object.spec as { defaultFor?: unknown } | undefined)?.defaultFor);
+    if (!defaultFor.success) return {};
+    const created = object.metadata.creationTimestamp;
+    return { defaultFor: defaultFor.data, ...(typeof created === 'string' ? { creationTimestamp: created } : {}) };
   }
 
   return {
