@@ -49,6 +49,11 @@ export const Backend = z
     message: 'exactly one of url or service must be set',
   });
 
+export const POLICY_KINDS = ['OIDCPolicy', 'ClusterOIDCPolicy'] as const;
+
+/** The policy protecting a Route or rule: an OIDCPolicy of its namespace (the default kind) or a ClusterOIDCPolicy. */
+export const PolicyReference = z.strictObject({ kind: z.enum(POLICY_KINDS).default('OIDCPolicy'), name: ObjectName });
+
 export const REWRITE_PATH_TYPES = ['ReplaceFullPath', 'ReplacePrefixMatch'] as const;
 
 export const RouteRule = z
@@ -56,7 +61,7 @@ export const RouteRule = z
     name: z.string().max(63).optional(),
     matches: z.array(RouteMatch).max(16).optional(),
     backends: z.array(Backend).max(16).optional(),
-    policyRef: LocalObjectReference.optional(),
+    policyRef: PolicyReference.optional(),
     public: z.boolean().optional(),
     timeouts: z.strictObject({ request: Duration.optional(), backendRequest: Duration.optional() }).optional(),
     rewrite: z
@@ -73,9 +78,25 @@ export const RouteRule = z
 export const RouteSpec = z.strictObject({
   className: z.string().max(253).optional(),
   hostnames: z.array(Hostname).max(16).optional(),
-  policyRef: LocalObjectReference.optional(),
+  policyRef: PolicyReference.optional(),
   tls: z.strictObject({ secretRef: LocalObjectReference, redirectHTTP: z.boolean().optional() }).optional(),
   rules: z.array(RouteRule).min(1).max(64),
+});
+
+export const RULE_POLICY_SOURCES = ['Rule', 'Route', 'NamespaceDefault', 'Public', 'None'] as const;
+
+/** Which policy protects each rule, and why: its own policyRef, the Route's, its namespace's default, or none. */
+export const RouteStatus = Status.extend({
+  rules: z
+    .array(
+      z.strictObject({
+        /** `namespace/name` of an OIDCPolicy, `ClusterOIDCPolicy/name`, or `public`. */
+        policy: z.string().min(1).max(512),
+        source: z.enum(RULE_POLICY_SOURCES),
+      }),
+    )
+    .max(64)
+    .optional(),
 });
 
 export const Route = z.looseObject({
@@ -83,7 +104,7 @@ export const Route = z.looseObject({
   kind: z.literal('Route'),
   metadata: ObjectMeta,
   spec: RouteSpec,
-  status: Status.optional(),
+  status: RouteStatus.optional(),
 });
 
 export type PathMatch = z.infer<typeof PathMatch>;
@@ -92,4 +113,6 @@ export type Backend = z.infer<typeof Backend>;
 export type RouteRule = z.infer<typeof RouteRule>;
 export type RouteSpec = z.infer<typeof RouteSpec>;
 export type Route = z.infer<typeof Route>;
+export type PolicyReference = z.infer<typeof PolicyReference>;
+export type RulePolicySource = (typeof RULE_POLICY_SOURCES)[number];
 export type HttpMethod = (typeof HTTP_METHODS)[number];
