@@ -129,7 +129,7 @@ function layout(page: Layout): string {
 </head><body>
 <header><span class="brand">${LOGO}Portcullis</span></header>
 <main><div class="card ${page.tone}">
-<p class="eyebrow">${escapeHtml(page.eyebrow)}</p>
+<div class="eyebrow">${escapeHtml(page.eyebrow)}</div>
 <h1>${escapeHtml(page.heading)}</h1>
 ${page.body}
 </div></main>
@@ -246,5 +246,5 @@ export function noticeText(answer: NoticeAnswer): string {
 export function confirmPage(answer: ConfirmAnswer, requestId: string): string {
   const body = `<p>${escapeHtml(answer.message)}</p>
 <div class="actions">${signOutForm(answer.action, answer.button)}${linkButton(answer.cancel.href, answer.cancel.label)}</div>`;
-  return layout({ title: `${answer.title} · Portcullis`, eyebrow: 'Please confirm', heading: answer.title, body, tone: 'info', requestId });
+  return layout({ title: answer.title, eyebrow: 'Please confirm', heading: answer.title, body, tone: 'info', requestId });
 }

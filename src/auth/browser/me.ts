@@ -10,7 +10,7 @@ import { emailVerified, listClaim } from '../authorize.ts';
 import type { Provider } from '../provider.ts';
 import type { Claims } from '../verify.ts';
 import { jwtPayload, type Session } from './codec.ts';
-import { parseCookies } from './cookies.ts';
+import { clearChunked, parseCookies, sessionCookieAttributes } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
 import { SessionStoreUnavailable } from './redis.ts';
 import { browserError, deny } from './responses.ts';
@@ -69,8 +69,22 @@ export function createPersonalPages(kit: FlowKit, signIn: SignIn): PersonalPages
       const prompt = params.get('prompt') === 'login' ? 'login' : null;
       const provider = providerOf(policy);
       if (provider === null) return deny(browserError('PROVIDER_UNAVAILABLE', 'The identity provider of this site has not answered yet; try again shortly.'), [], log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
-      const reason = prompt === null ? 'SIGNIN_REQUESTED' : 'SWITCH_ACCOUNT';
-      return signIn.start(policy, provider, context, parseCookies(request.headers.cookie), rd, [], reason, prompt);
+      const jar = parseCookies(request.headers.cookie);
+      if (prompt === null) return signIn.start(policy, provider, context, jar, rd, [], 'SIGNIN_REQUESTED');
+      // Another account: the sessions this browser holds on this host end first, so that no page
+      // of the host goes on in the old name (each is revoked, as at logout).
+      const cookies: string[] = [];
+      for (const held of policies) {
+        const settings = held.browser!.session;
+        try {
+          await store.revoke(held, keysOf(held), jar);
+        } catch (error) {
+          if (!(error instanceof SessionStoreUnavailable)) throw error;
+          kit.logger.warn({ policy: held.key, requestId: context.requestId }, 'the session store is unreachable: the session ends in this browser, its server-side copy when it expires');
+        }
+        cookies.push(...clearChunked(jar, settings.cookieName, sessionCookieAttributes(settings, context.scheme, null)));
+      }
+      return signIn.start(policy, provider, context, jar, rd, cookies, 'SWITCH_ACCOUNT', prompt);
     },
   };
 }
