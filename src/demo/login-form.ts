@@ -92,7 +92,7 @@ const STYLE = [
   'header span{font-weight:400;color:#d5dbe3;margin-left:.5rem}',
   'main{max-width:26rem;margin:2rem auto;padding:0 1rem}',
   '.card{background:#fff;border:1px solid #d5dbe3;border-radius:.75rem;padding:1.5rem 1.75rem;margin-bottom:1rem}',
-  '.note{background:#fff8e6;border:1px solid #e8c66a;border-radius:.5rem;padding:.6rem .8rem;font-size:.9rem}',
+  '.note{margin-top:0;background:#fff8e6;border:1px solid #e8c66a;border-radius:.5rem;padding:.6rem .8rem;font-size:.9rem}',
   'h1{font-size:1.5rem;margin:0 0 1rem}h2{font-size:1rem;margin:0 0 .5rem}',
   'label{display:block;font-weight:600;margin:.8rem 0 .25rem}',
   'input{display:block;width:100%;font:inherit;padding:.5rem .6rem;border:1px solid #6b7280;border-radius:.4rem}',

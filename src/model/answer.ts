@@ -133,6 +133,8 @@ export interface IdentityAnswer {
 export interface NoticeAnswer {
   readonly kind: 'notice';
   readonly status: 200;
+  /** Above the title, small: what kind of page this is. */
+  readonly eyebrow: string;
   readonly title: string;
   /** For the user: a sentence, never a secret. */
   readonly message: string;

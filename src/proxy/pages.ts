@@ -166,7 +166,8 @@ function headline(answer: ErrorAnswer): string {
 export function errorPage(answer: ErrorAnswer, requestId: string): string {
   const context = answer.page ?? {};
   const who = context.user === undefined ? '' : `<p class="who">You are signed in as <strong>${escapeHtml(context.user)}</strong>.</p>`;
-  const advice = ADVICE[answer.status];
+  // A page with its own way on (Try again) says what to do in its message: no general advice.
+  const advice = context.tryAgain === undefined ? ADVICE[answer.status] : undefined;
   const body = `${who}
 <p>${escapeHtml(answer.message)}</p>
 ${advice === undefined ? '' : `<p>${escapeHtml(advice)}</p>`}
@@ -180,7 +181,7 @@ export function errorText(answer: ErrorAnswer, requestId: string): string {
   const lines = [`${statusLine(answer.status)}: ${headline(answer)}.`, ''];
   if (context.user !== undefined) lines.push(`Signed in as ${context.user}.`);
   lines.push(answer.message);
-  const advice = ADVICE[answer.status];
+  const advice = context.tryAgain === undefined ? ADVICE[answer.status] : undefined;
   if (advice !== undefined) lines.push(advice);
   lines.push('', `Code: ${answer.code}`, `Request ID: ${requestId}`);
   return `${lines.join('\n')}\n`;
@@ -236,7 +237,7 @@ export function identityJSON(answer: IdentityAnswer): string {
 export function noticePage(answer: NoticeAnswer, requestId: string): string {
   const links = answer.links.map((link, i) => linkButton(link.href, link.label, i > 0)).join('');
   const body = `<p>${escapeHtml(answer.message)}</p>${links === '' ? '' : `<div class="actions">${links}</div>`}`;
-  return layout({ title: `${answer.title} · Portcullis`, eyebrow: 'Portcullis', heading: answer.title, body, tone: 'info', requestId });
+  return layout({ title: `${answer.title} · Portcullis`, eyebrow: answer.eyebrow, heading: answer.title, body, tone: 'info', requestId });
 }
 
 export function noticeText(answer: NoticeAnswer): string {

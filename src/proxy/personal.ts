@@ -2,7 +2,7 @@
 // I and the sign-in start go to the browser flow with the browser policies that serve the host;
 // the signed-out page needs no policy at all.
 import { findByHost, indexHostnames, type HostIndex } from '../match/hosts.ts';
-import type { NoticeAnswer } from '../model/answer.ts';
+import { WELL_KNOWN_PAGES, type NoticeAnswer } from '../model/answer.ts';
 import type { AuthPolicy } from '../model/policy.ts';
 import type { RouteTable } from '../model/table.ts';
 
@@ -54,7 +54,8 @@ export function returnPath(query: string): string | null {
 export const SIGNED_OUT: NoticeAnswer = {
   kind: 'notice',
   status: 200,
+  eyebrow: 'Session ended',
   title: 'You are signed out',
   message: 'Your session on this site has ended. To use it again, sign in.',
-  links: [{ href: '/', label: 'Sign in again' }],
+  links: [{ href: `${WELL_KNOWN_PAGES.signIn}?rd=%2F`, label: 'Sign in again' }],
 };
