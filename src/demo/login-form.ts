@@ -90,7 +90,7 @@ const STYLE = [
   'body{margin:0;background:#eef1f5;color:#1a1d23;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}',
   'header{background:#232f3e;color:#fff;padding:.75rem 1.25rem;font-weight:600}',
   'header span{font-weight:400;color:#d5dbe3;margin-left:.5rem}',
-  'main{max-width:26rem;margin:2rem auto;padding:0 1rem}',
+  'main{max-width:30rem;margin:2rem auto;padding:0 1rem}',
   '.card{background:#fff;border:1px solid #d5dbe3;border-radius:.75rem;padding:1.5rem 1.75rem;margin-bottom:1rem}',
   '.note{margin-top:0;background:#fff8e6;border:1px solid #e8c66a;border-radius:.5rem;padding:.6rem .8rem;font-size:.9rem}',
   'h1{font-size:1.5rem;margin:0 0 1rem}h2{font-size:1rem;margin:0 0 .5rem}',
@@ -101,7 +101,7 @@ const STYLE = [
   ':focus-visible{outline:3px solid #f59e0b;outline-offset:2px}',
   '.error{color:#9a3412;font-weight:600}',
   'table{width:100%;border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #e5e7eb}',
-  'code{font:.875em ui-monospace,SFMono-Regular,Menlo,monospace}',
+  'code{font:.875em ui-monospace,SFMono-Regular,Menlo,monospace;white-space:nowrap}',
 ].join('');
 
 function page(title: string, body: string, users: readonly DemoUser[]): string {
