@@ -117,8 +117,11 @@ describe('the demo, walked as a person would', () => {
     expect(admin.url).toBe(`${demo.site}/admin`);
     expect(admin.status).toBe(200);
     expect(admin.heading).toBe('Hello, alice@example.com');
+    // Who am I shows the first policy of the host with a session (default/cognito, then
+    // default/admins): alice here means bob's session of default/cognito ended at the switch.
     const me = at('me-alice');
     expect(me.heading).toBe('Signed in as alice');
+    expect(me.text).toMatch(/Policy\s+default\/admins/);
     expect(me.text).toMatch(/Groups\s+admins\s*users/);
   });
 
@@ -145,6 +148,32 @@ describe('the demo, walked as a person would', () => {
     expect(refused.heading).toBe('The sign-in was refused');
     expect(refused.text).toContain('The identity provider denied the sign-in.');
     expect(refused.text).toContain('Try again');
+  });
+
+  it("another site's <img> of \"sign in as someone else\" signs no one out", async () => {
+    const attacker = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><title>cats</title><img src="${demo.site}/.well-known/portcullis/signin?rd=%2F&prompt=login" onload="document.title='done'" onerror="document.title='done'">`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${demo.site}/anything/mine`);
+      await page.fill('#username', 'bob');
+      await page.fill('#password', 'bob-password');
+      await Promise.all([page.waitForURL(`${demo.site}/anything/mine`), page.click('button[type=submit]')]);
+      const port = (attacker.address() as AddressInfo).port;
+      for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+        await page.goto(`${origin}/`);
+        await page.waitForFunction("document.title === 'done'");
+        const me = await page.request.get(`${demo.site}/.well-known/portcullis/me`, { headers: { accept: 'application/json' } });
+        expect({ origin, status: me.status() }).toEqual({ origin, status: 200 });
+      }
+    } finally {
+      await context.close();
+      attacker.close();
+    }
   });
 
   it('every page passes axe-core with no serious or critical finding', () => {

@@ -14,9 +14,8 @@ import type { Provider } from '../provider.ts';
 import { jwtPayload, type Session } from './codec.ts';
 import { clearChunked, parseCookies, sessionCookieAttributes } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
-import { providerFormOrigins } from './me.ts';
 import { SessionStoreUnavailable } from './redis.ts';
-import { browserError, deny, redirect } from './responses.ts';
+import { browserError, deny, providerFormOrigins, redirect } from './responses.ts';
 
 export type Logout = (request: GuardRequest, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext) => Promise<AnswerDecision>;
 

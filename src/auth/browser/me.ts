@@ -12,8 +12,9 @@ import type { Claims } from '../verify.ts';
 import { jwtPayload, type Session } from './codec.ts';
 import { clearChunked, parseCookies, sessionCookieAttributes } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
+import { fromThisSite } from './logout.ts';
 import { SessionStoreUnavailable } from './redis.ts';
-import { browserError, deny } from './responses.ts';
+import { browserError, deny, providerFormOrigins } from './responses.ts';
 import type { SignIn } from './signin.ts';
 import { returnTarget } from './targets.ts';
 import { sessionClaims } from './tokens.ts';
@@ -72,9 +73,11 @@ export function createPersonalPages(kit: FlowKit, signIn: SignIn): PersonalPages
       const jar = parseCookies(request.headers.cookie);
       if (prompt === null) return signIn.start(policy, provider, context, jar, rd, [], 'SIGNIN_REQUESTED');
       // Another account: the sessions this browser holds on this host end first, so that no page
-      // of the host goes on in the old name (each is revoked, as at logout).
+      // of the host goes on in the old name (each is revoked, as at logout). Security: only for a
+      // request from this site (the 403 page's link), as at logout; otherwise any site could
+      // sign its visitors out with an <img> of this URL. From elsewhere, only the sign-in starts.
       const cookies: string[] = [];
-      for (const held of policies) {
+      for (const held of fromThisSite(request, context) ? policies : []) {
         const settings = held.browser!.session;
         try {
           await store.revoke(held, keysOf(held), jar);
@@ -99,24 +102,6 @@ export function signInLink(returnTo: string, switchAccount: boolean): string {
 /** The 403 page of a signed-in user: who they are, sign out, sign in as someone else. */
 export function refusedContext(claims: Claims, policy: AuthPolicy, provider: Provider, returnTo: string): PageContext {
   return { user: displayName(claims), signOut: policy.browser!.logoutPath, switchAccount: signInLink(returnTo, true), formOrigins: providerFormOrigins(provider) };
-}
-
-/**
- * Where the sign-out form's answer may lead besides this origin: the provider's logout (Cognito's
- * /logout on the origin of its authorization endpoint, or end_session_endpoint).
- */
-export function providerFormOrigins(provider: Provider | null): string[] {
-  const metadata = provider?.metadata() ?? null;
-  const origins = new Set<string>();
-  for (const endpoint of [metadata?.authorization_endpoint, metadata?.end_session_endpoint]) {
-    if (typeof endpoint !== 'string') continue;
-    try {
-      origins.add(new URL(endpoint).origin);
-    } catch {
-      // not a URL: nothing to allow
-    }
-  }
-  return [...origins];
 }
 
 /** How a person recognises themselves: a name, else the user name, else the email, else the subject. */
