@@ -11,14 +11,16 @@ const HTML = 'text/html; charset=utf-8';
 const TEXT = 'text/plain; charset=utf-8';
 
 /**
- * Browsers asking for a page get HTML; `Accept: text/plain` gets text; everything else (APIs,
- * curl, fetch) gets JSON, whose bodies outside checks rely on: they never change.
+ * Browsers asking for a page get HTML; a client asking for text and not for JSON gets text
+ * (`Accept: text/plain`); everything else (APIs, curl, fetch, axios, which asks for
+ * `application/json, text/plain` and any type) gets JSON, whose bodies outside checks rely on:
+ * they never change.
  */
 function preferred(req: IncomingMessage): 'html' | 'text' | 'json' {
   const accept = req.headers.accept;
   if (typeof accept !== 'string') return 'json';
   if (accept.includes('text/html')) return 'html';
-  return accept.includes('text/plain') ? 'text' : 'json';
+  return accept.includes('text/plain') && !accept.includes('json') ? 'text' : 'json';
 }
 
 /** The headers of a page of ours: its policy, and no framing by any site (for browsers without frame-ancestors). */

@@ -33,7 +33,7 @@ const refused = errorAnswer('GROUP_MISSING', `The rule ${HOSTILE} refused.`, {
 
 describe('an error answer', () => {
   it('is JSON for APIs, exactly as before (nothing of the page context in it)', async () => {
-    for (const accept of [undefined, 'application/json', '*/*']) {
+    for (const accept of [undefined, 'application/json', '*/*', 'application/json, text/plain, */*', 'text/plain, application/problem+json']) {
       const { status, headers, body } = await get(refused, accept);
       expect(status).toBe(403);
       expect(headers.get('content-type')).toBe('application/json');
