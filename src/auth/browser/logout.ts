@@ -29,7 +29,8 @@ export function createLogout(kit: FlowKit): Logout {
       return deny(answer, [], log(first, 'deny', 'METHOD_NOT_ALLOWED'));
     }
     // Security: decide whether to sign out before touching the session.
-    if (!fromThisSite(request, context)) return confirm(first, context, providerFormOrigins(providerOf(first)));
+    // The confirmation's form may end at the provider of any policy sharing this path (the one with a session).
+    if (!fromThisSite(request, context)) return confirm(first, context, [...new Set(policies.flatMap((policy) => providerFormOrigins(providerOf(policy))))]);
 
     const jar = parseCookies(request.headers.cookie);
     const cookies: string[] = [];

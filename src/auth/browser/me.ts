@@ -50,7 +50,7 @@ export function createPersonalPages(kit: FlowKit, signIn: SignIn): PersonalPages
         if (identity === null) continue; // timed out: the next protected request ends it
         return {
           kind: 'answer',
-          answer: { kind: 'identity', status: 200, identity, signOut: policy.browser!.logoutPath, formOrigins: providerFormOrigins(providerOf(policy)) },
+          answer: { kind: 'identity', status: 200, identity, signOut: policy.browser!.logoutPath, formOrigins: [...new Set(policies.flatMap((held) => providerFormOrigins(providerOf(held))))] },
           log: log(policy, 'handled', 'WHO_AM_I', identity.subject),
         };
       }
