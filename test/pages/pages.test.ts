@@ -176,6 +176,23 @@ describe('the demo, walked as a person would', () => {
     }
   });
 
+  it('who am I is read with GET only; the sign-in start returns to a path of this site only', async () => {
+    const post = await fetch(`${demo.site}/.well-known/portcullis/me`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${demo.site}/.well-known/portcullis/signin?rd=${encodeURIComponent('//evil.example/x')}`);
+      expect(page.url().startsWith(`${demo.provider}/interaction/`)).toBe(true);
+      await page.fill('#username', 'bob');
+      await page.fill('#password', 'bob-password');
+      await Promise.all([page.waitForURL(`${demo.site}/`), page.click('button[type=submit]')]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('every page passes axe-core with no serious or critical finding', () => {
     expect([...visits.keys()]).toEqual(['signin', 'upstream', 'me', 'forbidden', 'signin-again', 'admin', 'me-alice', 'signed-out', 'not-signed-in', 'callback-forged', 'provider-error']);
     for (const visit of visits.values()) expect({ page: visit.name, violations: visit.violations }).toEqual({ page: visit.name, violations: [] });
