@@ -395,7 +395,14 @@ describe('sessions', () => {
     const page = await context.newPage();
     await signIn(page, `${siteA}/idle/page`, bob);
     expect((await pageFetch(page, '/idle/api')).status).toBe(200);
+    // Who am I finds the host's policy that holds a session, and says when it ends.
+    const me = () => page.request.get(`${siteA}/.well-known/portcullis/me`, { headers: { accept: 'application/json' } });
+    const mine = (await (await me()).json()) as { name: string; policy: string; expiresAt: string };
+    expect(mine).toMatchObject({ name: 'bob', policy: 'default/idle' });
+    expect(Date.parse(mine.expiresAt) - Date.now()).toBeLessThanOrEqual(4_000);
     await sleep(5_000); // the idle policy's idleTimeout is 4s
+    // Timed out: no session, whatever the cookie still says.
+    expect((await me()).status()).toBe(401);
     const seenBefore = echo.requests.length;
     const answer = await pageFetch(page, '/idle/api');
     expect(answer.status).toBe(401);
