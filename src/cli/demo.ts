@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoServer } from '../demo/echo-upstream.ts';
+import { WELL_KNOWN_PAGES } from '../model/answer.ts';
 import { startCognitoLikeProvider } from '../demo/provider.ts';
 import type { Logger } from '../observability/logger.ts';
 import { runStandalone } from './standalone.ts';
@@ -30,9 +31,11 @@ export async function runDemo(options: DemoOptions) {
   const sites = [site, `http://localhost:${options.proxyPort}`];
   const provider = await startCognitoLikeProvider({
     port: options.providerPort,
-    webClient: { redirectURIs: sites.map((s) => `${s}/oauth2/callback`), logoutURIs: sites.map((s) => `${s}/`) },
+    webClient: { redirectURIs: sites.map((s) => `${s}/oauth2/callback`), logoutURIs: sites.flatMap((s) => [`${s}/`, `${s}${WELL_KNOWN_PAGES.signedOut}`]) },
   });
-  const upstream = await startEchoServer({ port: options.upstreamPort, record: false });
+  // A browser gets a page from the upstream: what came from Portcullis, the assertion verified.
+  const pages = { jwksURL: `${site}/.well-known/portcullis/jwks.json`, issuer: options.assertionIssuer, logoutPath: '/oauth2/logout' };
+  const upstream = await startEchoServer({ port: options.upstreamPort, record: false, pages });
   const manifests = writeManifests(demoManifests(provider.issuer, provider.clients.web, provider.clients.machine.clientId, upstream.url));
 
   let proxy;
@@ -67,6 +70,8 @@ Portcullis demo — the Amazon Cognito walkthrough on one machine
 Sign in with a browser (authorization code flow):
   open ${site}/anything/test
   users: alice / alice-password (groups admins, users)   bob / bob-password (no groups)
+  who am I: ${site}${WELL_KNOWN_PAGES.me}
+  admins only: ${site}/admin   (bob gets 403, with "Sign in as someone else")
   sign out: ${site}/oauth2/logout
 
 Machine to machine (client credentials grant):
@@ -158,6 +163,21 @@ spec:
       X-User-Groups: "cognito:groups"
       X-Client-Id: client_id
 ---
+# The same user pool and client for /admin, for members of the admins group only: bob is refused.
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCPolicy
+metadata: {name: admins}
+spec:
+  issuer: ${issuer}
+  provider: Cognito
+  clientID: ${web.clientId}
+  clientSecretRef: {name: cognito, key: client-secret}
+  scopes: [openid, email, profile]
+  browser:
+    session: {secretRef: {name: cognito, key: session-keys}, cookieName: _portcullis_admin}
+  authorization:
+    groups: [admins]
+---
 apiVersion: portcullis.dev/v1alpha1
 kind: Route
 metadata: {name: httpbin}
@@ -165,6 +185,9 @@ spec:
   policyRef: {name: cognito}
   rules:
     - matches: [{path: {type: PathPrefix, value: /anything}}]
+      backends: [{url: "${upstream}"}]
+    - matches: [{path: {type: PathPrefix, value: /admin}}]
+      policyRef: {name: admins}
       backends: [{url: "${upstream}"}]
     - matches: [{path: {type: Exact, value: /}}]
       public: true

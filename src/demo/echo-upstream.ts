@@ -7,6 +7,8 @@
 //                         ?rate=<bytes/s>, paced at that rate (a tenth every 100 ms)
 //   /response-headers?k=v each query parameter as a response header (repeats kept: Set-Cookie)
 //
+// With `pages` (the demo), a browser gets a page instead (echo-page.ts: the identity headers and
+// the assertion, verified against the proxy's keys).
 // Behind Portcullis, the JSON also shows who called (`identity`): the X-Portcullis-* headers,
 // and the claims of X-Portcullis-Assertion, decoded for display only — an upstream that relies
 // on them verifies the signature first (docs/identity.md).
@@ -24,6 +26,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { createEchoPages, type EchoPageOptions, type EchoPages } from './echo-page.ts';
 
 export interface EchoRecord {
   readonly method: string;
@@ -58,6 +61,11 @@ export interface EchoServerOptions {
   readonly record?: boolean;
   /** Serve HTTPS with this key and certificate (PEM) instead of plain HTTP. */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /**
+   * Answer browsers (Accept: text/html) on plain paths with a page of what came from Portcullis,
+   * the assertion verified against these keys (the demo); without it, JSON for everyone.
+   */
+  readonly pages?: EchoPageOptions;
 }
 
 export interface EchoServer {
@@ -78,7 +86,8 @@ const EMPTY_SHA256 = createHash('sha256').digest('hex');
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
   const requests: EchoRecord[] = [];
   const record = options.record ?? true;
-  const handler = (req: IncomingMessage, res: ServerResponse): void => handle(req, res, record ? requests : null);
+  const pages = options.pages === undefined ? null : createEchoPages(options.pages);
+  const handler = (req: IncomingMessage, res: ServerResponse): void => handle(req, res, record ? requests : null, pages);
   const server = options.tls === undefined ? createServer(handler) : createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler);
   // Slow upstream tests keep connections idle for a while; never let Node cut them first.
   server.keepAliveTimeout = 65_000;
@@ -102,7 +111,7 @@ export function closeServer(server: Server | HttpsServer): Promise<void> {
   });
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, requests: EchoRecord[] | null): void {
+function handle(req: IncomingMessage, res: ServerResponse, requests: EchoRecord[] | null, pages: EchoPages | null): void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
@@ -111,7 +120,7 @@ function handle(req: IncomingMessage, res: ServerResponse, requests: EchoRecord[
   if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
     // No body (the common case): answer at once, without hashing nothing.
     req.resume();
-    finish(req, res, requests, path, query, 0, EMPTY_SHA256);
+    finish(req, res, requests, path, query, 0, EMPTY_SHA256, pages);
     return;
   }
   const hash = createHash('sha256');
@@ -120,15 +129,23 @@ function handle(req: IncomingMessage, res: ServerResponse, requests: EchoRecord[
     length += chunk.length;
     hash.update(chunk);
   });
-  req.on('end', () => finish(req, res, requests, path, query, length, hash.digest('hex')));
+  req.on('end', () => finish(req, res, requests, path, query, length, hash.digest('hex'), pages));
 }
 
 function finish(
-  req: IncomingMessage, res: ServerResponse, requests: EchoRecord[] | null, path: string, query: string, length: number, sha256: string,
+  req: IncomingMessage, res: ServerResponse, requests: EchoRecord[] | null, path: string, query: string, length: number, sha256: string, pages: EchoPages | null,
 ): void {
   const identity = identityOf(req.headers);
   const record: EchoRecord = { method: req.method ?? 'GET', path, query, headers: req.headers, rawHeaders: req.rawHeaders, body: { length, sha256 }, ...(identity === null ? {} : { identity }) };
   requests?.push(record);
+  const browser = pages !== null && (req.method === 'GET' || req.method === 'HEAD') && (req.headers.accept ?? '').includes('text/html') && !/^\/(?:(?:status|delay|bytes)\/|response-headers$)/.test(path);
+  if (browser) {
+    pages.render(record.method, path, req.headers).then(({ html, policy }) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'content-security-policy': policy, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : html);
+    }, (error: unknown) => res.destroy(error as Error));
+    return;
+  }
   respond(res, record).catch((error: unknown) => res.destroy(error as Error));
 }
 

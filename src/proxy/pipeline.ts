@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { errorAnswer, type Answer, type DocumentAnswer } from '../model/answer.ts';
+import { errorAnswer, WELL_KNOWN_PAGES, type Answer, type DocumentAnswer } from '../model/answer.ts';
 import { forwardedCookieHeader } from '../model/cookies.ts';
 import type { ErrorCode } from '../model/errors.ts';
 import type { Guard, GuardContext, GuardRequest } from '../model/guard.ts';
@@ -23,6 +23,7 @@ import {
 } from './forward/index.ts';
 import { clientScheme, requestIdOf, setForwardedHeaders, strippedHeaders, stripIdentityHeaders, type StrippedHeaders, type TrustedPeers } from './headers.ts';
 import { normalizeTarget, singleHostHeader } from '../match/normalize.ts';
+import { createHostPolicies, returnPath, SIGNED_OUT } from './personal.ts';
 import { refuseUpgrade, writeAnswer } from './respond.ts';
 import { rewritePath } from './rewrite.ts';
 
@@ -78,6 +79,7 @@ interface Trace {
 export function createPipeline(options: PipelineOptions): Pipeline {
   const selection = createSelectionState();
   const stripped = options.strippedHeaders ?? strippedHeaders();
+  const hostPolicies = createHostPolicies();
 
   /**
    * Everything before forwarding: the rule and the headers to send, or the answer that ends the
@@ -125,6 +127,18 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const decision = await options.guard.endpoint(request(), endpointPolicies, context(null));
       Object.assign(log, decision.log);
       return decision.answer;
+    }
+    // The pages for people (who am I, the sign-in start, signed out) are the proxy's too, on
+    // every host, before matching; the first two on hosts that a browser policy serves.
+    if (!upgrade && target.path.startsWith('/.well-known/portcullis/')) {
+      if (target.path === WELL_KNOWN_PAGES.signedOut) return SIGNED_OUT;
+      if (target.path === WELL_KNOWN_PAGES.me || target.path === WELL_KNOWN_PAGES.signIn) {
+        const policies = hostPolicies(table, target.host, target.path === WELL_KNOWN_PAGES.signIn ? returnPath(target.query) : null);
+        if (policies.length === 0) return errorAnswer('NOT_FOUND', 'No sign-in is configured for this host.');
+        const decision = await options.guard.endpoint(request(), policies, context(null));
+        Object.assign(log, decision.log);
+        return decision.answer;
+      }
     }
 
     const rule = table.matcher.match({ host: target.host, path: target.path, method: req.method ?? 'GET', headers: req.headers, query: target.query });

@@ -2,36 +2,41 @@
 // page for browsers), redirects (to sign in, after the callback, to HTTPS), pages, documents
 // (the assertion keys), and refused WebSocket upgrades on the raw socket. What to answer is
 // decided elsewhere, as data (src/model/answer.ts): by the pipeline, and by the guard.
-import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Answer, ConfirmAnswer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
+import type { Answer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
+import { confirmPage, errorPage, errorText, escapeHtml, identityJSON, identityPage, identityText, noticePage, noticeText, pagePolicy } from './pages.ts';
 
-/** The look of every page of ours (errors, confirmations). */
-const PAGE_STYLE =
-  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1rem .3rem}' +
-  'form{display:flex;align-items:center;gap:1.25rem;margin:2rem 0}button{font:inherit;font-weight:600;padding:.55rem 1.4rem;border:0;border-radius:.4rem;background:#1f5fbf;color:#fff;cursor:pointer}' +
-  'button:hover,button:focus-visible{background:#174a96}a{color:#1f5fbf}small{color:#666}';
-/** The confirmation page's policy: its own style only, no script, and no framing by any site. */
-const CONFIRM_POLICY = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'; frame-ancestors 'none'; base-uri 'none'`;
+const HTML = 'text/html; charset=utf-8';
+const TEXT = 'text/plain; charset=utf-8';
 
-/** Browsers asking for a page get HTML; everything else (APIs, curl, fetch) gets JSON. */
-function wantsHtml(req: IncomingMessage): boolean {
+/**
+ * Browsers asking for a page get HTML; a client asking for text and not for JSON gets text
+ * (`Accept: text/plain`); everything else (APIs, curl, fetch, axios, which asks for
+ * `application/json, text/plain` and any type) gets JSON, whose bodies outside checks rely on:
+ * they never change.
+ */
+function preferred(req: IncomingMessage): 'html' | 'text' | 'json' {
   const accept = req.headers.accept;
-  return typeof accept === 'string' && accept.includes('text/html');
+  if (typeof accept !== 'string') return 'json';
+  if (accept.includes('text/html')) return 'html';
+  return accept.includes('text/plain') && !accept.includes('json') ? 'text' : 'json';
 }
 
-function renderError(req: IncomingMessage, answer: ErrorAnswer, requestId: string): { contentType: string; body: string } {
-  if (wantsHtml(req)) {
-    const title = `${answer.status} ${STATUS_TITLES[answer.status] ?? 'Error'}`;
-    const body = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
-<style>${PAGE_STYLE}</style>
-</head><body><h1>${title}</h1><p>${escapeHtml(answer.message)}</p><p><small>Code <code>${escapeHtml(answer.code)}</code> · request <code>${escapeHtml(requestId)}</code> · Portcullis</small></p></body></html>
-`;
-    return { contentType: 'text/html; charset=utf-8', body };
+/** The headers of a page of ours: its policy, and no framing by any site (for browsers without frame-ancestors). */
+function pageHeaders(formOrigins?: readonly string[]): Record<string, string> {
+  return { 'content-type': HTML, 'content-security-policy': pagePolicy(formOrigins), 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' };
+}
+
+function renderError(req: IncomingMessage, answer: ErrorAnswer, requestId: string): { headers: Record<string, string>; body: string } {
+  switch (preferred(req)) {
+    case 'html':
+      return { headers: pageHeaders(answer.page?.formOrigins), body: errorPage(answer, requestId) };
+    case 'text':
+      return { headers: { 'content-type': TEXT }, body: errorText(answer, requestId) };
+    case 'json':
+      return { headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ error: { code: answer.code, status: answer.status, message: answer.message, requestId } })}\n` };
   }
-  return { contentType: 'application/json', body: `${JSON.stringify({ error: { code: answer.code, status: answer.status, message: answer.message, requestId } })}\n` };
 }
 
 /**
@@ -47,36 +52,33 @@ function renderPage(page: PageAnswer): string {
 `;
 }
 
-/**
- * A page that asks before acting: a form that POSTs to the same origin. (A form-action policy would
- * also block where the action redirects to, such as the provider's logout: none is set.)
- */
-function renderConfirm(page: ConfirmAnswer): string {
-  const title = escapeHtml(page.title);
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
-<style>${PAGE_STYLE}</style>
-</head><body><h1>${title}</h1><p>${escapeHtml(page.message)}</p>
-<form method="post" action="${escapeHtml(page.action)}"><button type="submit">${escapeHtml(page.button)}</button><a href="${escapeHtml(page.cancel.href)}">${escapeHtml(page.cancel.label)}</a></form>
-<p><small>Portcullis</small></p></body></html>
-`;
-}
-
 /** An answer's own headers and body; the writers below add what every answer carries. */
 function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { headers: Record<string, string>; body: string } {
   switch (answer.kind) {
     case 'error': {
-      const { contentType, body } = renderError(req, answer, requestId);
-      return { headers: { ...answer.headers, 'content-type': contentType }, body };
+      const { headers, body } = renderError(req, answer, requestId);
+      return { headers: { ...answer.headers, ...headers }, body };
     }
     case 'redirect':
       return { headers: { location: answer.location }, body: '' };
     case 'page':
-      return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'" }, body: renderPage(answer) };
+      return { headers: { 'content-type': HTML, 'content-security-policy': "default-src 'none'" }, body: renderPage(answer) };
     case 'confirm':
-      return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONFIRM_POLICY, 'x-frame-options': 'DENY' }, body: renderConfirm(answer) };
+      return { headers: pageHeaders(answer.formOrigins), body: confirmPage(answer, requestId) };
     case 'document':
       return { headers: { 'content-type': answer.contentType }, body: answer.body };
+    case 'identity': {
+      const format = preferred(req);
+      if (format === 'html') return { headers: pageHeaders(answer.formOrigins), body: identityPage(answer, requestId) };
+      if (format === 'text') return { headers: { 'content-type': TEXT }, body: identityText(answer) };
+      return { headers: { 'content-type': 'application/json' }, body: identityJSON(answer) };
+    }
+    case 'notice': {
+      const format = preferred(req);
+      if (format === 'html') return { headers: pageHeaders(), body: noticePage(answer, requestId) };
+      if (format === 'text') return { headers: { 'content-type': TEXT }, body: noticeText(answer) };
+      return { headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ title: answer.title, message: answer.message })}\n` };
+    }
   }
 }
 
@@ -170,20 +172,4 @@ export function refuseUpgrade(req: IncomingMessage, socket: Duplex, answer: Answ
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   socket.end(`HTTP/1.1 ${answer.status} ${reason}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
-}
-
-const STATUS_TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -45,7 +45,7 @@ beforeAll(async () => {
   balancer = startBalancer(portFront, portA, portB);
   const webClient = {
     redirectURIs: [`${siteA}/oauth2/callback`, `${siteB}/oauth2/callback`, `${front}/oauth2/callback`, `${siteA}/generic/callback`],
-    logoutURIs: [`${siteA}/`, `${siteB}/`, `${siteA}/signed-out`],
+    logoutURIs: [`${siteA}/`, `${siteB}/`, `${siteA}/signed-out`, `${siteA}/.well-known/portcullis/signed-out`, `${siteB}/.well-known/portcullis/signed-out`],
   };
   [browser, echo, idp, shortIdp, otherIdp] = await Promise.all([
     launchChromium(),
@@ -281,24 +281,23 @@ describe('signing in through the provider', () => {
     expect((await echoed(page)).headers['x-user-sub']).toBe(alice.sub);
   });
 
-  it('a stale callback (used code, no attempt cookie) restarts sign-in instead of dead-ending', async () => {
+  it('a stale callback (used code, no attempt cookie) is a page with Try again, not a silent new sign-in', async () => {
     const context = await newContext();
     const page = await context.newPage();
     await signIn(page, `${siteA}/anything/stale`, alice);
     const callbackURL = requestsOf.get(page)!.find((url) => url.startsWith(`${siteA}/oauth2/callback?`))!;
     expect(callbackURL).toBeDefined();
-    // Replaying the callback: its attempt cookie is gone; the provider still knows the user,
-    // so a restarted sign-in comes straight back, signed in.
+    // Replaying the callback (or a forged link to it): its attempt cookie is gone. The person is
+    // told so, and nothing is sent to the provider until they choose to try again.
+    const seen = requestsOf.get(page)!.length;
     const replay = await page.goto(callbackURL);
-    expect(replay?.status()).toBe(200);
-    expect(new URL(page.url()).origin).toBe(siteA);
-    // With restarts used up, a clear page instead of a loop.
-    const fetches = await page.evaluate(async (url) => {
-      const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) statuses.push((await fetch(url, { redirect: 'manual' })).status);
-      return statuses;
-    }, callbackURL);
-    expect(fetches).toContain(400);
+    expect(replay?.status()).toBe(400);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('This sign-in could not be completed');
+    expect(requestsOf.get(page)!.slice(seen).some((url) => url.startsWith(idp.origin))).toBe(false);
+    // Try again: the provider still knows the user, so the new sign-in comes straight back.
+    await Promise.all([page.waitForURL(`${siteA}/`), page.getByRole('link', { name: 'Try again' }).click()]);
+    expect(requestsOf.get(page)!.slice(seen).some((url) => url.startsWith(`${idp.origin}/oauth2/authorize`))).toBe(true);
+    expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_portcullis')).toBe(true);
   });
 
   it('sends PKCE S256; the provider requires it, and refuses the same sign-in without it', async () => {
@@ -343,8 +342,10 @@ describe('signing in through the provider', () => {
     // The same error for an attempt this browser never started: the page, not a loop to the provider.
     const unknown = await page.goto(`${siteA}/oauth2/callback?error=access_denied&state=${'x'.repeat(43)}`);
     expect(unknown?.status()).toBe(403);
-    const body = await page.evaluate(async () => (await fetch('/oauth2/callback?error=server_error&state=none', { headers: { accept: 'application/json' } })).text());
-    expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('SIGNIN_REJECTED');
+    await expect(page.getByRole('link', { name: 'Try again' }).isVisible()).resolves.toBe(true);
+    // An API asking the same gets the JSON error as ever (the page's own CSP allows no fetch()).
+    const api = await page.request.get(`${siteA}/oauth2/callback?error=server_error&state=none`, { headers: { accept: 'application/json' } });
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('SIGNIN_REJECTED');
   });
 });
 
@@ -394,7 +395,14 @@ describe('sessions', () => {
     const page = await context.newPage();
     await signIn(page, `${siteA}/idle/page`, bob);
     expect((await pageFetch(page, '/idle/api')).status).toBe(200);
+    // Who am I finds the host's policy that holds a session, and says when it ends.
+    const me = () => page.request.get(`${siteA}/.well-known/portcullis/me`, { headers: { accept: 'application/json' } });
+    const mine = (await (await me()).json()) as { name: string; policy: string; expiresAt: string };
+    expect(mine).toMatchObject({ name: 'bob', policy: 'default/idle' });
+    expect(Date.parse(mine.expiresAt) - Date.now()).toBeLessThanOrEqual(4_000);
     await sleep(5_000); // the idle policy's idleTimeout is 4s
+    // Timed out: no session, whatever the cookie still says.
+    expect((await me()).status()).toBe(401);
     const seenBefore = echo.requests.length;
     const answer = await pageFetch(page, '/idle/api');
     expect(answer.status).toBe(401);
@@ -672,7 +680,9 @@ describe('refresh failures and other providers', () => {
     // Logout at A revokes the refresh token; the old cookie is then put back, as a stolen copy
     // would be, and shown to B: the processes share no Redis, so B does not know of the logout.
     await page.goto(`${siteA}/oauth2/logout`);
-    expect(page.url()).toBe(`${siteA}/`);
+    // No postLogoutRedirectURL: the proxy's own signed-out page.
+    expect(page.url()).toBe(`${siteA}/.well-known/portcullis/signed-out`);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('You are signed out');
     await context.addCookies([kept]);
     await page.goto(`${siteB}/`);
     const before = shortIdp.tokenEndpointCalls().refresh_token ?? 0;
@@ -708,7 +718,7 @@ describe('refresh failures and other providers', () => {
     expect(response.status()).toBe(302);
     const location = new URL(response.headers().location!);
     expect(`${location.origin}${location.pathname}`).toBe(`${idp.origin}/logout`);
-    expect(location.searchParams.get('post_logout_redirect_uri')).toBe(`${siteA}/`);
+    expect(location.searchParams.get('post_logout_redirect_uri')).toBe(`${siteA}/.well-known/portcullis/signed-out`);
     expect(location.searchParams.get('client_id')).toBe(idp.clients.web.clientId);
     expect(location.searchParams.get('id_token_hint')).toMatch(/^eyJ/);
     expect((await context.cookies(siteA)).some((cookie) => cookie.name === '_generic')).toBe(false);

@@ -36,7 +36,7 @@ beforeAll(async () => {
   [browser, echo, idp] = await Promise.all([
     launchChromium(),
     startEchoServer(),
-    startCognitoLikeProvider({ users: [...DEMO_USERS, carol], webClient: { redirectURIs: [`${site}/oauth2/callback`], logoutURIs: [`${site}/`] } }),
+    startCognitoLikeProvider({ users: [...DEMO_USERS, carol], webClient: { redirectURIs: [`${site}/oauth2/callback`], logoutURIs: [`${site}/`, `${site}/.well-known/portcullis/signed-out`] } }),
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
   writeFileSync(
@@ -154,7 +154,7 @@ it('Redis down is a 503 for the request, not a sign-in loop; back up, the sessio
 it('logout deletes the server-side session and clears the cookie', async () => {
   expect(await sessionKeys()).toHaveLength(1);
   await page.goto(`${site}/oauth2/logout`);
-  expect(page.url()).toBe(`${site}/`);
+  expect(page.url()).toBe(`${site}/.well-known/portcullis/signed-out`);
   expect(await sessionKeys()).toEqual([]);
   expect(await sessionCookie()).toEqual([]);
   await page.goto(`${site}/anything/after`);

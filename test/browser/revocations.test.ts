@@ -37,7 +37,7 @@ beforeAll(async () => {
   [browser, echo, idp] = await Promise.all([
     launchChromium(),
     startEchoServer(),
-    startCognitoLikeProvider({ webClient: { redirectURIs: [`${siteA}/oauth2/callback`, `${siteB}/oauth2/callback`], logoutURIs: [`${siteA}/`, `${siteB}/`] } }),
+    startCognitoLikeProvider({ webClient: { redirectURIs: [`${siteA}/oauth2/callback`, `${siteB}/oauth2/callback`], logoutURIs: [`${siteA}/`, `${siteB}/`, `${siteA}/.well-known/portcullis/signed-out`, `${siteB}/.well-known/portcullis/signed-out`] } }),
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-revocations-'));
   writeFileSync(
@@ -122,7 +122,7 @@ it('a session logged out at one process is refused by the other, which shares th
   expect(await inRedis((client) => client.keys(`${PREFIX}*`))).toEqual([]);
 
   await page.goto(`${siteA}/oauth2/logout`);
-  expect(page.url()).toBe(`${siteA}/`);
+  expect(page.url()).toBe(`${siteA}/.well-known/portcullis/signed-out`);
   // One key, the session's id, kept until the session's absolute timeout (1h from sign-in).
   const keys = await inRedis((client) => client.keys(`${PREFIX}*`));
   expect(keys).toHaveLength(1);

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { CLI, REPO_ROOT } from '../support/cli.ts';
 import { freePorts } from '../support/ports.ts';
-import { echoed, fillLoginForm, launchChromium } from '../browser/support.ts';
+import { fillLoginForm, launchChromium } from '../browser/support.ts';
 
 
 let demo: ChildProcess;
@@ -70,9 +70,15 @@ describe('portcullis demo', () => {
       const landed = await fillLoginForm(page, { username: 'alice', password: 'alice-password' });
       expect(landed?.status()).toBe(200);
       expect(page.url()).toBe(`${site}/anything/test`);
-      const seen = await echoed(page);
-      expect(seen.headers['x-user-email']).toBe('alice@example.com');
-      expect(seen.headers['x-user-groups']).toBe('admins,users');
+      // A browser gets the upstream's page: what came from Portcullis, the assertion verified.
+      await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Hello, alice@example.com');
+      const headers = await page.locator('section', { hasText: 'Identity headers' }).innerText();
+      expect(headers).toMatch(/x-user-email\s+alice@example\.com/);
+      expect(headers).toMatch(/x-user-groups\s+admins,users/);
+      expect(await page.locator('section', { hasText: 'signed assertion' }).innerText()).toContain('Verified.');
+      // curl (no Accept: text/html) still gets the JSON echo.
+      const json = await page.request.get(`${site}/anything/test`, { headers: { accept: 'application/json' } });
+      expect(((await json.json()) as { headers: Record<string, string> }).headers['x-user-email']).toBe('alice@example.com');
       await page.goto(`${site}/oauth2/logout`);
       await page.goto(`${site}/anything/again`);
       expect(await page.locator('#username').count()).toBe(1); // signed out: asked to sign in again

@@ -1,7 +1,7 @@
 // The browser flow (issue 5): sessions on protected rules, the authorization code flow on the
 // callback path (signin.ts), refresh before forwarding (refresh.ts), logout (logout.ts).
 // src/auth/runtime.ts calls it; the proxy pipeline applies what it decides.
-import { errorAnswer } from '../../model/answer.ts';
+import { errorAnswer, WELL_KNOWN_PAGES } from '../../model/answer.ts';
 import type { GuardContext, GuardDecision, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -15,6 +15,7 @@ import type { BrowserFlow } from './contract.ts';
 import { clearChunked, parseCookies, sessionCookieAttributes, type CookieJar } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
 import { createLogout } from './logout.ts';
+import { createPersonalPages, refusedContext, signInLink } from './me.ts';
 import { createRedisPool, SessionStoreUnavailable, type RedisSettings } from './redis.ts';
 import { createRefresher, needsRefresh } from './refresh.ts';
 import { createRevocations } from './revocations.ts';
@@ -64,6 +65,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
   const signIn = createSignIn(kit);
   const refresher = createRefresher(kit);
   const logout = createLogout(kit);
+  const personal = createPersonalPages(kit, signIn);
 
   /** No usable session: sign in (navigations), 401 (everything else), or through (Allow). */
   async function unauthenticated(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, reason: string, cookies: string[]): Promise<GuardDecision> {
@@ -74,7 +76,8 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     // Single-page apps: a fetch() gets 401, never a redirect into a CORS failure at the provider.
     // A route that also takes bearer tokens says so, as RFC 6750 asks of a 401.
     const challenge = policy.bearer === null ? undefined : { 'www-authenticate': 'Bearer realm="portcullis"' };
-    const answer = { ...browserError('SESSION_REQUIRED', 'Sign in first: this request carries no valid session.'), headers: challenge };
+    const signInPage = { signIn: signInLink(originalTarget(context.path, context.query), false) };
+    const answer = { ...browserError('SESSION_REQUIRED', 'Sign in first: this request carries no valid session.'), headers: challenge, page: signInPage };
     return deny(answer, cookies, log(policy, 'deny', reason));
   }
 
@@ -151,7 +154,9 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
       authorize(claims, policy);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      return deny(errorAnswer(error.code, error.message), cookies, log(policy, 'deny', error.code, sub));
+      // For a person: who is signed in, and the ways on (sign out, another account); the JSON body is as ever.
+      const page = refusedContext(claims, policy, provider, originalTarget(context.path, context.query));
+      return deny(errorAnswer(error.code, error.message, { page }), cookies, log(policy, 'deny', error.code, sub));
     }
     const caller = callerOf(claims, policy, 'session');
     const identity = identityHeaders(claims, caller, policy);
@@ -169,6 +174,8 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
   return {
     authenticate,
     async endpoint(request, policies, providerOf, context) {
+      if (context.path === WELL_KNOWN_PAGES.me) return personal.me(request, policies, providerOf, context);
+      if (context.path === WELL_KNOWN_PAGES.signIn) return personal.signIn(request, policies, providerOf, context);
       const callbacks = policies.filter((policy) => policy.browser!.callbackPath === context.path);
       if (callbacks.length > 0) return signIn.callback(request, callbacks, providerOf, context);
       return logout(request, policies.filter((policy) => policy.browser!.logoutPath === context.path), providerOf, context);

@@ -24,8 +24,6 @@ export interface FlowKit {
 export const ATTEMPT_TTL_SECONDS = 600;
 /** At most this many login attempts at once per policy; starting another drops the oldest. */
 export const MAX_ATTEMPTS = 4;
-/** A stale or mismatched callback restarts sign-in at most this many times in a row. */
-export const MAX_RESTARTS = 2;
 /** Characters of `state` that name its attempt's cookie. */
 export const ATTEMPT_ID_LENGTH = 16;
 
@@ -39,7 +37,7 @@ export function attemptAttributes(policy: AuthPolicy, context: GuardContext, max
   return { path: '/', domain: session.cookieDomain, secure: session.secure ?? context.scheme === 'https', sameSite: 'Lax', maxAge };
 }
 
-/** The restart counter is read and written at the callback only. */
+/** The restart counter of earlier versions lived at the callback only: it is cleared there. */
 export function restartsAttributes(policy: AuthPolicy, context: GuardContext, maxAge: number | null): CookieAttributes {
   return { ...attemptAttributes(policy, context, maxAge), path: policy.browser!.callbackPath };
 }

@@ -2,11 +2,12 @@
 // every session cookie chunk cleared, the refresh token revoked where the provider can, then the
 // provider's own logout: Cognito's /logout (client_id, logout_uri) on the domain of its
 // authorization endpoint, else end_session_endpoint with id_token_hint and
-// post_logout_redirect_uri, else postLogoutRedirectURL.
+// post_logout_redirect_uri, else postLogoutRedirectURL; without one, the proxy's signed-out page.
 //
 // Only a request from this site signs out at once; any other gets a page that asks, whose button
 // is such a request. Otherwise any site could sign its visitors out with an `<img>` or a form.
 import * as oidc from 'openid-client';
+import { WELL_KNOWN_PAGES } from '../../model/answer.ts';
 import type { AnswerDecision, GuardContext, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
 import type { Provider } from '../provider.ts';
@@ -14,7 +15,7 @@ import { jwtPayload, type Session } from './codec.ts';
 import { clearChunked, parseCookies, sessionCookieAttributes } from './cookies.ts';
 import { log, type FlowKit } from './kit.ts';
 import { SessionStoreUnavailable } from './redis.ts';
-import { browserError, deny, redirect } from './responses.ts';
+import { browserError, deny, providerFormOrigins, redirect } from './responses.ts';
 
 export type Logout = (request: GuardRequest, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext) => Promise<AnswerDecision>;
 
@@ -28,7 +29,8 @@ export function createLogout(kit: FlowKit): Logout {
       return deny(answer, [], log(first, 'deny', 'METHOD_NOT_ALLOWED'));
     }
     // Security: decide whether to sign out before touching the session.
-    if (!fromThisSite(request, context)) return confirm(first, context);
+    // The confirmation's form may end at the provider of any policy sharing this path (the one with a session).
+    if (!fromThisSite(request, context)) return confirm(first, context, [...new Set(policies.flatMap((policy) => providerFormOrigins(providerOf(policy))))]);
 
     const jar = parseCookies(request.headers.cookie);
     const cookies: string[] = [];
@@ -63,7 +65,10 @@ export function createLogout(kit: FlowKit): Logout {
 
     const origin = `${context.scheme}://${context.host}`;
     const configured = policy.browser!.postLogoutRedirectURL;
-    const after = configured === null ? `${origin}/` : configured.startsWith('/') ? `${origin}${configured}` : configured;
+    // Without a destination of the policy's own, the proxy's signed-out page (register it among
+    // the client's sign-out URLs at Cognito).
+    const destination = configured ?? WELL_KNOWN_PAGES.signedOut;
+    const after = destination.startsWith('/') ? `${origin}${destination}` : destination;
     let location = after;
     if (policy.provider === 'Cognito' && typeof metadata?.authorization_endpoint === 'string') {
       // Cognito's logout is not RP-initiated logout: /logout on the user pool domain, with
@@ -83,7 +88,7 @@ export function createLogout(kit: FlowKit): Logout {
 }
 
 /** The page that asks before signing out; its button POSTs back here, from this site. */
-function confirm(policy: AuthPolicy, context: GuardContext): AnswerDecision {
+function confirm(policy: AuthPolicy, context: GuardContext, formOrigins: readonly string[]): AnswerDecision {
   return {
     kind: 'answer',
     answer: {
@@ -94,6 +99,7 @@ function confirm(policy: AuthPolicy, context: GuardContext): AnswerDecision {
       action: context.path,
       button: 'Sign out',
       cancel: { href: '/', label: 'Stay signed in' },
+      formOrigins,
     },
     log: log(policy, 'handled', 'LOGOUT_CONFIRM'),
   };

@@ -3,6 +3,7 @@
 import { errorAnswer, type ErrorAnswer } from '../../model/answer.ts';
 import type { ErrorCodes } from '../../model/errors.ts';
 import type { AnswerDecision, DecisionLog } from '../../model/guard.ts';
+import type { Provider } from '../provider.ts';
 
 /** Codes of the browser flow's own answers (statuses in src/model/errors.ts). */
 export type BrowserErrorCode = ErrorCodes<
@@ -41,4 +42,22 @@ export function redirect(location: string, cookies: readonly string[], log: Deci
  */
 export function continuePage(location: string, cookies: readonly string[], log: DecisionLog): AnswerDecision {
   return { kind: 'answer', answer: { kind: 'page', status: 200, title: 'Signed in', next: location, cookies }, log };
+}
+
+/**
+ * Where the sign-out form's answer may lead besides this origin: the provider's logout (Cognito's
+ * /logout on the origin of its authorization endpoint, or end_session_endpoint).
+ */
+export function providerFormOrigins(provider: Provider | null): string[] {
+  const metadata = provider?.metadata() ?? null;
+  const origins = new Set<string>();
+  for (const endpoint of [metadata?.authorization_endpoint, metadata?.end_session_endpoint]) {
+    if (typeof endpoint !== 'string') continue;
+    try {
+      origins.add(new URL(endpoint).origin);
+    } catch {
+      // not a URL: nothing to allow
+    }
+  }
+  return [...origins];
 }

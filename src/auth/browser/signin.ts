@@ -1,7 +1,9 @@
 // Signing in: the authorization request (PKCE S256, state, nonce, one sealed cookie per
 // attempt) and the callback (the attempt found by its state, the code exchanged, the ID token
-// verified, the session stored), with bounded restarts for stale or mismatched callbacks.
+// verified, the session stored). A callback that finishes no sign-in of this browser, or that the
+// provider refused, is a page with "Try again".
 import * as oidc from 'openid-client';
+import type { ErrorAnswer } from '../../model/answer.ts';
 import { loginCookiePrefix, restartsCookieName } from '../../model/cookies.ts';
 import type { AnswerDecision, GuardContext, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
@@ -10,7 +12,8 @@ import { describeEndpointFailure } from '../fetcher.ts';
 import { unavailableMessage, type Provider } from '../provider.ts';
 import { decodeAttempt, encodeAttempt, newSessionId, type LoginAttempt, type Session } from './codec.ts';
 import { expireCookie, parseCookies, setCookie, type CookieJar } from './cookies.ts';
-import { ATTEMPT_ID_LENGTH, ATTEMPT_TTL_SECONDS, attemptAttributes, log, MAX_ATTEMPTS, MAX_RESTARTS, restartsAttributes, type FlowKit } from './kit.ts';
+import { ATTEMPT_ID_LENGTH, ATTEMPT_TTL_SECONDS, attemptAttributes, log, MAX_ATTEMPTS, restartsAttributes, type FlowKit } from './kit.ts';
+import { signInLink } from './me.ts';
 import { SessionStoreUnavailable } from './redis.ts';
 import { browserError, continuePage, deny, redirect, type BrowserErrorCode } from './responses.ts';
 import { seal, unseal } from './seal.ts';
@@ -18,8 +21,12 @@ import { SessionTooLarge } from './sessions.ts';
 import { accessExpiry, grantedScope, verifyAccessToken, verifyIdToken } from './tokens.ts';
 
 export interface SignIn {
-  /** Redirects to the provider; `cookies` are set (or cleared) on the way. */
-  start(policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<AnswerDecision>;
+  /**
+   * Redirects to the provider; `cookies` are set (or cleared) on the way. `prompt: 'login'` asks
+   * the provider for the account again, whatever session it holds ("sign in as someone else";
+   * Cognito's managed login honours it too).
+   */
+  start(policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string, prompt?: 'login' | null): Promise<AnswerDecision>;
   /** A request to the callback path of `policies`. */
   callback(request: GuardRequest, policies: readonly AuthPolicy[], providerOf: (policy: AuthPolicy) => Provider | null, context: GuardContext): Promise<AnswerDecision>;
 }
@@ -27,7 +34,7 @@ export interface SignIn {
 export function createSignIn(kit: FlowKit): SignIn {
   const { logger, now, seconds, clients, store, keysOf } = kit;
 
-  async function start(policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<AnswerDecision> {
+  async function start(policy: AuthPolicy, provider: Provider, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string, prompt: 'login' | null = null): Promise<AnswerDecision> {
     const config = clients.get(policy, provider);
     if (config === null) return deny(browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     const browser = policy.browser!;
@@ -61,6 +68,7 @@ export function createSignIn(kit: FlowKit): SignIn {
       nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
+      ...(prompt === null ? {} : { prompt }),
     });
     return redirect(url.href, cookies, log(policy, 'redirect', reason));
   }
@@ -93,24 +101,24 @@ export function createSignIn(kit: FlowKit): SignIn {
       // A provider error for an attempt we cannot find is shown as it is: restarting would only
       // send the browser back to the same error.
       const error = params.get('error');
-      if (error !== null) return deny(browserError(providerError(error).code, providerError(error).message), [], log(first, 'deny', 'PROVIDER_ERROR'));
-      return restart(first, providerOf(first), context, jar, '/', [], 'STATE_MISMATCH');
+      if (error !== null) return deny(tryAgain(providerError(error), '/'), [], log(first, 'deny', 'PROVIDER_ERROR'));
+      return mismatch(first, context, jar, '/', [], 'STATE_MISMATCH');
     }
 
     const { policy, attempt } = found;
     const cookies = [expireCookie(found.cookie, attemptAttributes(policy, context, null))];
     const provider = providerOf(policy);
-    if (attempt.createdAt + ATTEMPT_TTL_SECONDS < seconds()) return restart(policy, provider, context, jar, attempt.returnTo, cookies, 'ATTEMPT_EXPIRED');
+    if (attempt.createdAt + ATTEMPT_TTL_SECONDS < seconds()) return mismatch(policy, context, jar, attempt.returnTo, cookies, 'ATTEMPT_EXPIRED');
 
     const error = params.get('error');
     if (error !== null) {
-      const { code, message } = providerError(error);
+      const refusal = providerError(error);
       logger.info({ policy: policy.key, requestId: context.requestId, error: error.slice(0, 64) }, 'the provider refused the sign-in');
-      return deny(browserError(code, message), cookies, log(policy, 'deny', code));
+      return deny(tryAgain(refusal, attempt.returnTo), cookies, log(policy, 'deny', refusal.code));
     }
     const config = provider === null ? null : clients.get(policy, provider);
     if (provider === null || config === null) {
-      return deny(browserError('PROVIDER_UNAVAILABLE', unavailableMessage(provider)), cookies, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
+      return deny(tryAgain({ code: 'PROVIDER_UNAVAILABLE', message: unavailableMessage(provider) }, attempt.returnTo), cookies, log(policy, 'deny', 'PROVIDER_UNAVAILABLE'));
     }
 
     const currentURL = new URL(attempt.redirectURI);
@@ -120,9 +128,9 @@ export function createSignIn(kit: FlowKit): SignIn {
       tokens = await oidc.authorizationCodeGrant(config, currentURL, { pkceCodeVerifier: attempt.codeVerifier, expectedState: attempt.state, expectedNonce: attempt.nonce, idTokenExpected: true });
     } catch (error) {
       // A code already used or expired (a reload, the back button): start again, a bounded number of times.
-      if (error instanceof oidc.ResponseBodyError && error.error === 'invalid_grant') return restart(policy, provider, context, jar, attempt.returnTo, cookies, 'CODE_REJECTED');
+      if (error instanceof oidc.ResponseBodyError && error.error === 'invalid_grant') return mismatch(policy, context, jar, attempt.returnTo, cookies, 'CODE_REJECTED');
       logger.warn({ policy: policy.key, requestId: context.requestId, err: describeEndpointFailure(error, config.serverMetadata().token_endpoint) }, 'code exchange failed');
-      return deny(browserError('SIGNIN_FAILED', 'The identity provider did not complete the sign-in.'), cookies, log(policy, 'deny', 'CODE_EXCHANGE_FAILED'));
+      return deny(tryAgain({ code: 'SIGNIN_FAILED', message: 'The identity provider did not complete the sign-in.' }, attempt.returnTo), cookies, log(policy, 'deny', 'CODE_EXCHANGE_FAILED'));
     }
 
     const nowSeconds = seconds();
@@ -134,7 +142,7 @@ export function createSignIn(kit: FlowKit): SignIn {
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       logger.warn({ policy: policy.key, requestId: context.requestId, reason: error.code }, 'tokens from the code exchange refused');
-      return deny(browserError('SIGNIN_REJECTED', 'The identity provider answered with tokens that cannot be accepted.'), cookies, log(policy, 'deny', error.code));
+      return deny(tryAgain({ code: 'SIGNIN_REJECTED', message: 'The identity provider answered with tokens that cannot be accepted.' }, attempt.returnTo), cookies, log(policy, 'deny', error.code));
     }
 
     const session: Session = {
@@ -161,20 +169,24 @@ export function createSignIn(kit: FlowKit): SignIn {
     return redirect(attempt.returnTo, cookies, done);
   }
 
-  /** Sign in again after a stale or mismatched callback, at most MAX_RESTARTS times in a row. */
-  async function restart(policy: AuthPolicy, provider: Provider | null, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): Promise<AnswerDecision> {
+  /**
+   * A callback that finishes no sign-in of this browser (forged, replayed, or expired): a page that
+   * says so, with "Try again", rather than a silent new sign-in — a forged link must not be able to
+   * send people round the provider. The restart counter of earlier versions is cleared.
+   */
+  function mismatch(policy: AuthPolicy, context: GuardContext, jar: CookieJar, returnTo: string, cookies: string[], reason: string): AnswerDecision {
     const name = restartsCookieName(policy.browser!.session.cookieName);
-    const count = Number(jar.get(name) ?? '0');
-    if (!Number.isInteger(count) || count >= MAX_RESTARTS || provider === null) {
-      cookies.push(expireCookie(name, restartsAttributes(policy, context, null)));
-      const answer = browserError('SIGNIN_STATE_MISMATCH', 'This sign-in could not be completed: it does not match a sign-in started in this browser, or it expired. Open the page you wanted again to sign in; if this repeats, allow cookies for this site.');
-      return deny(answer, cookies, log(policy, 'deny', reason));
-    }
-    cookies.push(setCookie(name, String(count + 1), restartsAttributes(policy, context, 120)));
-    return start(policy, provider, context, jar, returnTo, cookies, reason);
+    if (jar.has(name)) cookies.push(expireCookie(name, restartsAttributes(policy, context, null)));
+    const message = 'This sign-in does not match a sign-in started in this browser, or it expired. Try again; if this repeats, allow cookies for this site.';
+    return deny(tryAgain({ code: 'SIGNIN_STATE_MISMATCH', message }, returnTo), cookies, log(policy, 'deny', reason));
   }
 
   return { start, callback };
+}
+
+/** An error of the sign-in with "Try again": a new sign-in, back to where the person was going. */
+function tryAgain(refusal: { code: BrowserErrorCode; message: string }, returnTo: string): ErrorAnswer {
+  return { ...browserError(refusal.code, refusal.message), page: { tryAgain: signInLink(returnTo, false) } };
 }
 
 /** The provider's own error at the callback, as a page with the right status. */
