@@ -5,7 +5,7 @@ import { durationToMs } from '../api/common.ts';
 import type { Route, RouteMatch, RouteRule } from '../api/route.ts';
 import { compileFullMatch } from '../match/regex.ts';
 import { normalizePath } from '../match/normalize.ts';
-import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
+import type { AuthOnlyAction, CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
 import { resolveBackend } from './backends.ts';
 import { finding, type Finding } from './conditions.ts';
 import type { CompiledPolicies } from './policies.ts';
@@ -64,7 +64,7 @@ function compileAction(
   index: SnapshotIndex,
   options: CompileOptions,
   findings: Finding[],
-): ForwardAction | RespondAction {
+): ForwardAction | AuthOnlyAction | RespondAction {
   const respond = (code: RuleErrorCode, message: string): RespondAction => ({ kind: 'respond', status: 503, code, message });
 
   // The policy first: a protected rule that cannot be protected answers 503 whatever its backends.
@@ -80,6 +80,9 @@ function compileAction(
       policy = lookup.policy;
     }
   }
+
+  // A rule only forward-auth checks use: its matching and policy, no backend (the schema refuses any).
+  if ((rule.mode ?? route.spec.mode) === 'AuthOnly') return { kind: 'authOnly', policy };
 
   const timeouts = { requestMs: msOrNull(rule.timeouts?.request), backendRequestMs: msOrNull(rule.timeouts?.backendRequest) };
   if (timeouts.requestMs !== null && timeouts.backendRequestMs !== null && timeouts.backendRequestMs > timeouts.requestMs) {
