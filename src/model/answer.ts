@@ -2,7 +2,7 @@
 // pipeline and the guard decide these as data; src/proxy/respond.ts alone writes them.
 import { ERROR_STATUS, type ErrorCode } from './errors.ts';
 
-export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer | ConfirmAnswer | DocumentAnswer;
+export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer | ConfirmAnswer | DocumentAnswer | AuthorizedAnswer;
 
 /** JSON for API clients, a small HTML page for browsers; the body carries the code. */
 export interface ErrorAnswer {
@@ -61,6 +61,18 @@ export interface DocumentAnswer {
   readonly status: 200;
   readonly contentType: string;
   readonly body: string;
+  readonly cookies?: readonly string[];
+}
+
+/**
+ * A forward-auth check allowed (src/proxy/auth-listener.ts): 200 without a body; the identity
+ * headers and the signed assertion are response headers, which the calling proxy copies onto the
+ * request it forwards.
+ */
+export interface AuthorizedAnswer {
+  readonly kind: 'authorized';
+  readonly status: 200;
+  readonly headers: Readonly<Record<string, string>>;
   readonly cookies?: readonly string[];
 }
 

@@ -77,6 +77,8 @@ function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { h
       return { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONFIRM_POLICY, 'x-frame-options': 'DENY' }, body: renderConfirm(answer) };
     case 'document':
       return { headers: { 'content-type': answer.contentType }, body: answer.body };
+    case 'authorized':
+      return { headers: { ...answer.headers }, body: '' };
   }
 }
 
