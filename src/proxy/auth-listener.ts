@@ -17,7 +17,7 @@ import { errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { describeCheck, type CheckConvention } from './check-conventions.ts';
 import { clientScheme, type TrustedPeers } from './headers.ts';
-import { createDecisions, recordAnswer, startTrace, writeTrace, type DecisionOptions, type Inbound, type Pipeline, type Trace } from './pipeline.ts';
+import { createDecisions, recordAnswer, SIGNIN_START_PATH, startTrace, writeTrace, type DecisionOptions, type Inbound, type Pipeline, type Trace } from './pipeline.ts';
 import { refuseUpgrade, writeAnswer } from './respond.ts';
 
 export interface AuthListenerOptions extends DecisionOptions {
@@ -35,6 +35,9 @@ export interface AuthListenerOptions extends DecisionOptions {
   /** True while the process drains before it stops: answers then close their connection. */
   readonly draining?: () => boolean;
 }
+
+/** On nginx's 401 for a browser: where to send it to sign in (see forCaller). */
+export const SIGNIN_HEADER = 'x-portcullis-signin';
 
 /** The checks of one listener, as a Pipeline so that the proxy's server (src/proxy/server.ts) serves them. */
 export function createAuthListener(options: AuthListenerOptions): Pipeline {
@@ -62,24 +65,29 @@ export function createAuthListener(options: AuthListenerOptions): Pipeline {
 
     const inbound: Inbound = { method: described.method, target: described.target, host: described.host, headers: req.headers, rawHeaders: req.rawHeaders, scheme: described.scheme, upgrade: false };
     const located = await decisions.resolve(inbound, trace);
-    if (located.kind !== 'located') return forCaller(located);
+    if (located.kind !== 'located') return forCaller(located, null);
     const rule = located.rule;
     // Fail closed: a request no Route describes is nobody's to let through.
     if (rule === null) return options.defaultAllow ? { kind: 'authorized', status: 200, headers: {} } : errorAnswer('NO_ROUTE', 'No route matches the request this check describes.');
     const action = rule.action;
     if (action.kind === 'respond') return errorAnswer(action.code, action.message);
     const admitted = await decisions.admit(located, action.policy, trace);
-    if (admitted.kind !== 'admitted') return forCaller(admitted);
+    if (admitted.kind !== 'admitted') return forCaller(admitted, located.query === '' ? located.path : `${located.path}?${located.query}`);
     const allow = admitted.allow;
     if (allow === null) return { kind: 'authorized', status: 200, headers: {}, cookies: admitted.cookies };
     const headers = allow.authorization === null ? allow.identity : { ...allow.identity, authorization: allow.authorization };
     return { kind: 'authorized', status: 200, headers, cookies: admitted.cookies };
   }
 
-  /** nginx passes on 2xx, 401 and 403 only: the redirect to sign in becomes 401, and error_page 401 sends the browser to the sign-in start. */
-  function forCaller(answer: Answer): Answer {
+  /**
+   * nginx passes on 2xx, 401 and 403 only: the redirect to sign in becomes 401, with the sign-in
+   * start for the original target in X-Portcullis-Signin, where nginx's error_page 401 sends the
+   * browser (a 401 without it is a machine's: it stays 401).
+   */
+  function forCaller(answer: Answer, target: string | null): Answer {
     if (options.convention !== 'nginx' || answer.kind !== 'redirect') return answer;
-    return errorAnswer('SESSION_REQUIRED', 'Sign in first: this request carries no valid session.');
+    const signIn = target === null ? undefined : { [SIGNIN_HEADER]: `${SIGNIN_START_PATH}?rd=${encodeURIComponent(target)}` };
+    return errorAnswer('SESSION_REQUIRED', 'Sign in first: this request carries no valid session.', signIn === undefined ? {} : { headers: signIn });
   }
 
   async function run(req: IncomingMessage, write: (answer: Answer, trace: Trace) => void, what: string): Promise<void> {

@@ -221,7 +221,7 @@ export function createDecisions(options: DecisionOptions): Decisions {
     if (inbound.method !== 'GET' && inbound.method !== 'HEAD') return errorAnswer('METHOD_NOT_ALLOWED', 'The sign-in start takes GET requests only.', { headers: { allow: 'GET, HEAD' } });
     const invalid = errorAnswer('SIGNIN_TARGET_INVALID', 'The rd parameter must be a path of this host, or a URL of it, that a route with browser sign-in serves.');
     const host = inbound.host ?? target.host;
-    const rd = signInTarget(new URLSearchParams(target.query).get('rd') ?? '', host, inbound.scheme);
+    const rd = signInTarget(rdOf(target.query), host, inbound.scheme);
     const destination = rd === null ? null : normalizeTarget(rd, host);
     if (rd === null || destination === null || !destination.ok) return invalid;
     const rule = table.matcher.match({ host: destination.host, path: destination.path, method: 'GET', headers: inbound.headers, query: destination.query });
@@ -239,6 +239,17 @@ export function createDecisions(options: DecisionOptions): Decisions {
   }
 
   return { resolve, admit };
+}
+
+/**
+ * The sign-in start's `rd`. A query that begins with `rd=/` holds a path and query as nginx's
+ * `$request_uri` writes it, unescaped (its own `&` and `=` included): the rest of the query is
+ * `rd`. Otherwise `rd` is a parameter like any other, percent-encoded (ingress-nginx's
+ * auth-signin sends `rd=<escaped URL>`).
+ */
+export function rdOf(query: string): string {
+  if (query.startsWith('rd=/')) return query.slice(3);
+  return new URLSearchParams(query).get('rd') ?? '';
 }
 
 /**
