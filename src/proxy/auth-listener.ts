@@ -11,13 +11,18 @@
 // browser to /.well-known/portcullis/start.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { ASSERTION_HEADER } from '../auth/assertion/signer.ts';
+import { ID_TOKEN_HEADER } from '../auth/browser/flow.ts';
+import { DEFAULT_HEADERS } from '../auth/identity.ts';
 import { errorAnswer, type Answer } from '../model/answer.ts';
+import { forwardedCookieHeader } from '../model/cookies.ts';
+import type { AllowDecision } from '../model/guard.ts';
 import { singleHostHeader } from '../match/normalize.ts';
 import { errorFields, type Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { describeCheck, type CheckConvention } from './check-conventions.ts';
 import { clientScheme, type TrustedPeers } from './headers.ts';
-import { createDecisions, recordAnswer, SIGNIN_START_PATH, startTrace, writeTrace, type DecisionOptions, type Inbound, type Pipeline, type Trace } from './pipeline.ts';
+import { createDecisions, recordAnswer, SIGNIN_START_PATH, startTrace, writeTrace, type DecisionOptions, type Inbound, type Located, type Pipeline, type Trace } from './pipeline.ts';
 import { refuseUpgrade, writeAnswer } from './respond.ts';
 
 export interface AuthListenerOptions extends DecisionOptions {
@@ -34,6 +39,30 @@ export interface AuthListenerOptions extends DecisionOptions {
   readonly scheme: 'http' | 'https';
   /** True while the process drains before it stops: answers then close their connection. */
   readonly draining?: () => boolean;
+}
+
+/** Identity headers an allowed answer always names, as the table's do. */
+const ANSWERED_IDENTITY_HEADERS: readonly string[] = [...Object.values(DEFAULT_HEADERS), ASSERTION_HEADER, ID_TOKEN_HEADER];
+
+/**
+ * The headers of an allowed answer, for the caller to set on the request it forwards:
+ * - every identity header (the default ones, the assertion, every one any policy maps a claim
+ *   to), with the caller's value or empty: a caller that copies them (Traefik's
+ *   authResponseHeaders, Envoy's allowed_upstream_headers, nginx's proxy_set_header) replaces
+ *   the client's own copies, which it forwards otherwise;
+ * - Cookie: the request's Cookie header without Portcullis's cookies (our cookies stay ours),
+ *   when it had one;
+ * - Authorization, when the policy forwards the access token.
+ */
+function upstreamHeaders(located: Located, allow: AllowDecision | null): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of ANSWERED_IDENTITY_HEADERS) headers[name] = '';
+  for (const name of located.identityHeaders) headers[name] = '';
+  if (allow !== null) Object.assign(headers, allow.identity);
+  const cookie = located.inbound.headers.cookie;
+  if (cookie !== undefined) headers.cookie = forwardedCookieHeader(cookie, located.proxyCookies) ?? '';
+  if (allow !== null && allow.authorization !== null) headers.authorization = allow.authorization;
+  return headers;
 }
 
 /** On nginx's 401 for a browser: where to send it to sign in (see forCaller). */
@@ -68,15 +97,12 @@ export function createAuthListener(options: AuthListenerOptions): Pipeline {
     if (located.kind !== 'located') return forCaller(located, null);
     const rule = located.rule;
     // Fail closed: a request no Route describes is nobody's to let through.
-    if (rule === null) return options.defaultAllow ? { kind: 'authorized', status: 200, headers: {} } : errorAnswer('NO_ROUTE', 'No route matches the request this check describes.');
+    if (rule === null) return options.defaultAllow ? { kind: 'authorized', status: 200, headers: upstreamHeaders(located, null) } : errorAnswer('NO_ROUTE', 'No route matches the request this check describes.');
     const action = rule.action;
     if (action.kind === 'respond') return errorAnswer(action.code, action.message);
     const admitted = await decisions.admit(located, action.policy, trace);
     if (admitted.kind !== 'admitted') return forCaller(admitted, located.query === '' ? located.path : `${located.path}?${located.query}`);
-    const allow = admitted.allow;
-    if (allow === null) return { kind: 'authorized', status: 200, headers: {}, cookies: admitted.cookies };
-    const headers = allow.authorization === null ? allow.identity : { ...allow.identity, authorization: allow.authorization };
-    return { kind: 'authorized', status: 200, headers, cookies: admitted.cookies };
+    return { kind: 'authorized', status: 200, headers: upstreamHeaders(located, admitted.allow), cookies: admitted.cookies };
   }
 
   /**

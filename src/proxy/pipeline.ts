@@ -114,6 +114,8 @@ export interface Located {
   readonly headers: Record<string, string | string[] | undefined>;
   /** The table's session cookie names. */
   readonly proxyCookies: readonly string[];
+  /** The table's identity header names (RouteTable.identityHeaders). */
+  readonly identityHeaders: ReadonlySet<string>;
 }
 
 /** The guard let the request pass: the located request's `headers` now carry its identity headers and Authorization. */
@@ -192,7 +194,7 @@ export function createDecisions(options: DecisionOptions): Decisions {
       log.route = rule.id;
       trace.route = rule.route.key;
     }
-    return { kind: 'located', inbound, rule, hostname: target.host, path: target.path, query: target.query, headers, proxyCookies: table.proxyCookies };
+    return { kind: 'located', inbound, rule, hostname: target.host, path: target.path, query: target.query, headers, proxyCookies: table.proxyCookies, identityHeaders: table.identityHeaders };
   }
 
   async function admit(located: Located, policy: AuthPolicy | null, trace: Trace): Promise<Admitted | Answer> {

@@ -153,6 +153,9 @@ describe('browsers through nginx', () => {
     expect(seen.path).toBe('/reports/2026');
     expect(seen.headers['x-portcullis-subject']).toBe(alice.sub);
     expect(seen.headers['x-portcullis-email']).toBe(alice.email);
+    // Our cookies stay ours: the session cookie is the browser's and Portcullis's, never the application's.
+    expect(seen.headers.cookie ?? '').not.toMatch(/_portcullis/);
+    expect((await context.cookies(site)).map((cookie) => cookie.name)).toContain('_portcullis');
 
     const response = await page.goto(`${site}/oauth2/logout`);
     expect(page.url()).toBe(`${site}/public/signed-out`);
