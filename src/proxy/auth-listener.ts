@@ -92,6 +92,9 @@ export function createAuthListener(options: AuthListenerOptions): Pipeline {
       return errorAnswer('CHECK_INVALID', 'The check describes no original request: nginx sets X-Original-URI or X-Original-URL, and X-Original-Method.');
     }
 
+    // The access log names the request checked, not the check.
+    trace.log.method = described.method;
+    trace.log.host = described.host;
     const inbound: Inbound = { method: described.method, target: described.target, host: described.host, headers: req.headers, rawHeaders: req.rawHeaders, scheme: described.scheme, upgrade: false };
     const located = await decisions.resolve(inbound, trace);
     if (located.kind !== 'located') return forCaller(located, null);

@@ -127,6 +127,9 @@ export interface Admitted {
   readonly cookies: readonly string[];
 }
 
+/** A public rule's admission: nothing to add, and the same object for every request. */
+const PUBLIC: Admitted = Object.freeze({ kind: 'admitted', allow: null, cookies: Object.freeze([]) });
+
 /** Where a browser is sent to sign in before going on to `rd` (nginx's error_page 401, ingress-nginx's auth-signin). */
 export const SIGNIN_START_PATH = '/.well-known/portcullis/start';
 
@@ -198,7 +201,7 @@ export function createDecisions(options: DecisionOptions): Decisions {
   }
 
   async function admit(located: Located, policy: AuthPolicy | null, trace: Trace): Promise<Admitted | Answer> {
-    if (policy === null) return { kind: 'admitted', allow: null, cookies: [] };
+    if (policy === null) return PUBLIC;
     const { inbound, headers } = located;
     const context = contextOf(inbound, { host: located.hostname, path: located.path, query: located.query }, trace.log.requestId, located.rule?.route.key ?? null);
     const decision = await options.guard.check(requestOf(inbound, headers), policy, context);
