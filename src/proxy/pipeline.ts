@@ -303,14 +303,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Before the guard: nobody is sent to sign in for a request that could only get this answer.
     if (action.kind === 'authOnly') return errorAnswer('AUTH_ONLY', 'This route answers forward-auth checks only: it has no backend.');
 
-    const admitted = await decisions.admit(located, action.policy, trace);
-    if (admitted.kind !== 'admitted') return admitted;
+    let cookies = PUBLIC.cookies;
+    // A public rule skips the guard, and its await.
+    if (action.policy !== null) {
+      const admitted = await decisions.admit(located, action.policy, trace);
+      if (admitted.kind !== 'admitted') return admitted;
+      cookies = admitted.cookies;
+    }
     const { headers } = located;
     // Security: our cookies stay ours, here and nowhere else, on every rule (public, bearer and
     // browser alike): a session cookie replayed by an upstream would be that user's session, and
     // a login attempt's carries its PKCE verifier.
     headers.cookie = forwardedCookieHeader(headers.cookie, located.proxyCookies) ?? undefined;
-    return { kind: 'forward', rule, action, path: located.path, query: located.query, headers, cookies: admitted.cookies, proxyCookies: located.proxyCookies };
+    return { kind: 'forward', rule, action, path: located.path, query: located.query, headers, cookies, proxyCookies: located.proxyCookies };
   }
 
   function prepareHeaders(req: IncomingMessage, routed: Routed, trusted: boolean): void {
