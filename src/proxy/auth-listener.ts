@@ -87,8 +87,8 @@ export function createAuthListener(options: AuthListenerOptions): Pipeline {
       // A request for the listener itself (nginx routes the callback, logout and sign-in start
       // paths here): only the proxy's own paths are answered.
       const scheme = clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme });
-      const own = await decisions.resolve({ method, target: req.url ?? '', host, headers: req.headers, rawHeaders: req.rawHeaders, scheme, upgrade: false }, trace);
-      if (own.kind !== 'located') return own;
+      const own = decisions.resolve({ method, target: req.url ?? '', host, headers: req.headers, rawHeaders: req.rawHeaders, scheme, upgrade: false }, trace);
+      if (own instanceof Promise || own.kind !== 'located') return own;
       return errorAnswer('CHECK_INVALID', 'The check describes no original request: nginx sets X-Original-URI or X-Original-URL, and X-Original-Method.');
     }
 
@@ -96,7 +96,8 @@ export function createAuthListener(options: AuthListenerOptions): Pipeline {
     trace.log.method = described.method;
     trace.log.host = described.host;
     const inbound: Inbound = { method: described.method, target: described.target, host: described.host, headers: req.headers, rawHeaders: req.rawHeaders, scheme: described.scheme, upgrade: false };
-    const located = await decisions.resolve(inbound, trace);
+    const located = decisions.resolve(inbound, trace);
+    if (located instanceof Promise) return forCaller(await located, null);
     if (located.kind !== 'located') return forCaller(located, null);
     const rule = located.rule;
     // Fail closed: a request no Route describes is nobody's to let through.

@@ -137,8 +137,9 @@ export interface Decisions {
   /**
    * Normalises the target, strips the client's identity headers, answers the proxy's own paths
    * (documents, the sign-in start, the browser flow's callback and logout), and matches.
+   * Synchronous, but for the paths the guard answers (a promise of that answer).
    */
-  resolve(inbound: Inbound, trace: Trace): Promise<Located | Answer>;
+  resolve(inbound: Inbound, trace: Trace): Located | Answer | Promise<Answer>;
   /** Asks the guard about a located request for `policy` (null: a public rule, which passes as it is). */
   admit(located: Located, policy: AuthPolicy | null, trace: Trace): Promise<Admitted | Answer>;
 }
@@ -162,7 +163,7 @@ export function createDecisions(options: DecisionOptions): Decisions {
     upgrade: inbound.upgrade,
   });
 
-  async function resolve(inbound: Inbound, trace: Trace): Promise<Located | Answer> {
+  function resolve(inbound: Inbound, trace: Trace): Located | Answer | Promise<Answer> {
     const { log } = trace;
     const target = normalizeTarget(inbound.target, inbound.host);
     if (!target.ok) return errorAnswer(target.code, target.message);
@@ -186,11 +187,7 @@ export function createDecisions(options: DecisionOptions): Decisions {
     }
     if (target.path === SIGNIN_START_PATH && !inbound.upgrade) return startSignIn(inbound, target, headers, table, trace);
     const endpointPolicies = inbound.upgrade ? undefined : table.authEndpoints.get(target.path);
-    if (endpointPolicies !== undefined) {
-      const decision = await options.guard.endpoint(requestOf(inbound, headers), endpointPolicies, contextOf(inbound, target, log.requestId, null));
-      Object.assign(log, decision.log);
-      return decision.answer;
-    }
+    if (endpointPolicies !== undefined) return endpoint(inbound, target, headers, endpointPolicies, trace);
 
     const rule = table.matcher.match({ host: target.host, path: target.path, method: inbound.method, headers: inbound.headers, query: target.query });
     if (rule !== null) {
@@ -198,6 +195,12 @@ export function createDecisions(options: DecisionOptions): Decisions {
       trace.route = rule.route.key;
     }
     return { kind: 'located', inbound, rule, hostname: target.host, path: target.path, query: target.query, headers, proxyCookies: table.proxyCookies, identityHeaders: table.identityHeaders };
+  }
+
+  async function endpoint(inbound: Inbound, target: NormalizedTarget, headers: Located['headers'], policies: readonly AuthPolicy[], trace: Trace): Promise<Answer> {
+    const decision = await options.guard.endpoint(requestOf(inbound, headers), policies, contextOf(inbound, target, trace.log.requestId, null));
+    Object.assign(trace.log, decision.log);
+    return decision.answer;
   }
 
   async function admit(located: Located, policy: AuthPolicy | null, trace: Trace): Promise<Admitted | Answer> {
@@ -288,8 +291,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const host = singleHostHeader(req.rawHeaders);
     if (typeof host === 'object') return errorAnswer(host.code, host.message);
     const scheme = clientScheme(req.headers, { peer: req.socket.remoteAddress, trusted, scheme: options.scheme });
-    const located = await decisions.resolve({ method: req.method ?? 'GET', target: req.url ?? '', host, headers: req.headers, rawHeaders: req.rawHeaders, scheme, upgrade }, trace);
-    if (located.kind !== 'located') return located;
+    const located = decisions.resolve({ method: req.method ?? 'GET', target: req.url ?? '', host, headers: req.headers, rawHeaders: req.rawHeaders, scheme, upgrade }, trace);
+    // A promise is the guard's answer for one of the proxy's own paths.
+    if (located instanceof Promise || located.kind !== 'located') return located;
     const rule = located.rule;
     if (rule === null) return errorAnswer('NOT_FOUND', 'No route matches this request.');
     // Route.spec.tls.redirectHTTP: plain HTTP gets the same URL on HTTPS, before anything else.
