@@ -1,5 +1,7 @@
-// The pure parts of forward-auth: how each convention reads a check, and where the sign-in start
-// may send a browser.
+// The pure parts of forward-auth: how each convention reads a check, where the sign-in start may
+// send a browser, and the --auth-listen flag.
+import { parseAuthListen } from '../../src/cli/auth-listen.ts';
+import { UsageError } from '../../src/cli/usage-error.ts';
 import { describeCheck, type CheckRequest } from '../../src/proxy/check-conventions.ts';
 import { rdOf, signInTarget } from '../../src/proxy/pipeline.ts';
 
@@ -61,5 +63,16 @@ describe('the sign-in start', () => {
     for (const rd of ['https://evil.example.com/x', 'https://app.example.com.evil.example/x', 'https://app.example.com:444/x', '//evil.example.com/', '/\\evil.example.com', 'https://user:pass@app.example.com/', 'javascript:alert(1)', 'data:text/html,x', '', 'x']) {
       expect([rd, signInTarget(rd, 'app.example.com', 'https')]).toEqual([rd, null]);
     }
+  });
+});
+
+describe('--auth-listen', () => {
+  it('host:port with an optional =convention; the default convention otherwise', () => {
+    expect(parseAuthListen('127.0.0.1:8082', 'nginx')).toEqual({ host: '127.0.0.1', port: 8082, convention: 'nginx' });
+    expect(parseAuthListen(':8083=traefik', 'nginx')).toEqual({ host: undefined, port: 8083, convention: 'traefik' });
+    expect(parseAuthListen('[::1]:8084=envoy', 'traefik')).toEqual({ host: '::1', port: 8084, convention: 'envoy' });
+    expect(() => parseAuthListen(':8082=istio', 'nginx')).toThrow(/--auth-listen takes host:port or host:port=convention, the convention nginx, traefik, envoy, not ":8082=istio"/);
+    expect(() => parseAuthListen('8082=', 'nginx')).toThrow(UsageError);
+    expect(() => parseAuthListen('host:port', 'nginx')).toThrow(/--auth-listen takes host:port/);
   });
 });
