@@ -51,10 +51,18 @@ export const EndpointSlice = z.looseObject({
     .nullish(),
 });
 
+/** A Namespace: only its labels matter (ClusterOIDCPolicy's selectors). */
+export const Namespace = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Namespace'),
+  metadata: ObjectMeta,
+});
+
 export type Secret = z.infer<typeof Secret>;
 export type ConfigMap = z.infer<typeof ConfigMap>;
 export type Service = z.infer<typeof Service>;
 export type EndpointSlice = z.infer<typeof EndpointSlice>;
+export type Namespace = z.infer<typeof Namespace>;
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 

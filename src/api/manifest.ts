@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { ConfigMap, EndpointSlice, Secret, Service } from './core.ts';
+import { ClusterOIDCPolicy } from './clusteroidcpolicy.ts';
+import { ConfigMap, EndpointSlice, Namespace, Secret, Service } from './core.ts';
 import { OIDCPolicy } from './oidcpolicy.ts';
 import { Route } from './route.ts';
 import { closest, knownFields } from './suggest.ts';
@@ -11,6 +12,8 @@ export const KINDS = {
   ConfigMap,
   Service,
   EndpointSlice,
+  ClusterOIDCPolicy,
+  Namespace,
 } as const;
 
 export type Kind = keyof typeof KINDS;

@@ -49,6 +49,11 @@ export const Backend = z
     message: 'exactly one of url or service must be set',
   });
 
+export const POLICY_KINDS = ['OIDCPolicy', 'ClusterOIDCPolicy'] as const;
+
+/** The policy protecting a Route or rule: an OIDCPolicy of its namespace (the default kind) or a ClusterOIDCPolicy. */
+export const PolicyReference = z.strictObject({ kind: z.enum(POLICY_KINDS).default('OIDCPolicy'), name: ObjectName });
+
 /** Proxy: requests are forwarded to the backends. AuthOnly: the rule only answers forward-auth checks, and has no backends. */
 export const ROUTE_MODES = ['Proxy', 'AuthOnly'] as const;
 
@@ -59,7 +64,7 @@ export const RouteRule = z
     name: z.string().max(63).optional(),
     matches: z.array(RouteMatch).max(16).optional(),
     backends: z.array(Backend).max(16).optional(),
-    policyRef: LocalObjectReference.optional(),
+    policyRef: PolicyReference.optional(),
     public: z.boolean().optional(),
     mode: z.enum(ROUTE_MODES).optional(),
     timeouts: z.strictObject({ request: Duration.optional(), backendRequest: Duration.optional() }).optional(),
@@ -80,7 +85,7 @@ export const RouteRule = z
 export const RouteSpec = z.strictObject({
   className: z.string().max(253).optional(),
   hostnames: z.array(Hostname).max(16).optional(),
-  policyRef: LocalObjectReference.optional(),
+  policyRef: PolicyReference.optional(),
   tls: z.strictObject({ secretRef: LocalObjectReference, redirectHTTP: z.boolean().optional() }).optional(),
   mode: z.enum(ROUTE_MODES).optional(),
   rules: z.array(RouteRule).min(1).max(64),
@@ -88,12 +93,28 @@ export const RouteSpec = z.strictObject({
   message: 'the rules of an AuthOnly Route have no backends (unless a rule sets mode Proxy)',
 });
 
+export const RULE_POLICY_SOURCES = ['Rule', 'Route', 'NamespaceDefault', 'Public', 'None'] as const;
+
+/** Which policy protects each rule, and why: its own policyRef, the Route's, its namespace's default, or none. */
+export const RouteStatus = Status.extend({
+  rules: z
+    .array(
+      z.strictObject({
+        /** `namespace/name` of an OIDCPolicy, `ClusterOIDCPolicy/name`, or `public`. */
+        policy: z.string().min(1).max(512),
+        source: z.enum(RULE_POLICY_SOURCES),
+      }),
+    )
+    .max(64)
+    .optional(),
+});
+
 export const Route = z.looseObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('Route'),
   metadata: ObjectMeta,
   spec: RouteSpec,
-  status: Status.optional(),
+  status: RouteStatus.optional(),
 });
 
 export type PathMatch = z.infer<typeof PathMatch>;
@@ -102,4 +123,6 @@ export type Backend = z.infer<typeof Backend>;
 export type RouteRule = z.infer<typeof RouteRule>;
 export type RouteSpec = z.infer<typeof RouteSpec>;
 export type Route = z.infer<typeof Route>;
+export type PolicyReference = z.infer<typeof PolicyReference>;
+export type RulePolicySource = (typeof RULE_POLICY_SOURCES)[number];
 export type HttpMethod = (typeof HTTP_METHODS)[number];

@@ -11,10 +11,10 @@ import type { BrowserFlow } from './browser/contract.ts';
 import { authorize } from './authorize.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
-import { ASSERTION_HEADER, type AssertionSigner } from './assertion/signer.ts';
+import { ASSERTION_HEADER, assertionCallerKey, type AssertionSigner } from './assertion/signer.ts';
 import { callerOf, identityHeaders } from './identity.ts';
 import { createProvider, degradation, type Provider, type ProviderHealth, type ProviderReadiness } from './provider.ts';
-import { createSignatureCache, verifyBearerToken, type SignatureCache } from './verify.ts';
+import { createSignatureCache, verifyBearerToken, verifyCachedToken, type Claims, type SignatureCache } from './verify.ts';
 
 export interface AuthRuntimeOptions {
   readonly logger: Logger;
@@ -61,9 +61,28 @@ interface PolicyEntry {
   readonly policy: AuthPolicy;
   readonly provider: ProviderEntry;
   readonly cache: SignatureCache;
+  /** What each cached token's claims grant under this policy; entries go with the claims. */
+  readonly grants: WeakMap<Claims, BearerGrant>;
   lastReadiness: string;
   /** Whether the last log line about it said Degraded True. */
   loggedDegraded: boolean;
+}
+
+/**
+ * What a verified token's claims grant under a policy: the authorization outcome, the caller and
+ * its identity headers depend on the claims and the policy alone, so they are worked out once per
+ * token (the signature cache hands back the same claims object for the same token) instead of on
+ * every request. Time (exp, nbf, iat) and audience are still checked on every request.
+ */
+interface BearerGrant {
+  /** Why the policy refuses these claims, or null. */
+  readonly denied: AuthError | null;
+  readonly caller: Caller;
+  readonly callerKey: string;
+  readonly identity: Readonly<Record<string, string>>;
+  readonly logged: { sub?: string; clientId?: string };
+  /** The last decision made from it, reused for the next request of the same host and route while its assertion is the same. */
+  last: { readonly audience: string; readonly route: string | null; readonly assertion: string | null; readonly decision: AllowDecision } | null;
 }
 
 const REALM = 'portcullis';
@@ -168,18 +187,50 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       return answer(policy, new AuthError('TOKEN_MISSING', 'This route needs a bearer token.'));
     }
 
-    // Verify before trusting any claim; authorise and map claims on every request.
+    // Verify before trusting any claim (time on every request), then what the claims grant.
     let claims;
     try {
-      claims = await verifyBearerToken(token, { policy, provider: entry.provider.provider, cache: entry.cache, now: now() });
-      authorize(claims, policy);
+      const verify = { policy, provider: entry.provider.provider, cache: entry.cache, now: now() };
+      claims = verifyCachedToken(token, verify) ?? (await verifyBearerToken(token, verify));
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      return answer(policy, error, claims === undefined ? {} : loggedCaller(claims));
+      return answer(policy, error);
     }
-    const authorization = policy.forward.accessToken ? String(request.headers.authorization) : null;
-    const caller = callerOf(claims, policy, 'bearer');
-    return withAssertion(allow(policy, identityHeaders(claims, caller, policy), caller, authorization, { reason: 'TOKEN_VALID', ...loggedCaller(claims) }), policy, context);
+    const grant = grantOf(entry, claims);
+    if (grant.denied !== null) return answer(policy, grant.denied, grant.logged);
+    if (policy.forward.accessToken) {
+      const decision = allow(policy, grant.identity, grant.caller, String(request.headers.authorization), { reason: 'TOKEN_VALID', ...grant.logged });
+      return withAssertion(decision, policy, context, grant.callerKey);
+    }
+    return bearerDecision(grant, policy, context);
+  }
+
+  function grantOf(entry: PolicyEntry, claims: Claims): BearerGrant {
+    let grant = entry.grants.get(claims);
+    if (grant === undefined) {
+      const { policy } = entry;
+      let denied: AuthError | null = null;
+      try {
+        authorize(claims, policy);
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        denied = error;
+      }
+      const caller = callerOf(claims, policy, 'bearer');
+      grant = { denied, caller, callerKey: assertionCallerKey(caller), identity: identityHeaders(claims, caller, policy), logged: loggedCaller(claims), last: null };
+      entry.grants.set(claims, grant);
+    }
+    return grant;
+  }
+
+  /** A bearer allow: the same decision object as the last request's when nothing in it changed (decisions are read, never written). */
+  function bearerDecision(grant: BearerGrant, policy: AuthPolicy, context: GuardContext): GuardDecision {
+    const assertion = policy.forward.assertion && options.assertion !== undefined ? options.assertion.sign({ caller: grant.caller, audience: context.hostname, policy: policy.key, route: context.route ?? '', callerKey: grant.callerKey }) : null;
+    const { last } = grant;
+    if (last !== null && last.assertion === assertion && last.audience === context.hostname && last.route === context.route) return last.decision;
+    const decision = withAssertion(allow(policy, grant.identity, grant.caller, null, { reason: 'TOKEN_VALID', ...grant.logged }), policy, context, grant.callerKey, assertion);
+    if (decision.kind === 'allow') grant.last = { audience: context.hostname, route: context.route, assertion, decision };
+    return decision;
   }
 
   /**
@@ -187,9 +238,9 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
    * (the controller has not read its Secret yet) the request is refused rather than sent
    * upstream without the assertion the upstream may rely on.
    */
-  function withAssertion(decision: AllowDecision, policy: AuthPolicy, context: GuardContext): GuardDecision {
+  function withAssertion(decision: AllowDecision, policy: AuthPolicy, context: GuardContext, callerKey?: string, signed?: string | null): GuardDecision {
     if (decision.caller === null || !policy.forward.assertion || options.assertion === undefined) return decision;
-    const assertion = options.assertion.sign({ caller: decision.caller, audience: context.hostname, policy: policy.key, route: context.route ?? '' });
+    const assertion = signed !== undefined ? signed : options.assertion.sign({ caller: decision.caller, audience: context.hostname, policy: policy.key, route: context.route ?? '', ...(callerKey === undefined ? {} : { callerKey }) });
     if (assertion === null) return answer(policy, new AuthError('ASSERTION_KEY_UNAVAILABLE', "The proxy has no key to sign the caller's identity with yet; try again shortly."), { sub: decision.log.sub, clientId: decision.log.clientId });
     return { ...decision, identity: { ...decision.identity, [ASSERTION_HEADER]: assertion } };
   }
@@ -204,7 +255,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
           continue;
         }
         const provider = providerFor(policy);
-        const entry: PolicyEntry = { policy, provider, cache: createSignatureCache(options.cacheSize ?? 10_000, now), lastReadiness: '', loggedDegraded: false };
+        const entry: PolicyEntry = { policy, provider, cache: createSignatureCache(options.cacheSize ?? 10_000, now), grants: new WeakMap(), lastReadiness: '', loggedDegraded: false };
         provider.policies.add(entry);
         wanted.set(policy.fingerprint, entry);
         reportReadiness(entry);

@@ -100,10 +100,22 @@ export interface VerifyContext {
 
 /** Verifies a bearer token against the policy; resolves with its claims or throws an AuthError. */
 export async function verifyBearerToken(token: string, context: VerifyContext): Promise<Claims> {
-  // A token verified before under this policy (the cache is per policy and emptied when the
-  // provider's keys change) skips steps 1–5: a lookup, not a decode and a signature check.
-  const claims = context.cache.get(token) ?? (await verifySignature(token, context));
+  return verifyCachedToken(token, context) ?? checkClaims(await verifySignature(token, context), context);
+}
 
+/**
+ * A token verified before under this policy (the cache is per policy and emptied when the
+ * provider's keys change) skips steps 1–5: a lookup, not a decode and a signature check, and no
+ * promise. Its claims once steps 6–8 pass (they throw an AuthError otherwise); undefined when
+ * the token is not in the cache.
+ */
+export function verifyCachedToken(token: string, context: VerifyContext): Claims | undefined {
+  const claims = context.cache.get(token);
+  return claims === undefined ? undefined : checkClaims(claims, context);
+}
+
+/** Steps 6–8, on every request: time, token use and client. */
+function checkClaims(claims: Claims, context: VerifyContext): Claims {
   // 6. Time, with the policy's skew, on every request.
   const { policy } = context;
   const skew = policy.clockSkewMs;

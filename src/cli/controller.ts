@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createKubeClient, loadKubeConfig } from '../kubernetes/client.ts';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions } from '../model/snapshot.ts';
-import { conditionHealthy } from '../model/status.ts';
+import { conditionHealthy, describeObject } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
 import { createKubernetesSource, DEFAULT_CLASS } from '../sources/kubernetes/source.ts';
 import { createEventRecorder } from '../status/events.ts';
@@ -136,7 +136,7 @@ export async function runController(options: ControllerOptions): Promise<Running
       firstTable = false;
       const published = statuses.publish(serving.apply(snapshot));
       const notTrue = published.filter((status) => !status.conditions.every(conditionHealthy));
-      if (notTrue.length > 0) logger.info({ objects: notTrue.length, first: notTrue.slice(0, 5).map((s) => `${s.kind} ${s.namespace}/${s.name}`) }, 'objects with a condition not True (see their status)');
+      if (notTrue.length > 0) logger.info({ objects: notTrue.length, first: notTrue.slice(0, 5).map(describeObject) }, 'objects with a condition not True (see their status)');
     },
     onObjectChange: (kind, namespace, name) => writer.recheck(kind, namespace, name),
   });

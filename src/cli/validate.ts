@@ -3,8 +3,8 @@ import { createFetcher } from '../auth/fetcher.ts';
 import { createProvider, type ProviderHealth } from '../auth/provider.ts';
 import { compile } from '../compile/compile.ts';
 import { DEFAULT_COMPILE_OPTIONS, type CompileOptions, type ManifestProblem } from '../model/snapshot.ts';
-import type { AuthPolicy } from '../model/policy.ts';
-import { conditionHealthy, type ObjectStatus, type StatusCondition } from '../model/status.ts';
+import { describePolicy, policyKeyOfStatus, type AuthPolicy } from '../model/policy.ts';
+import { conditionHealthy, describeObject, type ObjectStatus, type RulePolicyStatus, type StatusCondition } from '../model/status.ts';
 import { loadManifestFiles } from '../sources/files.ts';
 import { toSnapshot } from '../sources/manifests.ts';
 import { metaTime } from '../status/conditions.ts';
@@ -28,6 +28,9 @@ export async function validate(paths: readonly string[], mode: CompileOptions['m
   const statuses = providers === null ? compiled.statuses : withProviderConditions(compiled.statuses, providers);
   const failing = statuses.filter((s) => !s.conditions.every(conditionHealthy)).length;
   const lines = [formatStatuses(statuses)];
+  // Which policy protects each rule, and why (status.rules), and where ClusterOIDCPolicies default.
+  const protection = formatProtection(statuses);
+  if (protection !== null) lines.push('', protection);
   // What `kubectl get oidcpolicies` shows in KEYS and LAST FETCH, and status.provider's last error.
   if (providers !== null && providers.size > 0) lines.push('', formatProviders(providers));
   // Every manifest problem with its file and line (refused Routes and policies also have status rows above).
@@ -64,7 +67,7 @@ async function checkProviders(policies: ReadonlyMap<string, AuthPolicy>): Promis
 
 function withProviderConditions(statuses: readonly ObjectStatus[], checks: ReadonlyMap<string, ProviderCheck>): ObjectStatus[] {
   return statuses.map((status) => {
-    const check = status.kind === 'OIDCPolicy' ? checks.get(`${status.namespace}/${status.name}`) : undefined;
+    const check = status.kind === 'OIDCPolicy' || status.kind === 'ClusterOIDCPolicy' ? checks.get(policyKeyOfStatus(status)) : undefined;
     return check === undefined ? status : { ...status, conditions: [...status.conditions, check.ready] };
   });
 }
@@ -75,28 +78,48 @@ function withProviderConditions(statuses: readonly ObjectStatus[], checks: Reado
  */
 function formatProviders(checks: ReadonlyMap<string, ProviderCheck>): string {
   const rows = [['OBJECT', 'PROVIDER', 'KEYS', 'LAST FETCH', 'DEGRADED', 'LAST ERROR']];
-  for (const [key, { policy, health }] of [...checks].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [, { policy, health }] of [...checks].sort(([a], [b]) => a.localeCompare(b))) {
     const lastFetch = health.lastFetchTime === null ? '-' : metaTime(health.lastFetchTime);
     const degraded = degradedCondition(health)?.status ?? '-';
     const lastError = health.lastError === null ? '-' : `${metaTime(health.lastError.time)} ${health.lastError.message}`;
-    rows.push([`OIDCPolicy ${key}`, policy.provider, String(health.keys), lastFetch, degraded, lastError]);
+    rows.push([describePolicy(policy), policy.provider, String(health.keys), lastFetch, degraded, lastError]);
   }
   return formatTable(rows);
 }
 
 function formatStatuses(statuses: readonly ObjectStatus[]): string {
-  if (statuses.length === 0) return 'No Route or OIDCPolicy found.';
+  if (statuses.length === 0) return 'No Route, OIDCPolicy or ClusterOIDCPolicy found.';
   const rows = [['OBJECT', 'CONDITION', 'STATUS', 'REASON', 'MESSAGE']];
   for (const status of statuses) {
-    for (const c of status.conditions) rows.push([`${status.kind} ${status.namespace}/${status.name}`, c.type, c.status, c.reason, c.message]);
+    for (const c of status.conditions) rows.push([describeObject(status), c.type, c.status, c.reason, c.message]);
   }
   return formatTable(rows);
+}
+
+const WHY: Record<RulePolicyStatus['source'], (status: ObjectStatus) => string> = {
+  Rule: () => "the rule's own policyRef",
+  Route: () => "the Route's policyRef",
+  NamespaceDefault: (route) => `default of namespace ${route.namespace}`,
+  Public: () => 'public: true',
+  None: () => 'no policy anywhere: public',
+};
+
+/** One row per Route rule: the policy protecting it and why; then each ClusterOIDCPolicy's namespaces. */
+function formatProtection(statuses: readonly ObjectStatus[]): string | null {
+  const rules = [['ROUTE', 'RULE', 'POLICY', 'WHY']];
+  const namespaces = [['CLUSTER POLICY', 'NAMESPACE', 'DEFAULT', 'WHY NOT']];
+  for (const status of statuses) {
+    status.rules?.forEach((rule, i) => rules.push([describeObject(status), `spec.rules[${i}]`, rule.policy, WHY[rule.source](status)]));
+    for (const namespace of status.namespaces ?? []) namespaces.push([describeObject(status), namespace.name, namespace.default ? 'yes' : 'no', namespace.message ?? '']);
+  }
+  const tables = [rules, namespaces].filter((rows) => rows.length > 1).map(formatTable);
+  return tables.length === 0 ? null : tables.join('\n\n');
 }
 
 /** Columns padded to their widest cell; the last one free. */
 function formatTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.slice(0, -1).map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join('  ')).join('\n');
+  return rows.map((row) => row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd()).join('\n');
 }
 
 /** `file:line:column: Kind namespace/name: field: message`, the place as editors and compilers write it. */

@@ -3,12 +3,12 @@
 import { buildMatcher } from '../match/matcher.ts';
 import { identityHeaderKey } from '../model/headers.ts';
 import { comparePrecedence } from '../match/precedence.ts';
-import type { AuthPolicy } from '../model/policy.ts';
+import { clusterPolicyKey, type AuthPolicy } from '../model/policy.ts';
 import type { ObjectStatus } from '../model/status.ts';
 import type { RouteTable, ServingCertificate } from '../model/table.ts';
 import { condition, finding, objectStatus } from './conditions.ts';
 import { resolveConflicts } from './conflicts.ts';
-import { compilePolicies, FORBIDDEN_FORWARD_HEADERS, resolveProvider } from './policies.ts';
+import { compileClusterPolicies, compilePolicies, FORBIDDEN_FORWARD_HEADERS, resolveProvider } from './policies.ts';
 import { programmedFindings } from './programmed.ts';
 import { compileRoute } from './routes.ts';
 import type { CompileOptions, RejectedObject, Snapshot } from '../model/snapshot.ts';
@@ -25,8 +25,16 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   // 1. Policies: defaults, Secrets, mode rules.
   const policySpecs = sortByName(snapshot.policies, index.namespaceOf);
   const policies = compilePolicies(policySpecs, index, options);
+  // …and ClusterOIDCPolicies, into the same maps (keys `ClusterOIDCPolicy/name`), their statuses after.
+  const clusterSpecs = [...snapshot.clusterPolicies].sort((a, b) => compareKeys([a.metadata.name], [b.metadata.name]));
+  compileClusterPolicies(clusterSpecs, index, options, policies);
+  // A refused ClusterOIDCPolicy is broken, not absent: the namespaces it defaults answer 503 (fail closed).
+  for (const refused of snapshot.rejected) {
+    if (refused.kind === 'ClusterOIDCPolicy') policies.broken.set(clusterPolicyKey(refused.name), 'The manifest is not valid (see its Accepted condition).');
+  }
 
-  // 2. Routes: one rule per match, each with its policy and upstreams (or a 503 answer).
+  // 2. Routes: one rule per match, each with its policy (its own, or its namespace's default) and
+  // upstreams (or a 503 answer).
   const routeSpecs = sortByName(snapshot.routes, index.namespaceOf);
   const routes = routeSpecs.map((route) => compileRoute(route, policies, index, options));
 
@@ -39,7 +47,13 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   // 5. Statuses: policies (with the provider they resolve to), Routes (Programmed only when
   // every rule serves as written), and the objects whose manifests were refused.
   // compilePolicies() gives one status per policy, in the order it was given them.
-  const statuses: ObjectStatus[] = policies.statuses.map((status, i) => ({ ...status, provider: { type: resolveProvider(policySpecs[i]!.spec) } }));
+  const specs = [...policySpecs, ...clusterSpecs];
+  const statuses: ObjectStatus[] = policies.statuses.map((status, i) => ({ ...status, provider: { type: resolveProvider(specs[i]!.spec) } }));
+  for (const [i, status] of statuses.entries()) {
+    if (status.kind !== 'ClusterOIDCPolicy') continue;
+    const namespaces = index.clusterPolicies.namespacesOf(status.name);
+    statuses[i] = { ...status, namespaces, defaultNamespaces: namespaces.filter((n) => n.default).length };
+  }
   const programmed = new Set(rules.map((rule) => `${rule.route.namespace}/${rule.route.name}`));
   routes.forEach((route, i) => {
     const key = `${route.namespace}/${route.name}`;
@@ -47,7 +61,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
     const unserved = programmedFindings(routeSpecs[i]!, route.rules, route.findings);
     findings.push(...unserved);
     if (!programmed.has(key) && unserved.length === 0) findings.push(finding('Programmed', 'NoRules', 'spec.rules', 'No rule of this Route could be programmed.'));
-    statuses.push(objectStatus('Route', route.namespace, route.name, route.generation, ['Accepted', 'ResolvedRefs', 'Programmed'], findings));
+    statuses.push({ ...objectStatus('Route', route.namespace, route.name, route.generation, ['Accepted', 'ResolvedRefs', 'Programmed'], findings), rules: route.rulePolicies });
   });
   for (const rejected of snapshot.rejected) statuses.push(rejectedStatus(rejected));
   statuses.sort((a, b) => compareKeys([a.kind, a.namespace, a.name], [b.kind, b.namespace, b.name]));
@@ -55,7 +69,9 @@ export function compile(snapshot: Snapshot, options: CompileOptions): CompileRes
   // 6. The identity headers of every policy, broken ones included: clients never get to set them.
   // Headers no policy may claim (Authorization, Cookie, …) are refused there, never stripped here.
   const identityHeaders = new Set(
-    snapshot.policies.flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey)).filter((name) => !FORBIDDEN_FORWARD_HEADERS.has(name)),
+    [...snapshot.policies, ...snapshot.clusterPolicies]
+      .flatMap((p) => Object.keys(p.spec.forward?.headers ?? {}).map(identityHeaderKey))
+      .filter((name) => !FORBIDDEN_FORWARD_HEADERS.has(name)),
   );
 
   // 7. The browser flow's callback and logout paths, answered before matching, and its cookies,

@@ -2,8 +2,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { durationToMs } from '../api/common.ts';
 import { secretValue } from '../api/core.ts';
+import type { ClusterOIDCPolicy } from '../api/clusteroidcpolicy.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
-import type { AuthPolicy, BearerSettings, BrowserSettings, Provider, SessionSettings } from '../model/policy.ts';
+import { clusterPolicyKey, type AuthPolicy, type BearerSettings, type BrowserSettings, type Provider, type SessionSettings } from '../model/policy.ts';
 import type { ObjectStatus } from '../model/status.ts';
 import { finding, objectStatus, type Finding } from './conditions.ts';
 import type { CompileOptions } from '../model/snapshot.ts';
@@ -73,7 +74,30 @@ export function compilePolicies(policies: readonly OIDCPolicy[], index: Snapshot
   return result;
 }
 
-function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotIndex, options: CompileOptions, findings: Finding[]): AuthPolicy | null {
+/**
+ * ClusterOIDCPolicies, into the same maps as OIDCPolicies (their keys, `ClusterOIDCPolicy/name`,
+ * never meet a `namespace/name`). Their Secret references name their namespace.
+ */
+export function compileClusterPolicies(policies: readonly ClusterOIDCPolicy[], index: SnapshotIndex, options: CompileOptions, into: CompiledPolicies): void {
+  for (const policy of policies) {
+    const key = clusterPolicyKey(policy.metadata.name);
+    const findings: Finding[] = [];
+    // The spec is an OIDCPolicy's whose references carry a namespace (refNamespace reads it).
+    const compiled = compilePolicy(policy, '', index, options, findings);
+    if (compiled !== null && findings.length === 0) into.ready.set(key, compiled);
+    else into.broken.set(key, findings[0] ? `${findings[0].field}: ${findings[0].message}` : 'The policy did not compile.');
+    into.statuses.push(objectStatus('ClusterOIDCPolicy', '', policy.metadata.name, policy.metadata.generation ?? null, ['Accepted', 'ResolvedRefs'], findings));
+  }
+}
+
+/** The namespace of a Secret or ConfigMap reference: its own (a ClusterOIDCPolicy's), else the policy's. */
+function refNamespace(ref: object, namespace: string): string {
+  return 'namespace' in ref && typeof ref.namespace === 'string' ? ref.namespace : namespace;
+}
+
+/** `namespace` '' for a ClusterOIDCPolicy: its key is then `ClusterOIDCPolicy/name`, and its references name their namespaces. */
+function compilePolicy(policy: Pick<OIDCPolicy, 'metadata' | 'spec'>, namespace: string, index: SnapshotIndex, options: CompileOptions, findings: Finding[]): AuthPolicy | null {
+  const key = namespace === '' ? clusterPolicyKey(policy.metadata.name) : `${namespace}/${policy.metadata.name}`;
   const spec = policy.spec;
   const invalid = (field: string, message: string) => findings.push(finding('Accepted', 'Invalid', field, message));
 
@@ -95,12 +119,13 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
     const ref = spec.caBundleRef;
     const field = 'spec.caBundleRef';
     if (ref.kind === 'ConfigMap') {
-      const configMap = index.configMap(namespace, ref.name);
+      const at = refNamespace(ref, namespace);
+      const configMap = index.configMap(at, ref.name);
       caBundle = configMap?.data?.[ref.key] ?? null;
-      if (configMap === undefined) findings.push(finding('ResolvedRefs', 'ConfigMapNotFound', field, `ConfigMap ${namespace}/${ref.name} does not exist.`));
-      else if (caBundle === null) findings.push(finding('ResolvedRefs', 'SecretKeyNotFound', field, `ConfigMap ${namespace}/${ref.name} has no key ${JSON.stringify(ref.key)}.`));
+      if (configMap === undefined) findings.push(finding('ResolvedRefs', 'ConfigMapNotFound', field, `ConfigMap ${at}/${ref.name} does not exist.`));
+      else if (caBundle === null) findings.push(finding('ResolvedRefs', 'SecretKeyNotFound', field, `ConfigMap ${at}/${ref.name} has no key ${JSON.stringify(ref.key)}.`));
     } else {
-      caBundle = readSecret(index, namespace, { name: ref.name, key: ref.key }, field, findings);
+      caBundle = readSecret(index, refNamespace(ref, namespace), { name: ref.name, key: ref.key }, field, findings);
     }
     if (caBundle !== null && !caBundle.includes('-----BEGIN CERTIFICATE-----')) invalid(field, 'The referenced value holds no PEM certificate.');
     else if (caBundle !== null) {
@@ -131,7 +156,7 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
 
   if (findings.length > 0) return null;
   const compiled: Omit<AuthPolicy, 'fingerprint'> = {
-    key: `${namespace}/${policy.metadata.name}`,
+    key,
     namespace,
     name: policy.metadata.name,
     issuer,
@@ -162,7 +187,7 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   return { ...compiled, fingerprint: createHash('sha256').update(JSON.stringify(compiled)).digest('base64url').slice(0, 16) };
 }
 
-function compileBrowser(policy: OIDCPolicy, namespace: string, index: SnapshotIndex, options: CompileOptions, findings: Finding[]): BrowserSettings | null {
+function compileBrowser(policy: Pick<OIDCPolicy, 'spec'>, namespace: string, index: SnapshotIndex, options: CompileOptions, findings: Finding[]): BrowserSettings | null {
   const browser = policy.spec.browser!;
   const session = browser.session ?? {};
   const invalid = (field: string, message: string) => findings.push(finding('Accepted', 'Invalid', field, message));
@@ -236,7 +261,7 @@ function compileBrowser(policy: OIDCPolicy, namespace: string, index: SnapshotIn
   };
 }
 
-function compileBearer(policy: OIDCPolicy, invalid: (field: string, message: string) => void): BearerSettings {
+function compileBearer(policy: Pick<OIDCPolicy, 'spec'>, invalid: (field: string, message: string) => void): BearerSettings {
   const bearer = policy.spec.bearer ?? {};
   const allowedClientIDs = bearer.allowedClientIDs ?? [policy.spec.clientID];
   const audiences = bearer.audiences ?? [policy.spec.clientID];
@@ -262,7 +287,8 @@ function unreadableCertificate(bundle: string): string | null {
   return null;
 }
 
-function readSecret(index: SnapshotIndex, namespace: string, ref: { name: string; key: string }, field: string, findings: Finding[]): string | null {
+function readSecret(index: SnapshotIndex, policyNamespace: string, ref: { name: string; key: string }, field: string, findings: Finding[]): string | null {
+  const namespace = refNamespace(ref, policyNamespace);
   const secret = index.secret(namespace, ref.name);
   if (secret === undefined) {
     findings.push(finding('ResolvedRefs', 'SecretNotFound', field, `Secret ${namespace}/${ref.name} does not exist.`));

@@ -14,6 +14,8 @@ const CAUSE_FIELDS: Record<RuleErrorCode, readonly string[]> = {
   BACKEND_UNRESOLVED: ['.backends'],
   NO_BACKENDS: ['.backends'],
   RULE_INVALID: ['.timeouts', '.rewrite'],
+  POLICY_NOT_PERMITTED: ['.policyRef'],
+  PUBLIC_NOT_ALLOWED: ['.public'],
 };
 
 /** For an answer no finding explains: every backend weighs 0, which is valid but serves nothing. */
@@ -60,8 +62,8 @@ export function programmedFindings(route: Route, rules: readonly CompiledRule[],
 /** `where` (a rule or one of its matches) answers 503 `code` by itself: why, and what clients get. */
 function answers(rule: string, where: string, code: RuleErrorCode, causes: readonly Finding[]): Finding {
   const underRule = CAUSE_FIELDS[code].map((suffix) => rule + suffix);
-  // A protected rule without a policyRef of its own uses the Route's.
-  const cause = causes.find((f) => underRule.some((prefix) => within(f.field, prefix)) || (code.startsWith('POLICY_') && f.field === 'spec.policyRef'));
+  // A protected rule without a policyRef of its own uses the Route's, or its namespace's default (said of the rule itself).
+  const cause = causes.find((f) => underRule.some((prefix) => within(f.field, prefix)) || (code.startsWith('POLICY_') && (f.field === 'spec.policyRef' || f.field === rule)));
   const effect = `Requests to ${where} get 503 ${code}.`;
   if (cause !== undefined) return finding('Programmed', cause.reason, cause.field, `${cause.message} ${effect}`);
   return finding('Programmed', UNEXPLAINED.reason, rule + UNEXPLAINED.suffix, `${UNEXPLAINED.message} ${effect}`);

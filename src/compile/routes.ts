@@ -2,7 +2,9 @@
 // A rule that cannot forward safely still compiles, to a 503 answer: it never drops out and
 // lets a less specific rule answer in its place (fail closed).
 import { durationToMs } from '../api/common.ts';
-import type { Route, RouteMatch, RouteRule } from '../api/route.ts';
+import type { PolicyReference, Route, RouteMatch, RouteRule } from '../api/route.ts';
+import { clusterPolicyKey, type AuthPolicy } from '../model/policy.ts';
+import type { RulePolicyStatus } from '../model/status.ts';
 import { compileFullMatch } from '../match/regex.ts';
 import { normalizePath } from '../match/normalize.ts';
 import type { AuthOnlyAction, CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
@@ -21,6 +23,8 @@ export interface CompiledRoute {
   readonly hostnames: readonly string[];
   readonly certificate: ServingCertificate | null;
   readonly rules: CompiledRule[];
+  /** Which policy protects each rule of the spec, and why (`status.rules`). */
+  readonly rulePolicies: RulePolicyStatus[];
   readonly findings: Finding[];
 }
 
@@ -31,14 +35,19 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
   const ref = { namespace, name: route.metadata.name, key: `${namespace}/${route.metadata.name}`, createdAt };
   const hostnames = [...new Set(route.spec.hostnames ?? [])].sort();
 
-  if (route.spec.policyRef) lookupPolicy(route.spec.policyRef.name, 'spec.policyRef', namespace, policies, findings);
+  if (route.spec.policyRef) lookupPolicy(route.spec.policyRef, 'spec.policyRef', namespace, policies, index, findings);
   const certificate = resolveCertificate(route, namespace, index, findings);
   const httpsRedirect = route.spec.tls?.redirectHTTP === true;
 
   const rules: CompiledRule[] = [];
+  const rulePolicies: RulePolicyStatus[] = [];
   route.spec.rules.forEach((rule, ruleIndex) => {
     const field = `spec.rules[${ruleIndex}]`;
-    const action = compileAction(route, rule, field, namespace, policies, index, options, findings);
+    const protection = resolveRulePolicy(route, rule, field, namespace, policies, index, findings);
+    rulePolicies.push(protection.status);
+    // A rule only forward-auth checks use: its matching and policy, no backend (the schema refuses any).
+    const authOnly: AuthOnlyAction | null = (rule.mode ?? route.spec.mode) === 'AuthOnly' ? { kind: 'authOnly', policy: protection.policy } : null;
+    const action = protection.refused ?? authOnly ?? compileAction(rule, field, protection.policy, namespace, index, options, findings);
     const matches: RouteMatch[] = rule.matches?.length ? rule.matches : [{}];
     matches.forEach((match, matchIndex) => {
       const compiled = compileMatch(match, `${field}.matches[${matchIndex}]`, findings);
@@ -52,38 +61,73 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
       rules.push({ id, route: ref, ruleIndex, matchIndex, hostnames, ...compiled, httpsRedirect, action: matchAction });
     });
   });
-  return { namespace, name: route.metadata.name, generation: route.metadata.generation ?? null, createdAt, hostnames, certificate, rules, findings };
+  return { namespace, name: route.metadata.name, generation: route.metadata.generation ?? null, createdAt, hostnames, certificate, rules, rulePolicies, findings };
+}
+
+const respond = (code: RuleErrorCode, message: string): RespondAction => ({ kind: 'respond', status: 503, code, message });
+
+interface RuleProtection {
+  readonly status: RulePolicyStatus;
+  /** The policy protecting the rule; null for a public one. */
+  readonly policy: AuthPolicy | null;
+  /** Set when the rule cannot be protected (or may not be public): it answers this, whatever its backends. */
+  readonly refused: RespondAction | null;
+}
+
+/**
+ * The policy of a rule, in this order: `public: true`; the rule's own policyRef; the Route's;
+ * the ClusterOIDCPolicy defaulting the namespace; else none (public). Fail closed: a policy that
+ * cannot be used, a reference that is not permitted, and a public rule where the namespace's
+ * default allows none all answer 503 rather than serve the rule unprotected.
+ */
+function resolveRulePolicy(route: Route, rule: RouteRule, field: string, namespace: string, policies: CompiledPolicies, index: SnapshotIndex, findings: Finding[]): RuleProtection {
+  const namespaceDefault = index.clusterPolicies.defaultOf(namespace);
+  if (rule.public === true) {
+    const status: RulePolicyStatus = { policy: 'public', source: 'Public' };
+    if (namespaceDefault !== null && !namespaceDefault.allowPublicRoutes) {
+      findings.push(finding('Accepted', 'PublicNotAllowed', `${field}.public`, `ClusterOIDCPolicy ${namespaceDefault.name} protects namespace ${namespace} and allows no public rules (spec.allowPublicRoutes).`));
+      return { status, policy: null, refused: respond('PUBLIC_NOT_ALLOWED', 'This route may not be public.') };
+    }
+    return { status, policy: null, refused: null };
+  }
+  const policyRef = rule.policyRef ?? route.spec.policyRef;
+  let lookup: PolicyLookup;
+  let status: RulePolicyStatus;
+  if (policyRef !== undefined) {
+    status = { policy: policyKeyOf(policyRef, namespace), source: rule.policyRef ? 'Rule' : 'Route' };
+    // The route-level reference was already checked once for the whole Route.
+    lookup = lookupPolicy(policyRef, rule.policyRef ? `${field}.policyRef` : 'spec.policyRef', namespace, policies, index, rule.policyRef ? findings : []);
+  } else if (namespaceDefault !== null) {
+    status = { policy: namespaceDefault.key, source: 'NamespaceDefault' };
+    lookup = lookupPolicy({ kind: 'ClusterOIDCPolicy', name: namespaceDefault.name }, field, namespace, policies, index, findings, ` (the default of namespace ${namespace})`);
+  } else {
+    return { status: { policy: 'public', source: 'None' }, policy: null, refused: null };
+  }
+  switch (lookup.kind) {
+    case 'ok':
+      return { status, policy: lookup.policy, refused: null };
+    case 'missing':
+      return { status, policy: null, refused: respond('POLICY_NOT_FOUND', 'The policy protecting this route does not exist.') };
+    case 'broken':
+      return { status, policy: null, refused: respond('POLICY_INVALID', 'The policy protecting this route is not valid.') };
+    case 'notPermitted':
+      return { status, policy: null, refused: respond('POLICY_NOT_PERMITTED', 'The policy this route names does not admit its namespace.') };
+  }
+}
+
+function policyKeyOf(ref: PolicyReference, namespace: string): string {
+  return ref.kind === 'ClusterOIDCPolicy' ? clusterPolicyKey(ref.name) : `${namespace}/${ref.name}`;
 }
 
 function compileAction(
-  route: Route,
   rule: RouteRule,
   field: string,
+  policy: AuthPolicy | null,
   namespace: string,
-  policies: CompiledPolicies,
   index: SnapshotIndex,
   options: CompileOptions,
   findings: Finding[],
-): ForwardAction | AuthOnlyAction | RespondAction {
-  const respond = (code: RuleErrorCode, message: string): RespondAction => ({ kind: 'respond', status: 503, code, message });
-
-  // The policy first: a protected rule that cannot be protected answers 503 whatever its backends.
-  let policy = null;
-  if (rule.public !== true) {
-    const policyRef = rule.policyRef ?? route.spec.policyRef;
-    if (policyRef !== undefined) {
-      const refField = rule.policyRef ? `${field}.policyRef` : 'spec.policyRef';
-      // The route-level reference was already checked once for the whole Route.
-      const lookup = lookupPolicy(policyRef.name, refField, namespace, policies, rule.policyRef ? findings : []);
-      if (lookup.kind === 'missing') return respond('POLICY_NOT_FOUND', 'The policy protecting this route does not exist.');
-      if (lookup.kind === 'broken') return respond('POLICY_INVALID', 'The policy protecting this route is not valid.');
-      policy = lookup.policy;
-    }
-  }
-
-  // A rule only forward-auth checks use: its matching and policy, no backend (the schema refuses any).
-  if ((rule.mode ?? route.spec.mode) === 'AuthOnly') return { kind: 'authOnly', policy };
-
+): ForwardAction | RespondAction {
   const timeouts = { requestMs: msOrNull(rule.timeouts?.request), backendRequestMs: msOrNull(rule.timeouts?.backendRequest) };
   if (timeouts.requestMs !== null && timeouts.backendRequestMs !== null && timeouts.backendRequestMs > timeouts.requestMs) {
     findings.push(finding('Accepted', 'Invalid', `${field}.timeouts.backendRequest`, 'Must not be longer than timeouts.request.'));
@@ -111,18 +155,26 @@ function compileAction(
   return { kind: 'forward', upstreams, policy, timeouts, rewrite };
 }
 
-type PolicyLookup = { kind: 'ok'; policy: NonNullable<ReturnType<CompiledPolicies['ready']['get']>> } | { kind: 'missing' } | { kind: 'broken' };
+type PolicyLookup = { kind: 'ok'; policy: AuthPolicy } | { kind: 'missing' } | { kind: 'broken' } | { kind: 'notPermitted' };
 
-function lookupPolicy(name: string, field: string, namespace: string, policies: CompiledPolicies, findings: Finding[]): PolicyLookup {
-  const key = `${namespace}/${name}`;
+function lookupPolicy(ref: PolicyReference, field: string, namespace: string, policies: CompiledPolicies, index: SnapshotIndex, findings: Finding[], why = ''): PolicyLookup {
+  const cluster = ref.kind === 'ClusterOIDCPolicy';
+  const key = policyKeyOf(ref, namespace);
+  // ClusterOIDCPolicy ${name}, OIDCPolicy ${namespace}/${name}.
+  const named = cluster ? `ClusterOIDCPolicy ${ref.name}` : `OIDCPolicy ${key}`;
+  // Security: permission before anything else, so a namespace learns nothing of a policy it may not use.
+  if (cluster && index.clusterPolicies.permits(ref.name, namespace) === false) {
+    findings.push(finding('ResolvedRefs', 'RefNotPermitted', field, `${named} does not admit namespace ${namespace} (its spec.namespaceSelector does not select it).`));
+    return { kind: 'notPermitted' };
+  }
   const policy = policies.ready.get(key);
   if (policy !== undefined) return { kind: 'ok', policy };
   const broken = policies.broken.get(key);
   if (broken !== undefined) {
-    findings.push(finding('ResolvedRefs', 'PolicyNotAccepted', field, `OIDCPolicy ${key} is not valid (${broken.replace(/\.$/, '')}).`));
+    findings.push(finding('ResolvedRefs', 'PolicyNotAccepted', field, `${named}${why} is not valid (${broken.replace(/\.$/, '')}).`));
     return { kind: 'broken' };
   }
-  findings.push(finding('ResolvedRefs', 'PolicyNotFound', field, `OIDCPolicy ${key} does not exist.`));
+  findings.push(finding('ResolvedRefs', 'PolicyNotFound', field, `${named}${why} does not exist.`));
   return { kind: 'missing' };
 }
 

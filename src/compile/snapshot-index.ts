@@ -1,6 +1,7 @@
 // Lookups over a snapshot by namespace and name, built once per compile.
 import { SERVICE_NAME_LABEL, type ConfigMap, type EndpointSlice, type Secret, type Service } from '../api/core.ts';
 import type { CompileOptions, Snapshot } from '../model/snapshot.ts';
+import { scopeClusterPolicies, type ClusterPolicyScope } from './cluster-policies.ts';
 
 /** Lookups over a snapshot by namespace and name. */
 export interface SnapshotIndex {
@@ -9,6 +10,8 @@ export interface SnapshotIndex {
   configMap(namespace: string, name: string): ConfigMap | undefined;
   service(namespace: string, name: string): Service | undefined;
   endpointSlices(namespace: string, service: string): readonly EndpointSlice[];
+  /** Which ClusterOIDCPolicy defaults each namespace, and which namespaces may name each one. */
+  readonly clusterPolicies: ClusterPolicyScope;
 }
 
 export function indexSnapshot(snapshot: Snapshot, options: CompileOptions): SnapshotIndex {
@@ -31,5 +34,6 @@ export function indexSnapshot(snapshot: Snapshot, options: CompileOptions): Snap
     configMap: (namespace, name) => configMaps.get(`${namespace}/${name}`),
     service: (namespace, name) => services.get(`${namespace}/${name}`),
     endpointSlices: (namespace, service) => slices.get(`${namespace}/${service}`) ?? [],
+    clusterPolicies: scopeClusterPolicies(snapshot.clusterPolicies, snapshot.rejected, snapshot.namespaces, [...new Set(snapshot.routes.map((route) => namespaceOf(route.metadata)))]),
   };
 }

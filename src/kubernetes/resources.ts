@@ -1,7 +1,7 @@
 // The kinds the controller watches, and where the API server serves them.
 import { GROUP, VERSION } from '../api/common.ts';
 
-export type WatchedKind = 'Route' | 'OIDCPolicy' | 'Secret' | 'ConfigMap' | 'Service' | 'EndpointSlice';
+export type WatchedKind = 'Route' | 'OIDCPolicy' | 'ClusterOIDCPolicy' | 'Namespace' | 'Secret' | 'ConfigMap' | 'Service' | 'EndpointSlice';
 
 export interface WatchedResource {
   readonly kind: WatchedKind;
@@ -9,11 +9,15 @@ export interface WatchedResource {
   readonly group: string;
   readonly version: string;
   readonly plural: string;
+  /** Cluster-scoped kinds (ClusterOIDCPolicy, Namespace) have no namespace in their paths. */
+  readonly clusterScoped?: boolean;
 }
 
 export const RESOURCES: Readonly<Record<WatchedKind, WatchedResource>> = {
   Route: { kind: 'Route', group: GROUP, version: VERSION, plural: 'routes' },
   OIDCPolicy: { kind: 'OIDCPolicy', group: GROUP, version: VERSION, plural: 'oidcpolicies' },
+  ClusterOIDCPolicy: { kind: 'ClusterOIDCPolicy', group: GROUP, version: VERSION, plural: 'clusteroidcpolicies', clusterScoped: true },
+  Namespace: { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', clusterScoped: true },
   Secret: { kind: 'Secret', group: '', version: 'v1', plural: 'secrets' },
   ConfigMap: { kind: 'ConfigMap', group: '', version: 'v1', plural: 'configmaps' },
   Service: { kind: 'Service', group: '', version: 'v1', plural: 'services' },
@@ -24,13 +28,13 @@ export function apiVersionOf(resource: WatchedResource): string {
   return resource.group === '' ? resource.version : `${resource.group}/${resource.version}`;
 }
 
-/** The collection: every namespace when `namespace` is null. */
-export function collectionPath(resource: { group: string; version: string; plural: string }, namespace: string | null): string {
+/** The collection: every namespace when `namespace` is null (and always, for a cluster-scoped kind). */
+export function collectionPath(resource: { group: string; version: string; plural: string; clusterScoped?: boolean }, namespace: string | null): string {
   const base = resource.group === '' ? `/api/${resource.version}` : `/apis/${resource.group}/${resource.version}`;
-  return namespace === null ? `${base}/${resource.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`;
+  return namespace === null || resource.clusterScoped === true ? `${base}/${resource.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`;
 }
 
-export function objectPath(resource: { group: string; version: string; plural: string }, namespace: string, name: string, subresource?: string): string {
+export function objectPath(resource: { group: string; version: string; plural: string; clusterScoped?: boolean }, namespace: string, name: string, subresource?: string): string {
   return `${collectionPath(resource, namespace)}/${encodeURIComponent(name)}${subresource === undefined ? '' : `/${subresource}`}`;
 }
 

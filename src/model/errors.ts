@@ -27,6 +27,10 @@ export const ERROR_STATUS = {
   BACKEND_UNRESOLVED: 503,
   NO_BACKENDS: 503,
   RULE_INVALID: 503,
+  /** The rule names a ClusterOIDCPolicy whose namespaceSelector does not select the Route's namespace. */
+  POLICY_NOT_PERMITTED: 503,
+  /** A public rule in a namespace whose default ClusterOIDCPolicy allows no public routes. */
+  PUBLIC_NOT_ALLOWED: 503,
   NO_HEALTHY_BACKEND: 503,
   /** A rule of `mode: AuthOnly`: it answers forward-auth checks, and has no backend to forward to. */
   AUTH_ONLY: 503,

@@ -58,9 +58,25 @@ export interface BearerSettings {
   readonly audiences: readonly string[];
 }
 
+/** The key of a ClusterOIDCPolicy's AuthPolicy: never a `namespace/name` (namespaces are lower case). */
+export function clusterPolicyKey(name: string): string {
+  return `ClusterOIDCPolicy/${name}`;
+}
+
+/** How messages name a policy: `OIDCPolicy namespace/name` or `ClusterOIDCPolicy name`. */
+export function describePolicy(policy: Pick<AuthPolicy, 'key' | 'namespace' | 'name'>): string {
+  return policy.namespace === '' ? `ClusterOIDCPolicy ${policy.name}` : `OIDCPolicy ${policy.key}`;
+}
+
+/** The key of the policy a status is about (an OIDCPolicy's or a ClusterOIDCPolicy's). */
+export function policyKeyOfStatus(status: { readonly kind: string; readonly namespace: string; readonly name: string }): string {
+  return status.kind === 'ClusterOIDCPolicy' ? clusterPolicyKey(status.name) : `${status.namespace}/${status.name}`;
+}
+
 export interface AuthPolicy {
-  /** `namespace/name`. */
+  /** `namespace/name`, or `ClusterOIDCPolicy/name` (clusterPolicyKey): sessions and caches are bound to it. */
   readonly key: string;
+  /** '' for a ClusterOIDCPolicy. */
   readonly namespace: string;
   readonly name: string;
   /** Changes whenever anything below changes: caches keyed on it empty themselves. */

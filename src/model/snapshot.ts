@@ -2,18 +2,27 @@
 // snapshot of validated objects and those refused; the problems of manifest files) and how
 // compile() is told the mode it compiles for. The sources produce it, compile() reads the
 // snapshot, status reports the problems; none of them imports another.
-import type { ConfigMap, EndpointSlice, Secret, Service } from '../api/core.ts';
+import type { ClusterOIDCPolicy, LabelSelector } from '../api/clusteroidcpolicy.ts';
+import type { ConfigMap, EndpointSlice, Namespace, Secret, Service } from '../api/core.ts';
 import type { FieldIssue } from '../api/manifest.ts';
 import type { OIDCPolicy } from '../api/oidcpolicy.ts';
 import type { Route } from '../api/route.ts';
 
 /** An object whose manifest failed its schema: reported, never compiled. */
 export interface RejectedObject {
-  readonly kind: 'Route' | 'OIDCPolicy';
+  readonly kind: 'Route' | 'OIDCPolicy' | 'ClusterOIDCPolicy';
+  /** '' for a ClusterOIDCPolicy. */
   readonly namespace: string;
   readonly name: string;
   readonly generation: number | null;
   readonly issues: readonly FieldIssue[];
+  /**
+   * A refused ClusterOIDCPolicy's `spec.defaultFor`, when that part still reads as a selector, and
+   * its age: the namespaces it defaults stay protected (their rules answer 503) rather than turn
+   * public because the platform's policy failed its schema.
+   */
+  readonly defaultFor?: LabelSelector;
+  readonly creationTimestamp?: string;
 }
 
 /** A manifest file's problem, as a source of files found it: reported (standalone's log, validate), never compiled. */
@@ -41,6 +50,9 @@ export interface Snapshot {
   readonly configMaps: readonly ConfigMap[];
   readonly services: readonly Service[];
   readonly endpointSlices: readonly EndpointSlice[];
+  readonly clusterPolicies: readonly ClusterOIDCPolicy[];
+  /** Namespaces, for their labels; a namespace without one here has no labels. */
+  readonly namespaces: readonly Namespace[];
   readonly rejected: readonly RejectedObject[];
 }
 
@@ -64,4 +76,4 @@ export const DEFAULT_COMPILE_OPTIONS: CompileOptions = {
   allowedBackendHosts: null,
 };
 
-export const EMPTY_SNAPSHOT: Snapshot = { routes: [], policies: [], secrets: [], configMaps: [], services: [], endpointSlices: [], rejected: [] };
+export const EMPTY_SNAPSHOT: Snapshot = { routes: [], policies: [], secrets: [], configMaps: [], services: [], endpointSlices: [], clusterPolicies: [], namespaces: [], rejected: [] };

@@ -7,6 +7,7 @@ export const CONDITION_REASONS = [
   'Invalid',
   'Conflicted',
   'UnsupportedValue',
+  'PublicNotAllowed',
   // ResolvedRefs
   'ResolvedRefs',
   'PolicyNotFound',
@@ -18,6 +19,7 @@ export const CONDITION_REASONS = [
   'InvalidBackend',
   'InvalidSessionKey',
   'InvalidCertificate',
+  'RefNotPermitted',
   // Programmed (False with the reason of what keeps a rule from serving, or one of these)
   'Programmed',
   'NoRules',
@@ -64,16 +66,41 @@ export interface StatusCondition {
 }
 
 /** The kinds that have a status of ours: what compile() judges and the status writer writes. */
-export type StatusKind = 'Route' | 'OIDCPolicy';
+export type StatusKind = 'Route' | 'OIDCPolicy' | 'ClusterOIDCPolicy';
 
 export interface ObjectStatus {
   readonly kind: StatusKind;
+  /** '' for a ClusterOIDCPolicy. */
   readonly namespace: string;
   readonly name: string;
   readonly generation: number | null;
   readonly conditions: readonly StatusCondition[];
   /** OIDCPolicy only: `status.provider` (the PROVIDER, KEYS and LAST FETCH columns). */
   readonly provider?: ProviderStatus;
+  /** Route only: which policy protects each rule, in the order of spec.rules (`status.rules`). */
+  readonly rules?: readonly RulePolicyStatus[];
+  /** ClusterOIDCPolicy only: every namespace its defaultFor selects (`status.namespaces`), and how many it defaults. */
+  readonly namespaces?: readonly NamespaceDefaultStatus[];
+  readonly defaultNamespaces?: number;
+}
+
+/** `Kind namespace/name`, or `Kind name` for a cluster-scoped object: how logs and validate name it. */
+export function describeObject(status: { readonly kind: string; readonly namespace: string; readonly name: string }): string {
+  return `${status.kind} ${status.namespace === '' ? '' : `${status.namespace}/`}${status.name}`;
+}
+
+export interface RulePolicyStatus {
+  /** `namespace/name` of an OIDCPolicy, `ClusterOIDCPolicy/name`, or `public`. */
+  readonly policy: string;
+  /** Where it comes from: the rule's policyRef, the Route's, the namespace's default, `public: true`, or nowhere. */
+  readonly source: 'Rule' | 'Route' | 'NamespaceDefault' | 'Public' | 'None';
+}
+
+export interface NamespaceDefaultStatus {
+  readonly name: string;
+  readonly default: boolean;
+  readonly reason?: 'Conflicted';
+  readonly message?: string;
 }
 
 export interface ProviderStatus {

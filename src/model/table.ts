@@ -6,7 +6,7 @@ import type { AuthPolicy } from './policy.ts';
 export type PathType = 'Exact' | 'PathPrefix' | 'RegularExpression';
 
 /** Answers that a rule gives by itself, without an upstream (fail closed). */
-export type RuleErrorCode = ErrorCodes<'POLICY_NOT_FOUND' | 'POLICY_INVALID' | 'BACKEND_UNRESOLVED' | 'NO_BACKENDS' | 'RULE_INVALID'>;
+export type RuleErrorCode = ErrorCodes<'POLICY_NOT_FOUND' | 'POLICY_INVALID' | 'BACKEND_UNRESOLVED' | 'NO_BACKENDS' | 'RULE_INVALID' | 'POLICY_NOT_PERMITTED' | 'PUBLIC_NOT_ALLOWED'>;
 
 export interface Endpoint {
   /** `http://10.0.0.7:8080` — scheme, host and port only. */

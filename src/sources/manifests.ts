@@ -70,8 +70,14 @@ function locate(document: Document.Parsed, path: readonly (string | number)[]): 
 export function toSnapshot(objects: readonly Manifest[], problems: readonly ManifestProblem[], defaultNamespace: string): Snapshot {
   const pick = <K extends Manifest['kind']>(kind: K) => objects.filter((o): o is Extract<Manifest, { kind: K }> => o.kind === kind);
   const rejected: RejectedObject[] = problems
-    .filter((p) => (p.kind === 'Route' || p.kind === 'OIDCPolicy') && p.name !== undefined)
-    .map((p) => ({ kind: p.kind as 'Route' | 'OIDCPolicy', namespace: p.namespace ?? defaultNamespace, name: p.name!, generation: null, issues: p.issues }));
+    .filter((p) => (p.kind === 'Route' || p.kind === 'OIDCPolicy' || p.kind === 'ClusterOIDCPolicy') && p.name !== undefined)
+    .map((p) => ({
+      kind: p.kind as RejectedObject['kind'],
+      namespace: p.kind === 'ClusterOIDCPolicy' ? '' : (p.namespace ?? defaultNamespace),
+      name: p.name!,
+      generation: null,
+      issues: p.issues,
+    }));
   return {
     routes: pick('Route'),
     policies: pick('OIDCPolicy'),
@@ -79,6 +85,8 @@ export function toSnapshot(objects: readonly Manifest[], problems: readonly Mani
     configMaps: pick('ConfigMap'),
     services: pick('Service'),
     endpointSlices: pick('EndpointSlice'),
+    clusterPolicies: pick('ClusterOIDCPolicy'),
+    namespaces: pick('Namespace'),
     rejected,
   };
 }

@@ -21,6 +21,7 @@ export function createEventRecorder(options: { client: KubeClient; instance: str
   const inFlight = new Set<Promise<void>>();
   return {
     record(regarding, type, reason, note) {
+      // A cluster-scoped object's Events live in `default`, and name no namespace of it.
       const namespace = regarding.metadata.namespace ?? 'default';
       const event = {
         apiVersion: 'events.k8s.io/v1',
@@ -38,7 +39,7 @@ export function createEventRecorder(options: { client: KubeClient; instance: str
         regarding: {
           apiVersion: regarding.apiVersion,
           kind: regarding.kind,
-          namespace,
+          ...(regarding.metadata.namespace === undefined ? {} : { namespace }),
           name: regarding.metadata.name,
           uid: regarding.metadata.uid,
           resourceVersion: regarding.metadata.resourceVersion,

@@ -2,7 +2,7 @@
 // each condition that is not well (not True; for Degraded, not False) — is logged when it
 // appears, and once more when it is gone, never again at every reload while it stays as it was.
 import type { ManifestProblem } from '../model/snapshot.ts';
-import { conditionHealthy, type ObjectStatus, type StatusCondition } from '../model/status.ts';
+import { conditionHealthy, describeObject, type ObjectStatus, type StatusCondition } from '../model/status.ts';
 import type { Logger } from '../observability/logger.ts';
 
 export interface ProblemReporter {
@@ -39,7 +39,7 @@ export function createProblemReporter(logger: Logger): ProblemReporter {
   function reportConditions(statuses: readonly ObjectStatus[]): void {
     const next = new Map<string, { readonly object: string; readonly condition: StatusCondition }>();
     for (const status of statuses) {
-      const object = `${status.kind} ${status.namespace}/${status.name}`;
+      const object = describeObject(status);
       for (const condition of status.conditions) next.set(`${object}\n${condition.type}`, { object, condition });
     }
     const fields = (object: string, c: StatusCondition) => ({ object, condition: c.type, status: c.status, reason: c.reason });

@@ -7,7 +7,7 @@
 // published with every new table, and again whenever a policy's provider changes.
 import { degradation, type ProviderHealth, type ProviderReadiness } from '../auth/provider.ts';
 import type { CompileResult } from '../compile/compile.ts';
-import type { AuthPolicy } from '../model/policy.ts';
+import { describePolicy, policyKeyOfStatus, type AuthPolicy } from '../model/policy.ts';
 import type { ObjectStatus, ProviderStatus, StatusCondition } from '../model/status.ts';
 import type { RouteTable } from '../model/table.ts';
 import { metaTime } from './conditions.ts';
@@ -52,7 +52,7 @@ export function createRuntimeStatuses(options: { readonly readiness: Readiness; 
 export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: RouteTable, readiness: Readiness, health: Health = () => null): ObjectStatus[] {
   const waits = waitingRules(table, readiness);
   return statuses.map((status) => {
-    if (status.kind === 'OIDCPolicy') return withProvider(status, table, readiness, health);
+    if (status.kind === 'OIDCPolicy' || status.kind === 'ClusterOIDCPolicy') return withProvider(status, table, readiness, health);
     const wait = waits.get(`${status.namespace}/${status.name}`);
     if (wait === undefined) return status;
     return { ...status, conditions: status.conditions.map((condition) => (condition.type === 'Programmed' ? notProgrammed(condition, wait) : condition)) };
@@ -61,7 +61,7 @@ export function withRuntimeConditions(statuses: readonly ObjectStatus[], table: 
 
 /** An OIDCPolicy's status with Ready, Degraded and `status.provider` as its provider is now. */
 function withProvider(status: ObjectStatus, table: RouteTable, readiness: Readiness, health: Health): ObjectStatus {
-  const policy = table.policies.get(`${status.namespace}/${status.name}`);
+  const policy = table.policies.get(policyKeyOfStatus(status));
   const state = policy === undefined ? null : health(policy);
   const ready = readyCondition(status, table, readiness);
   const degraded = state === null ? null : degradedCondition(state, status.generation);
@@ -89,7 +89,7 @@ export function providerFields(health: ProviderHealth): Omit<ProviderStatus, 'ty
 /** A policy's Ready: from its provider's readiness, or False when the policy did not compile. */
 export function readyCondition(status: ObjectStatus, table: RouteTable, readiness: Readiness): StatusCondition {
   const generation = status.generation === null ? {} : { observedGeneration: status.generation };
-  const policy = table.policies.get(`${status.namespace}/${status.name}`);
+  const policy = table.policies.get(policyKeyOfStatus(status));
   if (policy === undefined) {
     const failed = status.conditions.find((condition) => condition.status !== 'True');
     return { type: 'Ready', status: 'False', reason: failed?.reason ?? 'Invalid', message: `The policy is not in use: ${failed?.type ?? 'Accepted'} is not True.`, ...generation };
@@ -127,9 +127,9 @@ function waitingRules(table: RouteTable, readiness: Readiness): Map<string, Wait
     let wait = waits.get(route);
     if (wait === undefined) waits.set(route, (wait = { failures: [], pending: [] }));
     if (state.reason === 'Pending') {
-      wait.pending.push(`${field}: OIDCPolicy ${policy.key} is still fetching its provider's discovery document and keys; until then requests to ${field} get 503 POLICY_NOT_READY.`);
+      wait.pending.push(`${field}: ${describePolicy(policy)} is still fetching its provider's discovery document and keys; until then requests to ${field} get 503 POLICY_NOT_READY.`);
     } else {
-      wait.failures.push(`${field}: OIDCPolicy ${policy.key} is not ready (${state.reason}, see its Ready condition). Requests to ${field} get 503 POLICY_NOT_READY.`);
+      wait.failures.push(`${field}: ${describePolicy(policy)} is not ready (${state.reason}, see its Ready condition). Requests to ${field} get 503 POLICY_NOT_READY.`);
     }
   }
   return waits;

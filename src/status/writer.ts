@@ -137,19 +137,22 @@ export function createStatusWriter(options: StatusWriterOptions): StatusWriter {
     // A status compiled from another generation waits for the rebuild that the newer spec triggers.
     const generation = object.metadata.generation ?? null;
     if (status.generation !== null && generation !== null && status.generation !== generation) return;
-    const stored = (object.status ?? {}) as { conditions?: StoredCondition[]; provider?: Record<string, unknown> };
+    const stored = (object.status ?? {}) as { conditions?: StoredCondition[]; provider?: Record<string, unknown> } & Record<string, unknown>;
     const current = stored.conditions ?? [];
-    // An OIDCPolicy's status.provider is ours too; null (a refused spec) removes it.
-    const provider = status.kind === 'OIDCPolicy' ? providerPatch(status) : undefined;
+    // A policy's status.provider is ours too; null (a refused spec) removes it.
+    const provider = status.kind === 'OIDCPolicy' || status.kind === 'ClusterOIDCPolicy' ? providerPatch(status) : undefined;
     const sameProvider = provider === undefined || sameFields(stored.provider ?? null, provider);
-    if (sameConditions(current, status.conditions) && sameProvider) {
+    // A Route's status.rules, a ClusterOIDCPolicy's status.namespaces and defaultNamespaces: whole values, replaced.
+    const lists = listsPatch(status);
+    const sameLists = Object.entries(lists).every(([field, value]) => JSON.stringify(stored[field] ?? null) === JSON.stringify(value));
+    if (sameConditions(current, status.conditions) && sameProvider && sameLists) {
       counters.skipped++;
       backoffs.delete(key);
       return;
     }
     const conditions = mergeConditions(current, status.conditions, timers.now());
     // A merge patch: fields of status.provider that others write are kept; ours that are gone are null.
-    const patch = { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions, ...(provider === undefined ? {} : { provider }) } };
+    const patch = { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions, ...(provider === undefined ? {} : { provider }), ...lists } };
     const resource = RESOURCES[kind];
     let response;
     try {
@@ -239,6 +242,13 @@ function providerPatch(status: ObjectStatus): Record<string, unknown> | null {
   const provider = status.provider;
   if (provider === undefined) return null;
   return { type: provider.type, keys: provider.keys ?? null, lastFetchTime: provider.lastFetchTime ?? null, lastError: provider.lastError ?? null, lastErrorTime: provider.lastErrorTime ?? null };
+}
+
+/** The status fields of ours beside conditions and provider, each whole (null removes it). */
+function listsPatch(status: ObjectStatus): Record<string, unknown> {
+  if (status.kind === 'Route') return { rules: status.rules ?? null };
+  if (status.kind === 'ClusterOIDCPolicy') return { namespaces: status.namespaces ?? null, defaultNamespaces: status.defaultNamespaces ?? null };
+  return {};
 }
 
 /** Whether the stored `status.provider` already shows what `patch` would write (a null field: absent). */

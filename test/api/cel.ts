@@ -44,4 +44,8 @@ export const CEL_PREDICATES: Readonly<Record<string, CelPredicate>> = {
   // OIDCPolicy: spec.forward.headers
   "self.all(k, size(k) <= 256 && k.matches('^[A-Za-z0-9!#$%&\\'*+\\\\-.^_`|~]+$'))": (self) =>
     Object.keys(self).every((k) => size(k) <= 256 && /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(k)),
+
+  // ClusterOIDCPolicy: spec.namespaceSelector and spec.defaultFor, matchExpressions[]
+  "(self.operator == 'In' || self.operator == 'NotIn') == (has(self.values) && size(self.values) > 0)": (self) =>
+    (self.operator === 'In' || self.operator === 'NotIn') === (Array.isArray(self.values) && self.values.length > 0),
 };

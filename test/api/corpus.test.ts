@@ -2,19 +2,23 @@
 // parseManifest, and the CRD's openAPIV3Schema through ajv plus the CEL rules restated in
 // cel.ts. They must agree on every file, and an invalid file must be refused by both for its
 // `# expect:` field and nothing else.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { clusterPolicyCrd } from '../../scripts/cluster-policy-crd.ts';
 import { API_VERSION, HEADER_NAME_PATTERN } from '../../src/api/common.ts';
 import { parseManifest } from '../../src/api/manifest.ts';
+import { ClusterOIDCPolicy } from '../../src/api/clusteroidcpolicy.ts';
 import { OIDCPolicy } from '../../src/api/oidcpolicy.ts';
 import { Route, UNNORMALISED_PATH_PATTERN } from '../../src/api/route.ts';
 import { CEL_PREDICATES } from './cel.ts';
-import { loadCorpus, type CorpusCase } from './corpus.ts';
+import { CRD_DIR, loadCorpus, type CorpusCase } from './corpus.ts';
 import { celRulesOf, loadCrds, validateWithCrd, type SchemaNode } from './crd.ts';
 import { diffKindSchemas } from './schema-diff.ts';
 
 const corpus = loadCorpus();
 const crds = loadCrds();
-const ZOD_SCHEMAS = { Route, OIDCPolicy } as const;
+const ZOD_SCHEMAS = { Route, OIDCPolicy, ClusterOIDCPolicy } as const;
 
 function crdOf(kind: string) {
   const crd = crds.get(kind);
@@ -65,10 +69,13 @@ describe('the API corpus', () => {
   });
 
   it('uses every spec field of each CRD in some valid manifest', () => {
+    const specOf = (kind: string) => (crdOf(kind).jsonSchema.properties as Record<string, SchemaNode>).spec as SchemaNode;
+    // ClusterOIDCPolicy's spec is derived from OIDCPolicy's: the fields they share are OIDCPolicy's to cover.
+    const shared = new Set(schemaFieldsOf(specOf('OIDCPolicy'), 'spec'));
     for (const crd of crds.values()) {
       const used = new Set(corpus.filter((c) => c.valid && c.kind === crd.kind).flatMap((c) => fieldsOf(c.document)));
-      const spec = (crd.jsonSchema.properties as Record<string, SchemaNode>).spec as SchemaNode;
-      expect(schemaFieldsOf(spec, 'spec').filter((field) => !used.has(field))).toEqual([]);
+      const own = schemaFieldsOf(specOf(crd.kind), 'spec').filter((field) => crd.kind !== 'ClusterOIDCPolicy' || !shared.has(field));
+      expect(own.filter((field) => !used.has(field))).toEqual([]);
     }
   });
 
@@ -85,13 +92,18 @@ describe('the API corpus', () => {
 });
 
 describe('the CRDs', () => {
-  it('define Route and OIDCPolicy in portcullis.dev/v1alpha1', () => {
-    expect([...crds.keys()].sort()).toEqual(['OIDCPolicy', 'Route']);
+  it('define Route, OIDCPolicy and ClusterOIDCPolicy in portcullis.dev/v1alpha1', () => {
+    expect([...crds.keys()].sort()).toEqual(['ClusterOIDCPolicy', 'OIDCPolicy', 'Route']);
     for (const crd of crds.values()) expect(`${crd.group}/${crd.version}`).toBe(API_VERSION);
   });
 
   it.each(Object.keys(ZOD_SCHEMAS))('%s has the same fields and constraints as its zod schema', (kind) => {
     expect(diffKindSchemas(zodJsonSchema(ZOD_SCHEMAS[kind as keyof typeof ZOD_SCHEMAS]), crdOf(kind).jsonSchema)).toEqual([]);
+  });
+
+  it('derive ClusterOIDCPolicy from OIDCPolicy: crds/clusteroidcpolicies.yaml is what scripts/cluster-policy-crd.ts writes', () => {
+    const derived = clusterPolicyCrd(readFileSync(join(CRD_DIR, 'oidcpolicies.yaml'), 'utf8'));
+    expect(readFileSync(join(CRD_DIR, 'clusteroidcpolicies.yaml'), 'utf8')).toBe(derived);
   });
 
   it('restate every CEL rule in cel.ts, and cel.ts restates no rule that is gone', () => {
@@ -148,7 +160,14 @@ function schemaFieldsOf(schema: SchemaNode, path: string): string[] {
 }
 
 /** Fields whose keys are data, not field names. */
-const MAP_FIELDS: ReadonlySet<string> = new Set(['metadata.labels', 'metadata.annotations', 'spec.browser.authorizationParams', 'spec.forward.headers']);
+const MAP_FIELDS: ReadonlySet<string> = new Set([
+  'metadata.labels',
+  'metadata.annotations',
+  'spec.browser.authorizationParams',
+  'spec.forward.headers',
+  'spec.namespaceSelector.matchLabels',
+  'spec.defaultFor.matchLabels',
+]);
 
 /** A CEL single-quoted string literal. */
 function celString(value: string): string {

@@ -49,7 +49,7 @@ describe('parseManifest messages', () => {
   it('name the kind a near miss meant', () => {
     const result = parseManifest({ apiVersion: 'portcullis.dev/v1alpha1', kind: 'OidcPolicy', metadata: { name: 'p' } });
     expect(issues(result)).toEqual([
-      { field: 'kind', message: 'Unsupported kind "OidcPolicy" (did you mean "OIDCPolicy"?); expected one of Route, OIDCPolicy, Secret, ConfigMap, Service, EndpointSlice.', path: ['kind'] },
+      { field: 'kind', message: 'Unsupported kind "OidcPolicy" (did you mean "OIDCPolicy"?); expected one of Route, OIDCPolicy, Secret, ConfigMap, Service, EndpointSlice, ClusterOIDCPolicy, Namespace.', path: ['kind'] },
     ]);
   });
 });

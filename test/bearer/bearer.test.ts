@@ -254,6 +254,9 @@ describe('forged and refused input never reaches the upstream', () => {
       answer = { status: response.status, code: response.body.error?.code };
       if (status === 401 && code !== 'TOKEN_MISSING') expect(response.wwwAuthenticate).toMatch(/error="invalid_token"/);
       if (status === 403) expect(response.wwwAuthenticate).toMatch(/error="insufficient_scope"/);
+      // Again: a token verified once is served from the signature cache, and what its claims grant is remembered with it.
+      const again = await call(request.path ?? '/m2m/x', request.headers);
+      expect({ status: again.status, code: again.body.error?.code }).toEqual(answer);
     }
     expect(answer).toEqual({ status, code });
     expect(seenBy()).toBe(before);

@@ -125,7 +125,7 @@ describe('helm install, upgrade and uninstall', () => {
     await kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/routes.portcullis.dev', 'crd/oidcpolicies.portcullis.dev']);
     const manifest = parseObjects(await mustHelm(['get', 'manifest', RELEASE, '--namespace', NS]));
     expect(manifest.map((o) => o.kind).sort()).toEqual([
-      'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Secret', 'Service', 'Service', 'ServiceAccount',
+      'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Secret', 'Service', 'Service', 'ServiceAccount',
     ]);
     installedKey = await assertionKeyPem();
     expect(installedKey).toContain('-----BEGIN EC PRIVATE KEY-----');
@@ -220,6 +220,8 @@ describe('helm install, upgrade and uninstall', () => {
     expect(deployment.spec.replicas).toBe(3);
     expect(deployment.spec.template.spec.containers[0]!.args).toEqual(expect.arrayContaining(['--class=internal', '--namespace=team-a', '--namespace=team-b']));
     expect(await exists(['clusterrolebinding', RELEASE])).toBe(false);
+    // ClusterOIDCPolicies and Namespaces are cluster-scoped: still bound cluster-wide.
+    expect(await exists(['clusterrolebinding', `${RELEASE}-cluster-policies`])).toBe(true);
     expect(await exists(['rolebinding', RELEASE, '-n', 'team-a'])).toBe(true);
     expect(await exists(['rolebinding', RELEASE, '-n', 'team-b'])).toBe(true);
     const role = await getJSON<{ rules: { resourceNames?: string[] }[] }>(['role', `${RELEASE}-leader-election`, '-n', NS]);

@@ -88,6 +88,17 @@ describe.each([
   });
 });
 
+describe('docs/cluster-policies.md', () => {
+  const page = readFileSync(join(REPO_ROOT, 'docs', 'cluster-policies.md'), 'utf8');
+  const shared = new Set(crdFields(specSchema('oidcpolicies.yaml')).keys());
+
+  it("names every spec field ClusterOIDCPolicy adds to OIDCPolicy's", () => {
+    const added = [...crdFields(specSchema('clusteroidcpolicies.yaml')).keys()].filter((path) => !shared.has(path));
+    expect(added.length).toBeGreaterThan(5);
+    expect(added.filter((path) => !page.includes(`\`${path}\``))).toEqual([]);
+  });
+});
+
 describe('docs/reference.md "Helm values"', () => {
   const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as Schema;
   const values = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;

@@ -6,7 +6,11 @@ import { createPrivateKey } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { parseManifest } from '../../src/api/manifest.ts';
 import { leaseName } from '../../src/cli/controller.ts';
+import { compile } from '../../src/compile/compile.ts';
+import { DEFAULT_COMPILE_OPTIONS } from '../../src/model/snapshot.ts';
+import { parseManifestText, toSnapshot } from '../../src/sources/manifests.ts';
 import { REPO_ROOT } from '../support/cli.ts';
 import { PLAIN_MANIFEST, renderPlainManifest } from './plain-manifests.ts';
 import { BAD_VALUES_DIR, CHART_DIR, findObject, HELM_BUILD_TIMEOUT_MS, parseObjects, startHelm, VALUES_DIR, VALUES_FILES, type Helm, type K8sObject } from './helm.ts';
@@ -104,7 +108,8 @@ describe('the chart', () => {
 
   it('grants exactly the rules of deploy/rbac/', () => {
     const objects = objectsOf('defaults');
-    expect(findObject(objects, 'ClusterRole').rules).toEqual(rbacFile('20-clusterrole.yaml', 'ClusterRole'));
+    expect(findObject(objects, 'ClusterRole', 'portcullis').rules).toEqual(rbacFile('20-clusterrole.yaml', 'ClusterRole'));
+    expect(findObject(objects, 'ClusterRole', 'portcullis-cluster-policies').rules).toEqual(rbacFile('25-cluster-policies.yaml', 'ClusterRole'));
     expect(findObject(objects, 'Role', 'portcullis-leader-election').rules).toEqual(rbacFile('30-leader-election.yaml', 'Role'));
     expect(findObject(objects, 'Role', 'portcullis-assertion-keys').rules).toEqual(rbacFile('40-assertion-keys.yaml', 'Role'));
     // And to the ServiceAccount the pods run as.
@@ -118,7 +123,9 @@ describe('the chart', () => {
   it('renders the default install: a controller Deployment, its Services, ServiceAccount, RBAC and disruption budget', () => {
     expect(objectsOf('defaults').map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       'ClusterRole/portcullis',
+      'ClusterRole/portcullis-cluster-policies',
       'ClusterRoleBinding/portcullis',
+      'ClusterRoleBinding/portcullis-cluster-policies',
       'Deployment/portcullis',
       'PodDisruptionBudget/portcullis',
       'Role/portcullis-assertion-keys',
@@ -235,7 +242,8 @@ describe('values files', () => {
     expect(flags(container, 'namespace')).toEqual(['team-a', 'team-b']);
     expect(flags(container, 'trust-proxy')).toEqual(['10.0.0.0/8']);
     expect(flags(container, 'allowed-backend-host')).toEqual(['httpbin.org']);
-    expect(objects.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
+    // Cluster-wide, only the cluster-scoped kinds (ClusterOIDCPolicies, Namespaces).
+    expect(objects.filter((o) => o.kind === 'ClusterRoleBinding').map((o) => (o.roleRef as { name: string }).name)).toEqual(['portcullis-cluster-policies']);
     const bindings = objects.filter((o) => o.kind === 'RoleBinding' && (o.roleRef as { kind: string }).kind === 'ClusterRole');
     expect(bindings.map((b) => b.metadata.namespace)).toEqual(['team-a', 'team-b']);
     // The Lease the controller names for its class is the one its Role lets it update.
@@ -290,6 +298,44 @@ describe('values files', () => {
     expect(flag(containerOf('single.yaml'), 'no-leader-election')).toBe('');
     expect(deploymentOf('single.yaml').spec.template.spec.serviceAccountName).toBe('portcullis-external');
     expect((findObject(objects, 'Service') as ServiceObject).spec.ports.map((p) => p.nodePort)).toEqual([30080, 30443]);
+  });
+});
+
+describe('clusterPolicy values', () => {
+  it('cluster-policy.yaml: a ClusterOIDCPolicy with its Secrets in the release namespace, valid for the API and compiled to a default', () => {
+    const policy = findObject(objectsOf('cluster-policy.yaml'), 'ClusterOIDCPolicy', 'cognito');
+    const parsed = parseManifest(policy);
+    expect(parsed).toMatchObject({ ok: true });
+    const secrets = `apiVersion: v1
+kind: Secret
+metadata: {name: cognito-client, namespace: ${NAMESPACE}}
+stringData: {client-secret: s3cr3t}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cognito-session, namespace: ${NAMESPACE}}
+stringData: {session-keys: ${'k'.repeat(40)}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {portcullis.dev/protect: cognito, team: shop}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: shop, namespace: shop}
+spec:
+  rules: [{backends: [{url: "http://shop.internal"}]}]
+`;
+    const loaded = parseManifestText(secrets, 'secrets.yaml');
+    const snapshot = toSnapshot([...loaded.objects, parsed.ok ? parsed.object : []].flat(), loaded.problems, 'default');
+    const { table, statuses } = compile(snapshot, { ...DEFAULT_COMPILE_OPTIONS, mode: 'controller' });
+    expect(statuses.find((s) => s.kind === 'ClusterOIDCPolicy')).toMatchObject({ conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }], defaultNamespaces: 1 });
+    expect(statuses.find((s) => s.kind === 'Route')?.rules).toEqual([{ policy: 'ClusterOIDCPolicy/cognito', source: 'NamespaceDefault' }]);
+    expect(table.policies.get('ClusterOIDCPolicy/cognito')?.browser?.session.cookieName).toBe('_platform');
+  });
+
+  it('creates no ClusterOIDCPolicy by default', () => {
+    expect(objectsOf('defaults').filter((o) => o.kind === 'ClusterOIDCPolicy')).toEqual([]);
   });
 });
 

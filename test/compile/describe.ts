@@ -1,6 +1,7 @@
 // A readable, secret-free rendering of a compile result, for golden files.
 import type { CompileResult } from '../../src/compile/compile.ts';
 import type { AuthPolicy, SessionSettings } from '../../src/model/policy.ts';
+import { describeObject } from '../../src/model/status.ts';
 import type { CompiledRule } from '../../src/model/table.ts';
 
 export function describeTable(result: CompileResult): unknown {
@@ -12,11 +13,19 @@ export function describeTable(result: CompileResult): unknown {
     ...(result.table.certificates.size > 0 ? { certificates: Object.fromEntries([...result.table.certificates].map(([host, c]) => [host, c.secret])) } : {}),
     policies: Object.fromEntries([...result.table.policies].map(([key, policy]) => [key, describePolicy(policy)])),
     statuses: result.statuses.map((s) => ({
-      object: `${s.kind} ${s.namespace}/${s.name}`,
+      object: describeObject(s),
       ...(s.provider ? { provider: s.provider.type } : {}),
       conditions: s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`),
+      // status.rules, in the cases with ClusterOIDCPolicies (elsewhere it repeats the spec).
+      ...(s.rules && clusterCase(result) ? { rules: s.rules.map((r) => `${r.policy} (${r.source})`) } : {}),
+      ...(s.namespaces ? { namespaces: s.namespaces.map((n) => `${n.name}: ${n.default ? 'default' : `${n.reason}: ${n.message}`}`), defaultNamespaces: s.defaultNamespaces } : {}),
     })),
   };
+}
+
+/** Whether the case has ClusterOIDCPolicies at all. */
+function clusterCase(result: CompileResult): boolean {
+  return result.statuses.some((s) => s.kind === 'ClusterOIDCPolicy');
 }
 
 function describeRule(rule: CompiledRule): unknown {

@@ -538,6 +538,141 @@ spec:
   expect(described).toMatch(/Warning\s+Conflicted\s+.*portcullis\.dev\/controller/);
 }, 60_000);
 
+test('a ClusterOIDCPolicy: a labelled namespace gets its public-by-accident Route protected, relabelling removes it; a public rule refused; conflict and RefNotPermitted in kubectl get and describe', async () => {
+  const apps = 'cluster-apps';
+  const outsider = 'cluster-outsider';
+  await mustKubectl(plane.cluster, ['create', 'namespace', apps]);
+  await mustKubectl(plane.cluster, ['create', 'namespace', outsider]);
+  const inNamespace = (namespace: string) => serviceAndSlice('echo').replaceAll(`namespace: ${NS}`, `namespace: ${namespace}`);
+  // A Route that forgot its policyRef: public, until its namespace is labelled for the default.
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: forgot, namespace: ${apps}}
+spec:
+  rules:
+    - matches: [{path: {value: /cluster-default}}]
+      backends: [{service: {name: echo, port: 80}}]
+---
+${inNamespace(apps)}`);
+  await waitFor('the Route to be served, public', async () => (await get('/cluster-default')).status === 200);
+
+  // The platform's policy, its client secret in the controller's namespace (no team can read it).
+  await apply(`apiVersion: v1
+kind: Secret
+metadata: {name: platform-cognito, namespace: portcullis-system}
+stringData: {client-secret: s3cr3t}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ClusterOIDCPolicy
+metadata: {name: platform}
+spec:
+  issuer: ${provider.issuer}
+  provider: Cognito
+  clientID: ${provider.mint.clientIds.machine}
+  clientSecretRef: {namespace: portcullis-system, name: platform-cognito, key: client-secret}
+  bearer: {tokenUse: access}
+  namespaceSelector: {matchLabels: {portcullis.dev/tenant: "yes"}}
+  defaultFor: {matchLabels: {portcullis.dev/protect: platform}}
+`);
+  await waitForCondition(plane.cluster, 'clusteroidcpolicies', '', 'platform', 'Ready', 'True');
+  expect((await get('/cluster-default')).status).toBe(200);
+
+  await mustKubectl(plane.cluster, ['label', 'namespace', apps, 'portcullis.dev/protect=platform']);
+  await waitFor('the Route to be protected', async () => (await get('/cluster-default')).status === 401);
+  expect((await get('/cluster-default', bearer('invalid_token'))).status).toBe(401);
+  expect((await get('/cluster-default', bearer(provider.token()))).status).toBe(200);
+  const rules = await waitFor('status.rules to name the default', async () => {
+    const out = (await mustKubectl(plane.cluster, ['get', 'route', 'forgot', '-n', apps, '-o', 'jsonpath={.status.rules}'])).trim();
+    return out.includes('NamespaceDefault') ? out : undefined;
+  });
+  expect(JSON.parse(rules)).toEqual([{ policy: 'ClusterOIDCPolicy/platform', source: 'NamespaceDefault' }]);
+  const defaulting = await waitFor('kubectl get coidc to count the namespace', async () => {
+    const row = parseTables(await mustKubectl(plane.cluster, ['get', 'coidc', 'platform'])).find((r) => r.NAME === 'platform');
+    return row?.NAMESPACES === '1' ? row : undefined;
+  });
+  expect(defaulting).toMatchObject({ ISSUER: provider.issuer, PROVIDER: 'Cognito', READY: 'True' });
+
+  // Relabelled: no longer its default, the Route is public again.
+  await mustKubectl(plane.cluster, ['label', 'namespace', apps, 'portcullis.dev/protect-']);
+  await waitFor('the Route to be public again', async () => (await get('/cluster-default')).status === 200);
+  await mustKubectl(plane.cluster, ['label', 'namespace', apps, 'portcullis.dev/protect=platform']);
+  await waitFor('the Route to be protected again', async () => (await get('/cluster-default')).status === 401);
+
+  // allowPublicRoutes false (the default): a public rule there is refused and answers 503.
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: wants-public, namespace: ${apps}}
+spec:
+  rules:
+    - matches: [{path: {value: /cluster-public}}]
+      public: true
+      backends: [{service: {name: echo, port: 80}}]
+`);
+  const refused = await waitForCondition(plane.cluster, 'routes', apps, 'wants-public', 'Accepted', 'False');
+  expect(refused).toMatchObject({ reason: 'PublicNotAllowed', message: `spec.rules[0].public: ClusterOIDCPolicy platform protects namespace ${apps} and allows no public rules (spec.allowPublicRoutes).` });
+  expect((await get('/cluster-public')).status).toBe(503);
+  expect((await get('/cluster-public', bearer(provider.token()))).status).toBe(503);
+
+  // A reference from a namespace the namespaceSelector does not select: RefNotPermitted, 503.
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: Route
+metadata: {name: borrows, namespace: ${outsider}}
+spec:
+  policyRef: {kind: ClusterOIDCPolicy, name: platform}
+  rules:
+    - matches: [{path: {value: /cluster-borrowed}}]
+      backends: [{service: {name: echo, port: 80}}]
+---
+${inNamespace(outsider)}`);
+  const notPermitted = await waitForCondition(plane.cluster, 'routes', outsider, 'borrows', 'ResolvedRefs', 'False');
+  expect(notPermitted).toMatchObject({ reason: 'RefNotPermitted', message: `spec.policyRef: ClusterOIDCPolicy platform does not admit namespace ${outsider} (its spec.namespaceSelector does not select it).` });
+  expect((await get('/cluster-borrowed', bearer(provider.token()))).status).toBe(503);
+  const routeRows = parseTables(await mustKubectl(plane.cluster, ['get', 'routes', 'borrows', '-n', outsider, '-o', 'wide']));
+  expect(routeRows).toMatchObject([{ NAME: 'borrows', RESOLVED: 'False', PROGRAMMED: 'False', REASON: 'RefNotPermitted' }]);
+  expect(await mustKubectl(plane.cluster, ['describe', 'route', 'borrows', '-n', outsider])).toMatch(/Reason:\s+RefNotPermitted/);
+  // Selected once labelled: served.
+  await mustKubectl(plane.cluster, ['label', 'namespace', outsider, 'portcullis.dev/tenant=yes']);
+  await waitFor('the reference to be permitted', async () => (await get('/cluster-borrowed', bearer(provider.token()))).status === 200);
+  expect((await get('/cluster-borrowed')).status).toBe(401);
+
+  // A second policy defaulting the same namespace, a second later: the older keeps it.
+  const created = Date.parse((await mustKubectl(plane.cluster, ['get', 'coidc', 'platform', '-o', 'jsonpath={.metadata.creationTimestamp}'])).trim());
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, created + 1_100 - Date.now())));
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: ClusterOIDCPolicy
+metadata: {name: latecomer}
+spec:
+  issuer: ${provider.issuer}
+  provider: Cognito
+  clientID: latecomer
+  defaultFor: {matchExpressions: [{key: portcullis.dev/protect, operator: Exists}]}
+`);
+  const conflicted = await waitFor('kubectl get coidc -o wide to show the conflict', async () => {
+    const row = parseTables(await mustKubectl(plane.cluster, ['get', 'coidc', 'latecomer', '-o', 'wide'])).find((r) => r.NAME === 'latecomer');
+    return row?.CONFLICTED === apps ? row : undefined;
+  });
+  expect(conflicted).toMatchObject({ NAMESPACES: '0' });
+  expect(await mustKubectl(plane.cluster, ['describe', 'coidc', 'latecomer'])).toMatch(
+    new RegExp(`Default:\\s+false\\s+Message:\\s+ClusterOIDCPolicy platform is older and defaults this namespace too\\.\\s+Name:\\s+${apps}\\s+Reason:\\s+Conflicted`),
+  );
+  // Still the older one's: its tokens pass, the latecomer's client does not matter.
+  expect((await get('/cluster-default', bearer(provider.token()))).status).toBe(200);
+
+  // A cluster-scoped policy's trouble is an Event too, which kubectl describe shows.
+  await apply(`apiVersion: portcullis.dev/v1alpha1
+kind: ClusterOIDCPolicy
+metadata: {name: secretless}
+spec:
+  issuer: ${provider.issuer}
+  clientID: secretless
+  clientSecretRef: {namespace: portcullis-system, name: nowhere, key: client-secret}
+`);
+  const missing = await waitForCondition(plane.cluster, 'clusteroidcpolicies', '', 'secretless', 'ResolvedRefs', 'False');
+  expect(missing).toMatchObject({ reason: 'SecretNotFound', message: 'spec.clientSecretRef: Secret portcullis-system/nowhere does not exist.' });
+  await waitFor('kubectl describe to show the Warning Event', async () => /Warning\s+SecretNotFound\s+.*portcullis\.dev\/controller/.test(await mustKubectl(plane.cluster, ['describe', 'coidc', 'secretless'])));
+  expect(controller.logs.filter((line) => line.msg === 'could not record an Event')).toEqual([]);
+}, 90_000);
+
 test('a second installation: --class and --namespace, bound by a RoleBinding in its namespace only', async () => {
   // Its own ServiceAccount, bound to the same ClusterRole in one namespace (as deploy/rbac says
   // for --namespace); no Lease, so no leader election.
@@ -545,6 +680,8 @@ test('a second installation: --class and --namespace, bound by a RoleBinding in 
   await mustKubectl(plane.cluster, ['create', 'namespace', team]);
   const teamIdentity = await plane.cluster.serviceAccount(team, 'portcullis');
   await mustKubectl(plane.cluster, ['create', 'rolebinding', 'portcullis', '-n', team, '--clusterrole=portcullis', `--serviceaccount=${team}:portcullis`]);
+  // ClusterOIDCPolicies and Namespaces are cluster-scoped: bound cluster-wide (deploy/rbac/25-cluster-policies.yaml).
+  await mustKubectl(plane.cluster, ['create', 'clusterrolebinding', `portcullis-cluster-policies-${team}`, '--clusterrole=portcullis-cluster-policies', `--serviceaccount=${team}:portcullis`]);
   const scoped = await startController(teamIdentity.kubeconfig, ['--namespace', team, '--class', 'team-a', '--no-leader-election', '--allow-local-backends']);
   try {
     await waitFor('the scoped controller to be ready', async () => (await fetch(`${scoped.opsURL}/readyz`)).status === 200);
@@ -581,7 +718,10 @@ ${serviceAndSlice('echo').replaceAll(`namespace: ${NS}`, `namespace: ${team}`)}`
       return events.some((event) => event.verb === 'patch' && event.objectRef?.name === 'theirs') ? events : undefined;
     });
     expect(teamEvents.filter((event) => event.responseStatus?.code === 403).map(describeEvent)).toEqual([]);
-    expect(teamEvents.every((event) => event.objectRef?.namespace === team)).toBe(true);
+    // Its own namespace only, but for the cluster-scoped kinds it reads (list and watch).
+    const clusterScoped = teamEvents.filter((event) => event.objectRef?.namespace === undefined);
+    expect(teamEvents.filter((event) => event.objectRef?.namespace !== undefined && event.objectRef.namespace !== team).map(describeEvent)).toEqual([]);
+    expect(clusterScoped.filter((event) => !['clusteroidcpolicies', 'namespaces'].includes(event.objectRef?.resource ?? '') || !['list', 'watch'].includes(event.verb)).map(describeEvent)).toEqual([]);
   } finally {
     await scoped.stop();
   }

@@ -36,7 +36,7 @@ function setup(options: { namespaces?: string[] | null; className?: string } = {
     createInformer(informerOptions: InformerOptions) {
       const objects = new Map<string, KubeObject>();
       let synced = false;
-      const key = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
+      const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
       const informer: FakeInformer = {
         kind: informerOptions.resource.kind,
         namespace: informerOptions.namespace,
@@ -95,7 +95,7 @@ const secret = (namespace: string, name: string, value = 'v'): KubeObject => ({ 
 
 test('nothing is compiled before every informer has listed, then once', async () => {
   const { informers, snapshots, timers, informer } = setup();
-  expect(informers).toHaveLength(6);
+  expect(informers).toHaveLength(8);
   informer('Route').put(route('a', 'r'));
   for (const one of informers.slice(0, -1)) one.sync();
   await timers.advance(1_000);
@@ -182,10 +182,67 @@ test('Routes and policies of another class are neither compiled nor watched for 
   expect(snapshots.at(-1)!.snapshot.routes.map((r) => r.metadata.name)).toEqual(['default-class']);
 });
 
-test('--namespace: one informer per kind and namespace', () => {
+test('--namespace: one informer per namespaced kind and namespace, one per cluster-scoped kind', () => {
   const { informers } = setup({ namespaces: ['a', 'b', 'a'] });
-  expect(informers).toHaveLength(12);
-  expect(new Set(informers.map((i) => i.namespace))).toEqual(new Set(['a', 'b']));
+  expect(informers).toHaveLength(14);
+  expect(new Set(informers.map((i) => i.namespace))).toEqual(new Set(['a', 'b', null]));
+  expect(informers.filter((i) => i.namespace === null).map((i) => i.kind).sort()).toEqual(['ClusterOIDCPolicy', 'Namespace']);
+});
+
+function clusterPolicy(name: string, secretNamespace: string, secretName: string): KubeObject {
+  return {
+    apiVersion: 'portcullis.dev/v1alpha1',
+    kind: 'ClusterOIDCPolicy',
+    metadata: { name, resourceVersion: String(rv++), generation: 1, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { issuer: 'https://issuer.example', clientID: 'c', clientSecretRef: { namespace: secretNamespace, name: secretName, key: 'k' }, defaultFor: { matchLabels: { sso: 'on' } } },
+  };
+}
+
+const namespaceObject = (name: string, labels: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, resourceVersion: String(rv++), labels } });
+
+test("a Namespace's labels rebuild only while a ClusterOIDCPolicy exists, and only when they change", async () => {
+  const { informers, snapshots, timers, informer } = setup();
+  informer('Route').put(route('a', 'r'));
+  for (const one of informers) one.sync();
+  expect(snapshots).toHaveLength(1);
+
+  informer('Namespace').put(namespaceObject('a', { sso: 'on' }));
+  await timers.advance(1_000);
+  expect(snapshots).toHaveLength(1);
+
+  informer('ClusterOIDCPolicy').put(clusterPolicy('platform', 'platform', 'client'));
+  await timers.advance(1_000);
+  expect(snapshots).toHaveLength(2);
+  expect(snapshots[1]!.snapshot.clusterPolicies.map((p) => p.metadata.name)).toEqual(['platform']);
+  expect(snapshots[1]!.snapshot.namespaces.map((n) => [n.metadata.name, n.metadata.labels])).toEqual([['a', { sso: 'on' }]]);
+
+  // A status write or an annotation changes no label: nothing to compile.
+  informer('Namespace').put({ ...namespaceObject('a', { sso: 'on' }), metadata: { ...namespaceObject('a', { sso: 'on' }).metadata, annotations: { note: 'x' } } });
+  await timers.advance(1_000);
+  expect(snapshots).toHaveLength(2);
+
+  informer('Namespace').put(namespaceObject('a', { sso: 'off' }));
+  await timers.advance(1_000);
+  expect(snapshots).toHaveLength(3);
+  expect(snapshots[2]!.changes).toEqual(['update Namespace /a']);
+  expect(snapshots[2]!.snapshot.namespaces[0]!.metadata.labels).toEqual({ sso: 'off' });
+});
+
+test("a ClusterOIDCPolicy's Secrets are read in the namespace its references name", async () => {
+  const { informers, snapshots, timers, informer, objectChanges } = setup();
+  informer('ClusterOIDCPolicy').put(clusterPolicy('platform', 'platform', 'client'));
+  informer('Secret').put(secret('platform', 'client'));
+  informer('Secret').put(secret('elsewhere', 'client'));
+  for (const one of informers) one.sync();
+  expect(snapshots[0]!.snapshot.secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}`)).toEqual(['platform/client']);
+  expect(objectChanges).toContain('ClusterOIDCPolicy /platform');
+
+  informer('Secret').put(secret('elsewhere', 'client', 'other'));
+  await timers.advance(1_000);
+  expect(snapshots).toHaveLength(1);
+  informer('Secret').put(secret('platform', 'client', 'rotated'));
+  await timers.advance(1_000);
+  expect(snapshots).toHaveLength(2);
 });
 
 test('an object the schema refuses is carried as rejected, with its generation', () => {
@@ -193,4 +250,15 @@ test('an object the schema refuses is carried as rejected, with its generation',
   informer('Route').put({ ...route('a', 'bad'), metadata: meta('a', 'bad', { generation: 3 }), spec: { rules: [] } });
   for (const one of informers) one.sync();
   expect(snapshots[0]!.snapshot.rejected).toEqual([{ kind: 'Route', namespace: 'a', name: 'bad', generation: 3, issues: [expect.objectContaining({ field: 'spec.rules' })] }]);
+});
+
+test("a ClusterOIDCPolicy the schema refuses is carried with its defaultFor and age, so its namespaces fail closed", () => {
+  const { informers, snapshots, informer } = setup();
+  const refused = clusterPolicy('platform', 'platform', 'client');
+  informer('ClusterOIDCPolicy').put({ ...refused, spec: { ...(refused.spec as object), issuer: 'not a url' } });
+  for (const one of informers) one.sync();
+  expect(snapshots[0]!.snapshot.clusterPolicies).toEqual([]);
+  expect(snapshots[0]!.snapshot.rejected).toEqual([
+    expect.objectContaining({ kind: 'ClusterOIDCPolicy', namespace: '', name: 'platform', defaultFor: { matchLabels: { sso: 'on' } }, creationTimestamp: '2026-01-01T00:00:00Z' }),
+  ]);
 });

@@ -73,7 +73,8 @@ export interface Condition {
 
 /** The object's `status.conditions` by type, as `kubectl get -o yaml` shows them. */
 export async function conditionsOf(cluster: Cluster, resource: string, namespace: string, name: string): Promise<Record<string, Condition>> {
-  const result = await cluster.kubectl(['get', resource, name, '-n', namespace, '-o', 'yaml']);
+  // A cluster-scoped object ('' namespace) is named without one.
+  const result = await cluster.kubectl(['get', resource, name, ...(namespace === '' ? [] : ['-n', namespace]), '-o', 'yaml']);
   if (result.code !== 0) return {};
   const object = parse(result.stdout) as { status?: { conditions?: Condition[] } };
   return Object.fromEntries((object.status?.conditions ?? []).map((c) => [c.type, c]));

@@ -31,7 +31,7 @@ function setup(answer: (call: Call, n: number) => KubeResponse<unknown> | Promis
   } as unknown as KubeClient;
   const recorder: EventRecorder = { record: (object, type, reason, note) => events.push({ type, reason, note, name: object.metadata.name }), flush: async () => {} };
   const writer = createStatusWriter({ client, logger, timers, events: recorder, current: (kind, namespace, name) => cache.get(`${kind}/${namespace}/${name}`) });
-  const put = (object: KubeObject) => cache.set(`${object.kind}/${object.metadata.namespace}/${object.metadata.name}`, object);
+  const put = (object: KubeObject) => cache.set(`${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`, object);
   return { timers, calls, cache, events, writer, put };
 }
 
@@ -290,3 +290,48 @@ test('Degraded turning True is a Warning and turning False a Normal Event; a Deg
   await writer.idle();
   expect(calls).toHaveLength(writes);
 });
+
+test("a ClusterOIDCPolicy's status goes to its cluster-scoped path, with status.namespaces; a Route's with status.rules; unchanged, nothing is written", async () => {
+  const answer = (call: Call): KubeResponse<unknown> => {
+    const patch = call.options.body as { metadata: { resourceVersion: string }; status: object };
+    const cluster = call.path.includes('clusteroidcpolicies');
+    const object = cluster ? clusterObject(String(Number(patch.metadata.resourceVersion) + 1)) : routeObject(String(Number(patch.metadata.resourceVersion) + 1));
+    return { status: 200, body: { ...object, status: patch.status } };
+  };
+  const { calls, writer, put } = setup(answer);
+  put(clusterObject('5'));
+  put(routeObject('7', ALL_TRUE));
+  const accepted = [condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'True', 'ResolvedRefs')];
+  const namespaces = [
+    { name: 'a', default: true },
+    { name: 'b', default: false, reason: 'Conflicted' as const, message: 'ClusterOIDCPolicy older is older and defaults this namespace too.' },
+  ];
+  const cluster: ObjectStatus = { kind: 'ClusterOIDCPolicy', namespace: '', name: 'platform', generation: 2, conditions: accepted, provider: { type: 'Cognito' }, namespaces, defaultNamespaces: 1 };
+  const route: ObjectStatus = { ...routeStatus(...ALL_TRUE), rules: [{ policy: 'ClusterOIDCPolicy/platform', source: 'NamespaceDefault' }] };
+  writer.setLeader(true);
+  writer.publish([cluster, route]);
+  await writer.idle();
+  expect(calls.map((c) => c.path).sort()).toEqual(['/apis/portcullis.dev/v1alpha1/clusteroidcpolicies/platform/status', '/apis/portcullis.dev/v1alpha1/namespaces/ns/routes/r/status']);
+  const clusterPatch = calls.find((c) => c.path.includes('clusteroidcpolicies'))!.options.body as { status: Record<string, unknown> };
+  expect(clusterPatch.status).toMatchObject({ namespaces, defaultNamespaces: 1, provider: { type: 'Cognito' } });
+  const routePatch = calls.find((c) => c.path.includes('routes'))!.options.body as { status: Record<string, unknown> };
+  expect(routePatch.status.rules).toEqual([{ policy: 'ClusterOIDCPolicy/platform', source: 'NamespaceDefault' }]);
+
+  // The cache catches up with what was written: the same statuses again write nothing.
+  for (const call of calls) put((answer(call) as { body: KubeObject }).body);
+  writer.publish([{ ...cluster }, { ...route, rules: [...route.rules!] }]);
+  writer.recheck('ClusterOIDCPolicy', '', 'platform');
+  writer.recheck('Route', 'ns', 'r');
+  await writer.idle();
+  expect(calls).toHaveLength(2);
+
+  // A namespace changes hands: status.namespaces is replaced whole.
+  writer.publish([{ ...cluster, namespaces: [{ name: 'a', default: true }], defaultNamespaces: 1 }, route]);
+  await writer.idle();
+  expect(calls).toHaveLength(3);
+  expect((calls[2]!.options.body as { status: Record<string, unknown> }).status.namespaces).toEqual([{ name: 'a', default: true }]);
+});
+
+function clusterObject(resourceVersion: string): KubeObject {
+  return { apiVersion: 'portcullis.dev/v1alpha1', kind: 'ClusterOIDCPolicy', metadata: { name: 'platform', resourceVersion, generation: 2, uid: 'c' }, spec: {}, status: {} };
+}

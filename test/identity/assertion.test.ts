@@ -204,6 +204,8 @@ describe('X-Portcullis-Assertion', () => {
     const otherHost = upstreamHeaders(await send(`${site}/machines/x`, { host: 'b.example.com', ...bearer(token) }))['x-portcullis-assertion'];
     expect(otherHost).not.toBe(first);
     expect((await verify(otherHost, 'b.example.com')).aud).toBe('b.example.com');
+    const back = upstreamHeaders(await send(`${site}/machines/x`, { host: 'a.example.com', ...bearer(token) }))['x-portcullis-assertion'];
+    expect(back).toBe(first);
     const otherCaller = upstreamHeaders(await send(`${site}/users/x`, { host: 'a.example.com', ...bearer(mint.mint({}, { kind: 'id' })) }))['x-portcullis-assertion'];
     expect((await verify(otherCaller, 'a.example.com')).sub).toBe(mint.user.sub);
   });

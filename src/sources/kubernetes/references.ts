@@ -2,6 +2,7 @@
 // EndpointSlice that nothing refers to cannot change the table, so its changes trigger no
 // rebuild (Contour's cache answers the same question on insert).
 import { SERVICE_NAME_LABEL } from '../../api/core.ts';
+import type { ClusterOIDCPolicy } from '../../api/clusteroidcpolicy.ts';
 import type { OIDCPolicy } from '../../api/oidcpolicy.ts';
 import type { Route } from '../../api/route.ts';
 import type { KubeObject, WatchedKind } from '../../kubernetes/resources.ts';
@@ -15,7 +16,7 @@ export interface References {
 
 export const NO_REFERENCES: References = { secrets: new Set(), configMaps: new Set(), services: new Set() };
 
-export function collectReferences(routes: readonly Route[], policies: readonly OIDCPolicy[]): References {
+export function collectReferences(routes: readonly Route[], policies: readonly OIDCPolicy[], clusterPolicies: readonly ClusterOIDCPolicy[] = []): References {
   const secrets = new Set<string>();
   const configMaps = new Set<string>();
   const services = new Set<string>();
@@ -26,6 +27,13 @@ export function collectReferences(routes: readonly Route[], policies: readonly O
     if (spec.browser?.session?.secretRef) secrets.add(`${ns}/${spec.browser.session.secretRef.name}`);
     if (spec.browser?.session?.redis?.passwordSecretRef) secrets.add(`${ns}/${spec.browser.session.redis.passwordSecretRef.name}`);
     if (spec.caBundleRef) (spec.caBundleRef.kind === 'ConfigMap' ? configMaps : secrets).add(`${ns}/${spec.caBundleRef.name}`);
+  }
+  // A ClusterOIDCPolicy's references name their namespace.
+  for (const policy of clusterPolicies) {
+    const spec = policy.spec;
+    const session = spec.browser?.session;
+    for (const ref of [spec.clientSecretRef, session?.secretRef, session?.redis?.passwordSecretRef]) if (ref) secrets.add(`${ref.namespace}/${ref.name}`);
+    if (spec.caBundleRef) (spec.caBundleRef.kind === 'ConfigMap' ? configMaps : secrets).add(`${spec.caBundleRef.namespace}/${spec.caBundleRef.name}`);
   }
   for (const route of routes) {
     const ns = route.metadata.namespace ?? '';

@@ -1,11 +1,15 @@
-// Controller mode's source: informers on Routes, OIDCPolicies and what they reference, one
-// cache each, and a snapshot handed on for compiling —
+// Controller mode's source: informers on Routes, OIDCPolicies, ClusterOIDCPolicies, Namespaces
+// (their labels) and what the policies and Routes reference, one cache each, and a snapshot
+// handed on for compiling —
 // - never before every informer has listed once (a half-listed cluster would compile into a
 //   table missing routes, and the statuses would say so);
-// - then only when a change can matter: a Route or OIDCPolicy of this class whose spec
-//   changed, or a Secret, ConfigMap, Service or EndpointSlice that one of them refers to;
+// - then only when a change can matter: a Route, OIDCPolicy or ClusterOIDCPolicy of this class
+//   whose spec changed, a Namespace's labels while any ClusterOIDCPolicy exists (they decide
+//   which one protects its Routes), or a Secret, ConfigMap, Service or EndpointSlice that one of
+//   them refers to;
 // - debounced, so a burst of changes (a `kubectl apply` of many objects, a relist) compiles once.
-import type { ConfigMap, EndpointSlice, Secret, Service } from '../../api/core.ts';
+import { LabelSelector, type ClusterOIDCPolicy } from '../../api/clusteroidcpolicy.ts';
+import type { ConfigMap, EndpointSlice, Namespace, Secret, Service } from '../../api/core.ts';
 import { parseManifest, type FieldIssue, type Manifest } from '../../api/manifest.ts';
 import type { OIDCPolicy } from '../../api/oidcpolicy.ts';
 import type { Route } from '../../api/route.ts';
@@ -51,7 +55,9 @@ export interface KubernetesSource {
   stop(): Promise<void>;
 }
 
-const KINDS: readonly WatchedKind[] = ['Route', 'OIDCPolicy', 'Secret', 'ConfigMap', 'Service', 'EndpointSlice'];
+const KINDS: readonly WatchedKind[] = ['Route', 'OIDCPolicy', 'ClusterOIDCPolicy', 'Namespace', 'Secret', 'ConfigMap', 'Service', 'EndpointSlice'];
+/** The kinds whose spec (of this class) is compiled: a change of spec or age rebuilds. */
+const POLICY_AND_ROUTE_KINDS: ReadonlySet<WatchedKind> = new Set(['Route', 'OIDCPolicy', 'ClusterOIDCPolicy']);
 const MAX_LOGGED_CHANGES = 10;
 
 type Parsed = { readonly ok: true; readonly object: Manifest } | { readonly ok: false; readonly issues: readonly FieldIssue[] };
@@ -64,8 +70,11 @@ export function createKubernetesSource(options: KubernetesSourceOptions): Kubern
 
   /** Parsed objects by `kind/namespace/name`, reused while the resourceVersion stays. */
   const parsed = new Map<string, { resourceVersion: string | undefined; result: Parsed }>();
-  /** The spec (and age) of each Route and OIDCPolicy of this class, to tell a spec change from a status write. */
+  /** The spec (and age) of each Route and (Cluster)OIDCPolicy of this class, to tell a spec change from a status write. */
   const fingerprints = new Map<string, string>();
+  /** Each Namespace's labels, to tell a label change from any other. */
+  const namespaceLabels = new Map<string, string>();
+  let clusterPolicies = 0;
   let references: References = NO_REFERENCES;
   let changes: string[] = [];
   let started = false;
@@ -75,7 +84,8 @@ export function createKubernetesSource(options: KubernetesSourceOptions): Kubern
   for (const kind of KINDS) {
     informers.set(
       kind,
-      scopes.map((namespace) =>
+      // A cluster-scoped kind has one informer, whichever namespaces are watched.
+      (RESOURCES[kind].clusterScoped ? [null] : scopes).map((namespace) =>
         makeInformer({
           client: options.client,
           resource: RESOURCES[kind],
@@ -108,13 +118,21 @@ export function createKubernetesSource(options: KubernetesSourceOptions): Kubern
     const key = `${kind}/${namespace}/${object.metadata.name}`;
     if (event === 'delete') parsed.delete(key);
     let relevant: boolean;
-    if (kind === 'Route' || kind === 'OIDCPolicy') {
+    if (POLICY_AND_ROUTE_KINDS.has(kind)) {
       const before = fingerprints.get(key);
       const after = event !== 'delete' && isOurs(object) ? JSON.stringify([object.spec, object.metadata.creationTimestamp]) : undefined;
       if (after === undefined) fingerprints.delete(key);
       else fingerprints.set(key, after);
+      if (kind === 'ClusterOIDCPolicy') clusterPolicies += (after !== undefined ? 1 : 0) - (before !== undefined ? 1 : 0);
       relevant = before !== after;
-      if (before !== undefined || after !== undefined) options.onObjectChange?.(kind, namespace, object.metadata.name);
+      if (before !== undefined || after !== undefined) options.onObjectChange?.(kind as StatusKind, namespace, object.metadata.name);
+    } else if (kind === 'Namespace') {
+      const before = namespaceLabels.get(object.metadata.name);
+      const after = event === 'delete' ? undefined : JSON.stringify(object.metadata.labels ?? {});
+      if (after === undefined) namespaceLabels.delete(object.metadata.name);
+      else namespaceLabels.set(object.metadata.name, after);
+      // Labels only matter to ClusterOIDCPolicies' selectors.
+      relevant = before !== after && clusterPolicies > 0;
     } else {
       relevant = isReferenced(references, kind, object);
     }
@@ -143,19 +161,20 @@ export function createKubernetesSource(options: KubernetesSourceOptions): Kubern
   function build(): void {
     built = true;
     const rejected: RejectedObject[] = [];
-    const accept = <T>(kind: 'Route' | 'OIDCPolicy'): T[] => {
+    const accept = <T>(kind: 'Route' | 'OIDCPolicy' | 'ClusterOIDCPolicy'): T[] => {
       const out: T[] = [];
       for (const object of objects(kind)) {
         if (!isOurs(object)) continue;
         const result = parse(kind, object);
         if (result.ok) out.push(result.object as T);
-        else rejected.push({ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name, generation: object.metadata.generation ?? null, issues: result.issues });
+        else rejected.push({ kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name, generation: object.metadata.generation ?? null, issues: result.issues, ...salvagedDefault(kind, object) });
       }
       return out;
     };
     const routes = accept<Route>('Route');
     const policies = accept<OIDCPolicy>('OIDCPolicy');
-    references = collectReferences(routes, policies);
+    const clusterPolicyObjects = accept<ClusterOIDCPolicy>('ClusterOIDCPolicy');
+    references = collectReferences(routes, policies, clusterPolicyObjects);
     const referenced = <T>(kind: WatchedKind): T[] => {
       const out: T[] = [];
       for (const object of objects(kind)) {
@@ -172,11 +191,22 @@ export function createKubernetesSource(options: KubernetesSourceOptions): Kubern
       configMaps: referenced<ConfigMap>('ConfigMap'),
       services: referenced<Service>('Service'),
       endpointSlices: referenced<EndpointSlice>('EndpointSlice'),
+      clusterPolicies: clusterPolicyObjects,
+      namespaces: clusterPolicyObjects.length === 0 ? [] : referenced<Namespace>('Namespace'),
       rejected,
     };
     const reported = changes;
     changes = [];
     options.onSnapshot(snapshot, reported);
+  }
+
+  /** Security: what a refused ClusterOIDCPolicy still says about the namespaces it defaults, so they fail closed. */
+  function salvagedDefault(kind: string, object: KubeObject): Pick<RejectedObject, 'defaultFor' | 'creationTimestamp'> {
+    if (kind !== 'ClusterOIDCPolicy') return {};
+    const defaultFor = LabelSelector.safeParse((object.spec as { defaultFor?: unknown } | undefined)?.defaultFor);
+    if (!defaultFor.success) return {};
+    const created = object.metadata.creationTimestamp;
+    return { defaultFor: defaultFor.data, ...(typeof created === 'string' ? { creationTimestamp: created } : {}) };
   }
 
   return {
