@@ -54,6 +54,9 @@ export const POLICY_KINDS = ['OIDCPolicy', 'ClusterOIDCPolicy'] as const;
 /** The policy protecting a Route or rule: an OIDCPolicy of its namespace (the default kind) or a ClusterOIDCPolicy. */
 export const PolicyReference = z.strictObject({ kind: z.enum(POLICY_KINDS).default('OIDCPolicy'), name: ObjectName });
 
+/** Proxy: requests are forwarded to the backends. AuthOnly: the rule only answers forward-auth checks, and has no backends. */
+export const ROUTE_MODES = ['Proxy', 'AuthOnly'] as const;
+
 export const REWRITE_PATH_TYPES = ['ReplaceFullPath', 'ReplacePrefixMatch'] as const;
 
 export const RouteRule = z
@@ -63,6 +66,7 @@ export const RouteRule = z
     backends: z.array(Backend).max(16).optional(),
     policyRef: PolicyReference.optional(),
     public: z.boolean().optional(),
+    mode: z.enum(ROUTE_MODES).optional(),
     timeouts: z.strictObject({ request: Duration.optional(), backendRequest: Duration.optional() }).optional(),
     rewrite: z
       .strictObject({
@@ -73,6 +77,9 @@ export const RouteRule = z
   })
   .refine((r) => !(r.public === true && r.policyRef !== undefined), {
     message: 'a rule cannot set both public and policyRef',
+  })
+  .refine((r) => !(r.mode === 'AuthOnly' && r.backends !== undefined), {
+    message: 'a rule of mode AuthOnly has no backends',
   });
 
 export const RouteSpec = z.strictObject({
@@ -80,7 +87,10 @@ export const RouteSpec = z.strictObject({
   hostnames: z.array(Hostname).max(16).optional(),
   policyRef: PolicyReference.optional(),
   tls: z.strictObject({ secretRef: LocalObjectReference, redirectHTTP: z.boolean().optional() }).optional(),
+  mode: z.enum(ROUTE_MODES).optional(),
   rules: z.array(RouteRule).min(1).max(64),
+}).refine((s) => s.mode !== 'AuthOnly' || s.rules.every((r) => r.backends === undefined || r.mode === 'Proxy'), {
+  message: 'the rules of an AuthOnly Route have no backends (unless a rule sets mode Proxy)',
 });
 
 export const RULE_POLICY_SOURCES = ['Rule', 'Route', 'NamespaceDefault', 'Public', 'None'] as const;

@@ -1,6 +1,7 @@
 // The command line, defined once: every command and every flag, with its type, default and
 // meaning. Parsing (flags.ts), `--help` (help.ts) and docs/cli.md (scripts/cli-reference.ts)
 // are all read from these two lists, so they cannot disagree.
+import { CHECK_CONVENTIONS, ENVOY_PREFIX_PATTERN } from '../proxy/check-conventions.ts';
 import { STRIPPED_HEADER_PATTERN } from '../proxy/headers.ts';
 
 export const COMMANDS = [
@@ -119,6 +120,25 @@ export const FLAGS = [
     description:
       'Also remove this header (or, ending in *, every header with this prefix) from every request, on every route; repeat for more. ' +
       'Those of ALB (x-amzn-oidc-*), oauth2-proxy, Pomerium, REMOTE_USER setups and X-Portcullis-* always are.',
+  },
+  {
+    name: 'auth-listen', kind: 'string', placeholder: 'host:port[=convention]', multiple: true, default: [], commands: SERVING,
+    description:
+      'A forward-auth listener: answers checks from nginx auth_request, Traefik ForwardAuth or Envoy ext_authz (=nginx, =traefik, =envoy; default --auth-convention) ' +
+      'for trusted peers (--trust-proxy) from the same Routes and policies; repeat for more. None by default.',
+  },
+  {
+    name: 'auth-convention', kind: 'choice', choices: CHECK_CONVENTIONS, default: 'nginx', commands: SERVING,
+    description: 'How the callers of an --auth-listen without =convention describe the original request: nginx (X-Original-URI), traefik (X-Forwarded-Uri) or envoy (the path).',
+  },
+  {
+    name: 'auth-envoy-prefix', kind: 'string', placeholder: 'path', commands: SERVING,
+    pattern: { regex: ENVOY_PREFIX_PATTERN, expected: 'a path such as /check, without a trailing slash' },
+    description: "Envoy ext_authz's path_prefix: on an =envoy listener, the original path follows it. None by default.",
+  },
+  {
+    name: 'auth-default-allow', kind: 'boolean', default: false, commands: SERVING,
+    description: 'On a forward-auth listener, allow a request that no Route matches, instead of refusing it (403 NO_ROUTE).',
   },
   {
     name: 'provider-refresh', kind: 'duration', default: '10m', commands: SERVING,

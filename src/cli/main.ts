@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.ts';
 import { COMMANDS, FLAGS, type CommandName } from './commands.ts';
 import { parseCommand, unknownCommand, type FlagValues } from './flags.ts';
 import { commandHelp, usage } from './help.ts';
+import { parseAuthListen } from './auth-listen.ts';
 import { UsageError } from './usage-error.ts';
 
 type Runner<C extends CommandName> = (values: FlagValues<C>) => Promise<number>;
@@ -174,6 +175,10 @@ type ServingValues = Pick<
   | 'upstream-max-connections'
   | 'upstream-queue-size'
   | 'upstream-queue-timeout'
+  | 'auth-listen'
+  | 'auth-convention'
+  | 'auth-envoy-prefix'
+  | 'auth-default-allow'
 >;
 
 function servingOptions(values: ServingValues) {
@@ -194,6 +199,9 @@ function servingOptions(values: ServingValues) {
     upstreamMaxConnections: values['upstream-max-connections'],
     upstreamQueueSize: values['upstream-queue-size'],
     upstreamQueueTimeoutMs: values['upstream-queue-timeout'],
+    authListen: values['auth-listen'].map((value) => parseAuthListen(value, values['auth-convention'])),
+    authEnvoyPrefix: values['auth-envoy-prefix'] ?? '',
+    authDefaultAllow: values['auth-default-allow'],
   };
 }
 

@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger.ts';
 import { buildOps } from '../observability/ops.ts';
 import { createUndiciForwarder } from '../proxy/forward/index.ts';
 import { strippedHeaders, trustedPeers } from '../proxy/headers.ts';
+import { createAuthListener } from '../proxy/auth-listener.ts';
 import { createPipeline, DEFAULT_TIMEOUTS } from '../proxy/pipeline.ts';
 import { buildProxy, DEFAULT_PROXY_SERVER_OPTIONS } from '../proxy/server.ts';
 import { sniLookup } from '../proxy/sni.ts';
@@ -22,12 +23,19 @@ import { createTableHolder } from '../proxy/table.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { SYSTEM_TIMERS } from '../time/timers.ts';
+import type { AuthListen } from './auth-listen.ts';
 import { listenURL } from './listen.ts';
 
 export interface ServeOptions {
   readonly listen: { host: string | undefined; port: number };
   /** An HTTPS listener, its certificates from the Routes' `tls.secretRef` (SNI). */
   readonly listenTLS?: { host: string | undefined; port: number };
+  /** Forward-auth listeners (--auth-listen), each with the convention its callers describe requests with. */
+  readonly authListen?: readonly AuthListen[];
+  /** Envoy's path_prefix on `envoy` listeners (default none). */
+  readonly authEnvoyPrefix?: string;
+  /** On forward-auth listeners, a request no Route matches is allowed rather than refused (403 NO_ROUTE). */
+  readonly authDefaultAllow?: boolean;
   /** The public HTTPS port that `tls.redirectHTTP` sends browsers to (default: the HTTPS listener's, 443 when there is none). */
   readonly httpsRedirectPort?: number;
   readonly opsListen: { host: string | undefined; port: number };
@@ -93,6 +101,8 @@ export interface Serving {
   /** null without an HTTPS listener. */
   readonly proxyTLSURL: string | null;
   readonly opsURL: string;
+  /** The forward-auth listeners' URLs, in the order of --auth-listen. */
+  readonly authURLs: readonly string[];
   readonly auth: AuthRuntime;
   readonly metrics: Metrics;
   table(): RouteTable;
@@ -143,7 +153,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       forwarder,
       guard: auth,
       logger,
-      trustedPeers: trustedPeers(options.trustedProxies),
+      trustedPeers: peers,
       strippedHeaders: stripped,
       scheme,
       timeouts: DEFAULT_TIMEOUTS,
@@ -152,6 +162,27 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       httpsRedirectPort: options.httpsRedirectPort ?? (options.listenTLS?.port || 443),
       documents,
     });
+  const peers = trustedPeers(options.trustedProxies);
+  // Forward-auth checks: the same table, guard, stripped headers and documents as the proxy's.
+  const authListeners = (options.authListen ?? []).map((address) => ({
+    address,
+    server: buildProxy(
+      createAuthListener({
+        table: tables.current,
+        guard: auth,
+        strippedHeaders: stripped,
+        documents,
+        convention: address.convention,
+        trustedPeers: peers,
+        logger,
+        metrics,
+        envoyPrefix: options.authEnvoyPrefix,
+        defaultAllow: options.authDefaultAllow,
+        scheme: 'http',
+        draining: () => draining,
+      }),
+    ),
+  }));
   const proxy = buildProxy(pipelineFor('http'));
   const proxyTLS = options.listenTLS === undefined ? null : buildProxy(pipelineFor('https'), DEFAULT_PROXY_SERVER_OPTIONS, sniLookup(tables.current));
   const ready = () => {
@@ -163,16 +194,19 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const ops = buildOps({ ready }, { metrics, jwks: assertionKeys.jwks });
   await listenAll(proxy, options.listen);
   if (proxyTLS !== null) await listenAll(proxyTLS, options.listenTLS!);
+  for (const listener of authListeners) await listenAll(listener.server, listener.address);
   await listenAll(ops, options.opsListen);
   const proxyURL = listenURL(proxy.server.address() as AddressInfo);
   const opsURL = listenURL(ops.server.address() as AddressInfo);
   const proxyTLSURL = proxyTLS === null ? null : listenURL(proxyTLS.server.address() as AddressInfo, 'https');
-  logger.info({ proxy: proxyURL, ...(proxyTLSURL === null ? {} : { proxyTLS: proxyTLSURL }), ops: opsURL }, 'listening');
+  const authURLs = authListeners.map((listener) => listenURL(listener.server.server.address() as AddressInfo));
+  logger.info({ proxy: proxyURL, ...(proxyTLSURL === null ? {} : { proxyTLS: proxyTLSURL }), ...(authURLs.length === 0 ? {} : { auth: authURLs }), ops: opsURL }, 'listening');
 
   return {
     proxyURL,
     proxyTLSURL,
     opsURL,
+    authURLs,
     auth,
     metrics,
     table: tables.current,
@@ -185,7 +219,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       await sleep(drainDelayMs);
       // No new connections; idle keep-alive ones close now, busy ones as soon as their answer is
       // sent (Node closes idle connections once, at close(): the sweep catches the later ones).
-      const proxies = proxyTLS === null ? [proxy] : [proxy, proxyTLS];
+      const proxies = [proxy, ...(proxyTLS === null ? [] : [proxyTLS]), ...authListeners.map((listener) => listener.server)];
       const sweep = setInterval(() => proxies.forEach((p) => p.server.closeIdleConnections()), 100);
       const cut = setTimeout(() => {
         logger.warn('shutdown timeout: cutting the connections still open');

@@ -7,7 +7,7 @@ import { clusterPolicyKey, type AuthPolicy } from '../model/policy.ts';
 import type { RulePolicyStatus } from '../model/status.ts';
 import { compileFullMatch } from '../match/regex.ts';
 import { normalizePath } from '../match/normalize.ts';
-import type { CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
+import type { AuthOnlyAction, CompiledRule, ForwardAction, RespondAction, RuleErrorCode, ServingCertificate, Upstream, ValueMatch } from '../model/table.ts';
 import { resolveBackend } from './backends.ts';
 import { finding, type Finding } from './conditions.ts';
 import type { CompiledPolicies } from './policies.ts';
@@ -45,7 +45,9 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
     const field = `spec.rules[${ruleIndex}]`;
     const protection = resolveRulePolicy(route, rule, field, namespace, policies, index, findings);
     rulePolicies.push(protection.status);
-    const action = protection.refused ?? compileAction(rule, field, protection.policy, namespace, index, options, findings);
+    // A rule only forward-auth checks use: its matching and policy, no backend (the schema refuses any).
+    const authOnly: AuthOnlyAction | null = (rule.mode ?? route.spec.mode) === 'AuthOnly' ? { kind: 'authOnly', policy: protection.policy } : null;
+    const action = protection.refused ?? authOnly ?? compileAction(rule, field, protection.policy, namespace, index, options, findings);
     const matches: RouteMatch[] = rule.matches?.length ? rule.matches : [{}];
     matches.forEach((match, matchIndex) => {
       const compiled = compileMatch(match, `${field}.matches[${matchIndex}]`, findings);

@@ -2,7 +2,7 @@
 // pipeline and the guard decide these as data; src/proxy/respond.ts alone writes them.
 import { ERROR_STATUS, type ErrorCode } from './errors.ts';
 
-export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer | ConfirmAnswer | DocumentAnswer | IdentityAnswer | NoticeAnswer;
+export type Answer = ErrorAnswer | RedirectAnswer | PageAnswer | ConfirmAnswer | DocumentAnswer | IdentityAnswer | NoticeAnswer | AuthorizedAnswer;
 
 /** The proxy's own paths for people, answered on every host before matching (docs/pages.md). */
 export const WELL_KNOWN_PAGES = {
@@ -139,6 +139,18 @@ export interface NoticeAnswer {
   /** For the user: a sentence, never a secret. */
   readonly message: string;
   readonly links: readonly { readonly href: string; readonly label: string }[];
+  readonly cookies?: readonly string[];
+}
+
+/**
+ * A forward-auth check allowed (src/proxy/auth-listener.ts): 200 without a body; the identity
+ * headers and the signed assertion are response headers, which the calling proxy copies onto the
+ * request it forwards.
+ */
+export interface AuthorizedAnswer {
+  readonly kind: 'authorized';
+  readonly status: 200;
+  readonly headers: Readonly<Record<string, string>>;
   readonly cookies?: readonly string[];
 }
 

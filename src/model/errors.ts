@@ -32,6 +32,18 @@ export const ERROR_STATUS = {
   /** A public rule in a namespace whose default ClusterOIDCPolicy allows no public routes. */
   PUBLIC_NOT_ALLOWED: 503,
   NO_HEALTHY_BACKEND: 503,
+  /** A rule of `mode: AuthOnly`: it answers forward-auth checks, and has no backend to forward to. */
+  AUTH_ONLY: 503,
+
+  // The forward-auth listener (--auth-listen): a check for a request another proxy describes.
+  /** No Route matches the described request: refused (fail closed) unless --auth-default-allow. */
+  NO_ROUTE: 403,
+  /** The check came from a peer not in --trust-proxy: its description of a request is not believed. */
+  PEER_NOT_TRUSTED: 403,
+  /** The check does not describe the original request as the listener's convention says, or two of its headers disagree. */
+  CHECK_INVALID: 400,
+  /** /.well-known/portcullis/start: rd is not a path or URL of this host that a browser policy serves. */
+  SIGNIN_TARGET_INVALID: 400,
 
   // Forwarding (src/proxy/forward/).
   UPSTREAM_CONNECT_FAILED: 502,

@@ -35,6 +35,16 @@ export interface ForwardAction {
   readonly rewrite: Rewrite | null;
 }
 
+/**
+ * A rule of `mode: AuthOnly`: it has no backend. Forward-auth checks (--auth-listen) use its
+ * matching and policy; proxied requests to it are answered 503 AUTH_ONLY.
+ */
+export interface AuthOnlyAction {
+  readonly kind: 'authOnly';
+  /** The policy protecting the rule; null only for a public rule. */
+  readonly policy: AuthPolicy | null;
+}
+
 export interface RespondAction {
   readonly kind: 'respond';
   readonly status: 503;
@@ -80,7 +90,7 @@ export interface CompiledRule {
   readonly queryParams: readonly ValueMatch[];
   /** Route.spec.tls.redirectHTTP: on plain HTTP, answer with a redirect to HTTPS. */
   readonly httpsRedirect: boolean;
-  readonly action: ForwardAction | RespondAction;
+  readonly action: ForwardAction | AuthOnlyAction | RespondAction;
 }
 
 /** A certificate a Route's `tls.secretRef` names, for the HTTPS listener's SNI. */

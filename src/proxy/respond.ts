@@ -79,6 +79,8 @@ function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { h
       if (format === 'text') return { headers: { 'content-type': TEXT }, body: noticeText(answer) };
       return { headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ title: answer.title, message: answer.message })}\n` };
     }
+    case 'authorized':
+      return { headers: { ...answer.headers }, body: '' };
   }
 }
 

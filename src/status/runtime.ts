@@ -114,7 +114,7 @@ function waitingRules(table: RouteTable, readiness: Readiness): Map<string, Wait
   const waits = new Map<string, Wait>();
   const seen = new Set<string>();
   for (const rule of table.rules) {
-    const policy = rule.action.kind === 'forward' ? rule.action.policy : null;
+    const policy = rule.action.kind === 'respond' ? null : rule.action.policy;
     if (policy === null) continue;
     let state = states.get(policy);
     if (state === undefined) states.set(policy, (state = readiness(policy)));

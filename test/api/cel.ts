@@ -14,6 +14,12 @@ export const CEL_PREDICATES: Readonly<Record<string, CelPredicate>> = {
   // Route: rules[]
   '!(has(self.public) && self.public && has(self.policyRef))': (self) => !(has(self, 'public') && self.public === true && has(self, 'policyRef')),
 
+  // Route: spec
+  "!has(self.mode) || self.mode != 'AuthOnly' || self.rules.all(r, !has(r.backends) || (has(r.mode) && r.mode == 'Proxy'))": (self) =>
+    !has(self, 'mode') || self.mode !== 'AuthOnly' || ((self.rules as Self[] | undefined) ?? []).every((r) => !has(r, 'backends') || r.mode === 'Proxy'),
+  // Route: rules[]
+  "!(has(self.mode) && self.mode == 'AuthOnly' && has(self.backends))": (self) => !(has(self, 'mode') && self.mode === 'AuthOnly' && has(self, 'backends')),
+
   // Route: rules[].matches[].path
   "self.type == 'RegularExpression' || self.value.startsWith('/')": (self) => self.type === 'RegularExpression' || str(self.value).startsWith('/'),
   [String.raw`self.type == 'RegularExpression' || !self.value.matches('//|/\\.\\.?(/|$)|%2[fF]|#|\\?')`]: (self) =>

@@ -29,7 +29,7 @@ describe('parseManifest messages', () => {
 
   it('list the known fields when none is close', () => {
     expect(issues(route({ rules: [{ backends: [{ url: 'http://a' }] }], somethingElse: 1 }))).toEqual([
-      { field: 'spec.somethingElse', message: 'Unknown field (the fields here are className, hostnames, policyRef, rules, tls).', path: ['spec', 'somethingElse'] },
+      { field: 'spec.somethingElse', message: 'Unknown field (the fields here are className, hostnames, mode, policyRef, rules, tls).', path: ['spec', 'somethingElse'] },
     ]);
   });
 

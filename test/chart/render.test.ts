@@ -276,6 +276,22 @@ describe('values files', () => {
     expect(flag(container, 'signature-cache-size')).toBe('2000000');
   });
 
+  it('forward-auth.yaml: the auth listener on its own port, reached by a ClusterIP Service apart from the proxy\'s', () => {
+    const container = containerOf('forward-auth.yaml');
+    expect(flag(container, 'auth-listen')).toBe(':8082=nginx');
+    expect(flag(container, 'auth-default-allow')).toBeUndefined();
+    expect(flags(container, 'trust-proxy')).toEqual(['10.244.0.0/16']);
+    expect(container.ports).toContainEqual({ name: 'auth', containerPort: 8082, protocol: 'TCP' });
+    const auth = findObject(objectsOf('forward-auth.yaml'), 'Service', 'portcullis-auth') as ServiceObject;
+    expect(auth.spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'auth', port: 80, targetPort: 'auth' }] });
+    expect(auth.metadata.annotations).toEqual({ 'example.com/owner': 'platform' });
+    // The proxy's Service (public) never leads to it; without the value there is neither port nor Service.
+    expect((findObject(objectsOf('forward-auth.yaml'), 'Service', 'portcullis') as ServiceObject).spec.ports.map((p) => p.name)).toEqual(['http', 'https']);
+    expect(flag(containerOf('defaults'), 'auth-listen')).toBeUndefined();
+    expect(containerOf('defaults').ports.map((p) => p.name)).not.toContain('auth');
+    expect(objectsOf('defaults').map((o) => o.metadata.name)).not.toContain('portcullis-auth');
+  });
+
   it('single.yaml: no Lease, no RBAC or ServiceAccount of its own, no budget, no metrics Service, fixed node ports', () => {
     const objects = objectsOf('single.yaml');
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Deployment/gate', 'Service/gate']);

@@ -44,12 +44,14 @@ function describeRule(rule: CompiledRule): unknown {
     match: match.join(', '),
     ...(action.kind === 'respond'
       ? { respond: `${action.status} ${action.code}` }
-      : {
-          policy: action.policy?.key ?? 'public',
-          upstreams: action.upstreams.map((u) => `${u.key} weight=${u.weight} endpoints=[${u.endpoints.map((e) => e.origin).join(' ')}]`),
-          ...(action.timeouts.requestMs !== null || action.timeouts.backendRequestMs !== null ? { timeouts: action.timeouts } : {}),
-          ...(action.rewrite ? { rewrite: action.rewrite } : {}),
-        }),
+      : action.kind === 'authOnly'
+        ? { policy: action.policy?.key ?? 'public', authOnly: true }
+        : {
+            policy: action.policy?.key ?? 'public',
+            upstreams: action.upstreams.map((u) => `${u.key} weight=${u.weight} endpoints=[${u.endpoints.map((e) => e.origin).join(' ')}]`),
+            ...(action.timeouts.requestMs !== null || action.timeouts.backendRequestMs !== null ? { timeouts: action.timeouts } : {}),
+            ...(action.rewrite ? { rewrite: action.rewrite } : {}),
+          }),
   };
 }
 
