@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import { SYSTEM_TIMERS, type Timers } from '../time/timers.ts';
 import type { BrowserFlow } from './browser/contract.ts';
 import { authorize } from './authorize.ts';
+import { deniedReason } from './rules.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
 import { ASSERTION_HEADER, type AssertionSigner } from './assertion/signer.ts';
@@ -172,10 +173,10 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     let claims;
     try {
       claims = await verifyBearerToken(token, { policy, provider: entry.provider.provider, cache: entry.cache, now: now() });
-      authorize(claims, policy);
+      authorize(claims, policy, { kind: 'bearer', request, context });
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      return answer(policy, error, claims === undefined ? {} : loggedCaller(claims));
+      return answer(policy, error, claims === undefined ? {} : { ...loggedCaller(claims), reason: deniedReason(error) });
     }
     const authorization = policy.forward.accessToken ? String(request.headers.authorization) : null;
     const caller = callerOf(claims, policy, 'bearer');

@@ -8,6 +8,7 @@ import type { ObjectStatus } from '../model/status.ts';
 import { finding, objectStatus, type Finding } from './conditions.ts';
 import type { CompileOptions } from '../model/snapshot.ts';
 import type { SnapshotIndex } from './snapshot-index.ts';
+import { compileRules } from './rules.ts';
 
 export const POLICY_DEFAULTS = {
   scopes: ['openid'],
@@ -129,6 +130,8 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
   }
   headers.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 
+  const rules = compileRules(spec.authorization?.rules ?? [], (field, message) => findings.push(finding('Accepted', 'InvalidRule', field, message)));
+
   if (findings.length > 0) return null;
   const compiled: Omit<AuthPolicy, 'fingerprint'> = {
     key: `${namespace}/${policy.metadata.name}`,
@@ -148,6 +151,7 @@ function compilePolicy(policy: OIDCPolicy, namespace: string, index: SnapshotInd
       requiredScopes: spec.authorization?.requiredScopes ?? [],
       groups: spec.authorization?.groups ?? [],
       claims: spec.authorization?.claims ?? [],
+      rules,
     },
     forward: {
       headers,

@@ -7,6 +7,7 @@ export const CONDITION_REASONS = [
   'Invalid',
   'Conflicted',
   'UnsupportedValue',
+  'InvalidRule',
   // ResolvedRefs
   'ResolvedRefs',
   'PolicyNotFound',

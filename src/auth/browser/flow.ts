@@ -7,6 +7,7 @@ import type { AuthPolicy } from '../../model/policy.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { authorize } from '../authorize.ts';
+import { deniedReason } from '../rules.ts';
 import { AuthError } from '../errors.ts';
 import { callerOf, identityHeaders } from '../identity.ts';
 import type { Provider } from '../provider.ts';
@@ -148,10 +149,10 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     const claims = sessionClaims(session, policy);
     const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
     try {
-      authorize(claims, policy);
+      authorize(claims, policy, { kind: 'session', request, context });
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      return deny(errorAnswer(error.code, error.message), cookies, log(policy, 'deny', error.code, sub));
+      return deny(errorAnswer(error.code, error.message), cookies, log(policy, 'deny', deniedReason(error), sub));
     }
     const caller = callerOf(claims, policy, 'session');
     const identity = identityHeaders(claims, caller, policy);
