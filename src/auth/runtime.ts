@@ -4,12 +4,14 @@ import { createHash } from 'node:crypto';
 import { errorAnswer } from '../model/answer.ts';
 import type { AllowDecision, AnswerDecision, Caller, DecisionLog, Guard, GuardContext, GuardDecision, GuardRequest } from '../model/guard.ts';
 import type { AuthPolicy } from '../model/policy.ts';
+import type { DecisionTrace } from '../model/trace.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
 import { SYSTEM_TIMERS, type Timers } from '../time/timers.ts';
 import type { BrowserFlow } from './browser/contract.ts';
 import { authorize } from './authorize.ts';
 import { deniedReason } from './rules.ts';
+import { traceVerification } from './trace.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
 import { ASSERTION_HEADER, type AssertionSigner } from './assertion/signer.ts';
@@ -145,7 +147,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     return { kind: 'answer', answer: errorAnswer(error.code, error.message, { headers }), log: { policy: policy.key, decision: 'deny', reason: error.code, ...extra } };
   }
 
-  async function check(request: GuardRequest, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision> {
+  async function check(request: GuardRequest, policy: AuthPolicy, context: GuardContext, trace?: DecisionTrace): Promise<GuardDecision> {
     const entry = policies.get(policy.fingerprint);
     if (entry === undefined) return answer(policy, new AuthError('POLICY_NOT_READY', NOT_LOADED.publicMessage));
     // The client is told what is true (not reachable, another issuer, …); the cause stays in the log.
@@ -173,9 +175,11 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     let claims;
     try {
       claims = await verifyBearerToken(token, { policy, provider: entry.provider.provider, cache: entry.cache, now: now() });
-      authorize(claims, policy, { kind: 'bearer', request, context });
+      if (trace !== undefined) traceVerification(trace, null);
+      authorize(claims, policy, { kind: 'bearer', request, context }, trace);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
+      if (trace !== undefined && claims === undefined) traceVerification(trace, error);
       return answer(policy, error, claims === undefined ? {} : { ...loggedCaller(claims), reason: deniedReason(error) });
     }
     const authorization = policy.forward.accessToken ? String(request.headers.authorization) : null;
