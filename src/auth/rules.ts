@@ -36,31 +36,148 @@ export function firstRefusal(rules: readonly AuthorizationRule[], claims: Claims
 
 /** `claims`, `request` and `auth`, each made when a rule first reads it (docs/rules.md describes them). */
 export function ruleVariables(claims: Claims, subject: RuleSubject): RuleVariables {
-  let claimsValue: unknown;
-  let requestValue: unknown;
-  let authValue: unknown;
-  return {
-    get claims() {
-      return (claimsValue ??= celMap(new Map(Object.entries(claims) as [string, CelInput][])));
-    },
-    get request() {
-      return (requestValue ??= celMap(new Map<string, CelInput>([
-        ['method', subject.request.method],
-        ['host', subject.context.hostname],
-        ['path', subject.context.path],
-        ['query', celMap(firstQueryValues(subject.context.query))],
-        ['headers', celMap(firstHeaderValues(subject.request.headers))],
-      ])));
-    },
-    get auth() {
-      return (authValue ??= celMap(new Map<string, CelInput>([
-        ['kind', subject.kind],
-        ['scopes', celList(grantedScopes(claims))],
-        ['groups', celList(listClaim(claims['cognito:groups'] ?? claims.groups))],
-        ['emailVerified', emailVerified(claims)],
-      ])));
-    },
-  };
+  return new LazyVariables(claims, subject);
+}
+
+/**
+ * A class, not an object literal with getters: a request allocates one small object, not three
+ * closures. Nothing is copied: each variable is a view that reads the claims, the request's
+ * headers or its query when a rule asks for a key.
+ */
+class LazyVariables implements RuleVariables {
+  readonly #claims: Claims;
+  readonly #subject: RuleSubject;
+  #claimsValue: unknown = undefined;
+  #requestValue: unknown = undefined;
+  #authValue: unknown = undefined;
+
+  constructor(claims: Claims, subject: RuleSubject) {
+    this.#claims = claims;
+    this.#subject = subject;
+  }
+
+  get claims(): unknown {
+    return (this.#claimsValue ??= celMap(new ClaimsView(this.#claims)));
+  }
+
+  get request(): unknown {
+    const { request, context } = this.#subject;
+    return (this.#requestValue ??= celMap(
+      new FieldsView(['method', 'host', 'path', 'query', 'headers'], (name) => {
+        switch (name) {
+          case 'method':
+            return request.method;
+          case 'host':
+            return context.hostname;
+          case 'path':
+            return context.path;
+          case 'query':
+            return celMap(firstQueryValues(context.query));
+          default:
+            return celMap(new HeadersView(request.headers));
+        }
+      }),
+    ));
+  }
+
+  get auth(): unknown {
+    const claims = this.#claims;
+    return (this.#authValue ??= celMap(
+      new FieldsView(['kind', 'scopes', 'groups', 'emailVerified'], (name) => {
+        switch (name) {
+          case 'kind':
+            return this.#subject.kind;
+          case 'scopes':
+            return celList(grantedScopes(claims));
+          case 'groups':
+            return celList(listClaim(claims['cognito:groups'] ?? claims.groups));
+          default:
+            return emailVerified(claims);
+        }
+      }),
+    ));
+  }
+}
+
+/** What @bufbuild/cel's celMap reads of a map, answered from `get` and the keys. */
+abstract class MapView implements ReadonlyMap<string, CelInput> {
+  abstract get(key: string): CelInput | undefined;
+  protected abstract names(): string[];
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+  get size(): number {
+    return this.names().length;
+  }
+  keys(): MapIterator<string> {
+    return this.names()[Symbol.iterator]();
+  }
+  *entries(): MapIterator<[string, CelInput]> {
+    for (const name of this.names()) yield [name, this.get(name)!];
+  }
+  *values(): MapIterator<CelInput> {
+    for (const name of this.names()) yield this.get(name)!;
+  }
+  forEach(callback: (value: CelInput, key: string, map: ReadonlyMap<string, CelInput>) => void): void {
+    for (const name of this.names()) callback(this.get(name)!, name, this);
+  }
+  [Symbol.iterator](): MapIterator<[string, CelInput]> {
+    return this.entries();
+  }
+}
+
+/** The claims as a map, without a copy. */
+class ClaimsView extends MapView {
+  readonly #claims: Claims;
+  constructor(claims: Claims) {
+    super();
+    this.#claims = claims;
+  }
+  get(key: string): CelInput | undefined {
+    return Object.hasOwn(this.#claims, key) ? (this.#claims[key] as CelInput | undefined) : undefined;
+  }
+  protected names(): string[] {
+    return Object.keys(this.#claims).filter((name) => this.#claims[name] !== undefined);
+  }
+}
+
+/** The request's headers as a map of first values, without a copy. */
+class HeadersView extends MapView {
+  readonly #headers: GuardRequest['headers'];
+  constructor(headers: GuardRequest['headers']) {
+    super();
+    this.#headers = headers;
+  }
+  get(key: string): CelInput | undefined {
+    if (!Object.hasOwn(this.#headers, key)) return undefined;
+    const value = this.#headers[key];
+    return Array.isArray(value) ? value[0] : value;
+  }
+  protected names(): string[] {
+    return Object.keys(this.#headers).filter((name) => this.get(name) !== undefined);
+  }
+}
+
+/** A fixed set of fields, each computed on first read. */
+class FieldsView extends MapView {
+  readonly #fields: readonly string[];
+  readonly #compute: (name: string) => CelInput;
+  readonly #values = new Map<string, CelInput>();
+  constructor(fields: readonly string[], compute: (name: string) => CelInput) {
+    super();
+    this.#fields = fields;
+    this.#compute = compute;
+  }
+  get(key: string): CelInput | undefined {
+    if (!this.#fields.includes(key)) return undefined;
+    let value = this.#values.get(key);
+    if (value === undefined) this.#values.set(key, (value = this.#compute(key)));
+    return value;
+  }
+  protected names(): string[] {
+    return [...this.#fields];
+  }
 }
 
 /** Each query parameter's first value, decoded. */
@@ -68,17 +185,6 @@ function firstQueryValues(query: string): Map<string, string> {
   const values = new Map<string, string>();
   if (query === '') return values;
   for (const [name, value] of new URLSearchParams(query)) if (!values.has(name)) values.set(name, value);
-  return values;
-}
-
-/** Each header's first value, by lower-case name. */
-function firstHeaderValues(headers: GuardRequest['headers']): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) values.set(name, first);
-  }
   return values;
 }
 

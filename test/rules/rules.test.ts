@@ -144,3 +144,21 @@ describe('compile errors name the rule, the field and the column', () => {
     expect(compileError(cel)).toMatch(message);
   });
 });
+
+describe('docs/rules.md', () => {
+  it('shows only rules that compile', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const docs = readFileSync(join(import.meta.dirname, '../../docs/rules.md'), 'utf8');
+    const expressions = [...docs.matchAll(/^\s*(?:- )?cel: "(.*)"$/gm)].map((m) => m[1]!.replaceAll('\\"', '"'));
+    expect(expressions.length).toBeGreaterThanOrEqual(8);
+    for (const cel of expressions) expect(() => compileOne(cel)).not.toThrow();
+  });
+
+  it("evaluates the tenant recipe on the path's segment", () => {
+    const cel = "!request.path.startsWith('/tenants/') || request.path.split('/')[2] == claims['custom:tenant']";
+    expect(evaluate(cel, { 'custom:tenant': 'acme' }, subject({ path: '/tenants/acme/orders' }))).toBe(true);
+    expect(evaluate(cel, { 'custom:tenant': 'acme' }, subject({ path: '/tenants/initech/orders' }))).toBe(false);
+    expect(evaluate(cel, {}, subject({ path: '/tenants/acme/orders' }))).toEqual({ error: expect.any(String) });
+  });
+});
