@@ -163,7 +163,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     if (token instanceof AuthError) return answer(policy, token);
     // A route with both flows: a bearer header is verified as a bearer token, otherwise the session is used.
     if ((token === null || policy.bearer === null) && policy.browser !== null && options.browser !== undefined) {
-      const decision = await options.browser.authenticate(request, policy, entry.provider.provider, context);
+      const decision = await options.browser.authenticate(request, policy, entry.provider.provider, context, trace);
       return decision.kind === 'allow' ? withAssertion(decision, policy, context) : decision;
     }
     if (token === null || policy.bearer === null) {

@@ -65,6 +65,8 @@ export interface ExplainedAnswer {
   readonly message: string | null;
   /** The access log's reason (TOKEN_VALID, rule:<name>, …), when the guard decided. */
   readonly reason: string | null;
+  /** For a rule that cannot serve (503 POLICY_INVALID, …): why, from its Route's status. */
+  readonly detail?: string;
 }
 
 const MAX_NEAR_MISSES = 10;
@@ -77,7 +79,7 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
 
   const compileOptions: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, mode: 'standalone', generatedSessionKey: 'explain-only-key-explain-only-key-00000' };
   const loaded = await loadManifestFiles(options.paths, compileOptions.defaultNamespace);
-  const { table } = compile(toSnapshot(loaded.objects, loaded.problems, compileOptions.defaultNamespace), compileOptions);
+  const { table, statuses } = compile(toSnapshot(loaded.objects, loaded.problems, compileOptions.defaultNamespace), compileOptions);
 
   const none = { target: null, match: null, nearMisses: [], policy: null, checks: [] } as const;
   const normalised = normalizeTarget(rawTarget, headers.host as string);
@@ -100,7 +102,13 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
     return { request, ...none, target, match, answer: { decision: 'redirect', status: 308, code: null, message: 'Plain HTTP is redirected to HTTPS (tls.redirectHTTP).', reason: null } };
   }
   const action = rule.action;
-  if (action.kind === 'respond') return { request, ...none, target, match, answer: refusal(action.code, action.status, action.message) };
+  if (action.kind === 'respond') {
+    // Why the rule cannot serve is in its Route's status: Programmed says it (else the conditions that are not True).
+    const failing = statuses.find((s) => s.kind === 'Route' && s.namespace === rule.route.namespace && s.name === rule.route.name)?.conditions.filter((c) => c.status !== 'True') ?? [];
+    const why = failing.filter((c) => c.type === 'Programmed').concat(failing.some((c) => c.type === 'Programmed') ? [] : failing);
+    const detail = why.map((c) => `${c.type} ${c.reason}: ${c.message}`).join(' ');
+    return { request, ...none, target, match, answer: { ...refusal(action.code, action.status, action.message), ...(detail === '' ? {} : { detail }) } };
+  }
   if (action.policy === null) return { request, ...none, target, match, answer: { decision: 'forward', status: null, code: null, message: 'A public rule: forwarded without identity.', reason: null } };
 
   const policy = action.policy;
@@ -285,5 +293,6 @@ export function formatExplanation(e: Explanation): string {
   const a = e.answer;
   const head = a.decision === 'allow' ? 'allow' : a.decision === 'forward' ? 'forward' : `${a.status ?? ''} ${a.code ?? a.decision}`.trim();
   lines.push(`Answer    ${head}${a.message === null ? '' : `: ${a.message}`}${a.reason !== null && a.reason !== a.code ? ` (reason ${a.reason})` : ''}`);
+  if (a.detail !== undefined) lines.push(`Why       ${a.detail}`);
   return lines.join('\n');
 }

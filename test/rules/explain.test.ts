@@ -137,7 +137,7 @@ interface Explained {
     nearMisses: { rule: string; differs: string }[];
     policy: { name: string; provider: { ready: boolean } | null } | null;
     checks: { check: string; result: string; detail: string }[];
-    answer: { decision: string; status: number | null; code: string | null; message: string | null; reason: string | null };
+    answer: { decision: string; status: number | null; code: string | null; message: string | null; reason: string | null; detail?: string };
   };
 }
 
@@ -227,6 +227,11 @@ describe('portcullis explain', () => {
     expect(json.nearMisses).toContainEqual({ rule: 'default/api/rules[1]/matches[0]', differs: 'path: the rule takes PathPrefix /people' });
     const result = await runCli(['explain', '-f', dir, '-o', 'json', 'http://other.example.com/people/me']);
     expect(JSON.parse(result.stdout).nearMisses).toEqual([{ rule: 'default/api/rules[1]/matches[0]', differs: 'host: the rule takes api.example.com' }]);
+  });
+
+  it("says why a rule answers 503, from its Route's status", async () => {
+    const { json } = await askExplain({ path: '/typo', token: 'alice' });
+    expect(json.answer).toMatchObject({ status: 503, code: 'POLICY_INVALID', detail: expect.stringContaining('OIDCPolicy default/typo is not valid (spec.authorization.rules[0].cel: Rule "typo": type error at column 33') });
   });
 
   it('takes claims instead of a token', async () => {

@@ -25,6 +25,7 @@ import { createSessionStore, SessionTooLarge, type PolicyKeys } from './sessions
 import { createSignIn } from './signin.ts';
 import { isNavigation, originalTarget } from './targets.ts';
 import { sessionClaims } from './tokens.ts';
+import type { DecisionTrace } from '../../model/trace.ts';
 
 export interface BrowserFlowOptions {
   readonly logger: Logger;
@@ -79,7 +80,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     return deny(answer, cookies, log(policy, 'deny', reason));
   }
 
-  async function authenticate(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext): Promise<GuardDecision> {
+  async function authenticate(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext, trace?: DecisionTrace): Promise<GuardDecision> {
     const browser = policy.browser!;
     const settings = browser.session;
     const jar = parseCookies(request.headers.cookie);
@@ -149,7 +150,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     const claims = sessionClaims(session, policy);
     const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
     try {
-      authorize(claims, policy, { kind: 'session', request, context });
+      authorize(claims, policy, { kind: 'session', request, context }, trace);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       return deny(errorAnswer(error.code, error.message), cookies, log(policy, 'deny', deniedReason(error), sub));
