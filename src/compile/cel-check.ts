@@ -28,6 +28,9 @@ const INT: RuleType = { kind: 'scalar', name: 'int' };
 export const listOf = (element: RuleType): RuleType => ({ kind: 'list', element });
 export const mapOf = (key: RuleType, value: RuleType): RuleType => ({ kind: 'map', key, value });
 
+/** Deeper expressions are refused: evaluation recurses as deep, on the request's stack. */
+export const MAX_DEPTH = 64;
+
 /** A type error, at the offset in the expression of the part it is about. */
 export class RuleTypeError extends Error {
   override readonly name = 'RuleTypeError';
@@ -46,7 +49,18 @@ export function checkRule(env: CelEnv, variables: Readonly<Record<string, RuleTy
     throw new RuleTypeError(message, offsetOf(e));
   };
 
+  let depth = 0;
   function check(e: Expr, scope: ReadonlyMap<string, RuleType>, macroDepth: number): RuleType {
+    depth++;
+    try {
+      if (depth > MAX_DEPTH) return fail(e, `The expression nests more than ${MAX_DEPTH} levels deep`);
+      return checkKind(e, scope, macroDepth);
+    } finally {
+      depth--;
+    }
+  }
+
+  function checkKind(e: Expr, scope: ReadonlyMap<string, RuleType>, macroDepth: number): RuleType {
     const kind = e.exprKind;
     switch (kind.case) {
       case 'constExpr':

@@ -73,7 +73,7 @@ function compileRule(env: CelEnv, rule: RuleSpec): AuthorizationRule | string {
   } catch (error) {
     const location = (error as { location?: { start?: { line: number; column: number } } }).location?.start;
     const raw = (error as { rawMessage?: string }).rawMessage ?? (error as Error).message;
-    return `syntax error ${location === undefined ? '' : `at ${place(rule.cel, location.line, location.column)}`}: ${raw}`;
+    return `syntax error${location === undefined ? '' : ` at ${place(rule.cel, location.line, location.column)}`}: ${raw}`;
   }
   let type: RuleType;
   try {

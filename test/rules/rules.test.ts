@@ -162,3 +162,17 @@ describe('docs/rules.md', () => {
     expect(evaluate(cel, {}, subject({ path: '/tenants/acme/orders' }))).toEqual({ error: expect.any(String) });
   });
 });
+
+describe('bounds', () => {
+  it.each([
+    ['parentheses', `${'('.repeat(1000)}true${')'.repeat(1000)}`],
+    ['conditions', `${'true && ('.repeat(100)}true${')'.repeat(100)}`],
+    ['lists', `${'['.repeat(1000)}${']'.repeat(1000)} == []`],
+  ])('refuses %s nested deeper than the evaluation should recurse, without crashing', (_name, cel) => {
+    expect(compileError(cel)).toMatch(/Rule "r": (syntax error: Maximum call stack size exceeded|type error at column \d+: The expression nests more than 64 levels deep)\.$/);
+  });
+
+  it('takes a long flat expression', () => {
+    expect(compileOne(`true${' && true'.repeat(250)}`).evaluate(ruleVariables({}, subject()))).toBe(true);
+  });
+});
