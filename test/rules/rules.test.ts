@@ -72,6 +72,16 @@ describe('the variables', () => {
     expect(evaluate("claims.email.lowerAscii() == 'alice@example.com'", { email: 'Alice@Example.COM' })).toBe(true);
   });
 
+  it.each(['request.method', 'request.host', 'request.path', 'request.query', 'request.headers', 'auth.kind', 'auth.scopes', 'auth.groups', 'auth.emailVerified'])(
+    '%s reads the same value by its qualified name as by its field',
+    (name) => {
+      const [variable, field] = name.split('.');
+      const s = subject({ method: 'PUT', host: 'h.example.com', path: '/p', query: 'a=1', headers: { 'x-a': 'b' } });
+      expect(evaluate(`${name} == ${variable}['${field}']`, ALICE, s)).toBe(true);
+      expect(evaluate(`${name} == ${variable}['${field}']`, BOB, subject({ kind: 'session' }))).toBe(true);
+    },
+  );
+
   it('builds request and auth only when a rule reads them', () => {
     const s = subject();
     let reads = 0;
