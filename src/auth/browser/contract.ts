@@ -3,8 +3,8 @@
 // authorization code flow, refresh and logout. Both decide; neither writes a response.
 import type { AnswerDecision, GuardContext, GuardDecision, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
-import type { Provider } from '../provider.ts';
 import type { DecisionTrace } from '../../model/trace.ts';
+import type { Provider } from '../provider.ts';
 
 export interface BrowserFlow {
   /**

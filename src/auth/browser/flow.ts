@@ -4,6 +4,7 @@
 import { errorAnswer } from '../../model/answer.ts';
 import type { GuardContext, GuardDecision, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
+import type { DecisionTrace } from '../../model/trace.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { authorize } from '../authorize.ts';
@@ -25,7 +26,6 @@ import { createSessionStore, SessionTooLarge, type PolicyKeys } from './sessions
 import { createSignIn } from './signin.ts';
 import { isNavigation, originalTarget } from './targets.ts';
 import { sessionClaims } from './tokens.ts';
-import type { DecisionTrace } from '../../model/trace.ts';
 
 export interface BrowserFlowOptions {
   readonly logger: Logger;
