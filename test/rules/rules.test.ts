@@ -82,6 +82,12 @@ describe('the variables', () => {
     },
   );
 
+  it('iterates the maps: headers, query and claims take macros and size()', () => {
+    const s = subject({ query: 'a=1&b=2', headers: { 'x-one': '1', 'x-two': ['2', '3'], accept: '*/*' } });
+    expect(evaluate("request.headers.filter(h, h.startsWith('x-')).size() == 2 && size(request.query) == 2", {}, s)).toBe(true);
+    expect(evaluate("claims.all(k, k != 'password') && claims.exists_one(k, k == 'sub')", ALICE, s)).toBe(true);
+  });
+
   it('builds request and auth only when a rule reads them', () => {
     const s = subject();
     let reads = 0;
