@@ -152,6 +152,21 @@ export function checkRule(env: CelEnv, variables: Readonly<Record<string, RuleTy
         if (!assignable(then, otherwise) && !assignable(otherwise, then)) fail(e, `The two branches of ?: have different types (${describe(then)} and ${describe(otherwise)})`);
         return then.kind === 'dyn' ? otherwise : then;
       }
+      // Equality takes any two values at run time, and is false across types: a comparison that
+      // can never hold (a list with a string) is almost always a mistake, so it is refused here.
+      case '_==_':
+      case '_!=_': {
+        const [left, right] = [args[0]!, args[1]!];
+        if (!comparable(left, right)) fail(e, `${operatorName(name)} compares ${describe(left)} with ${describe(right)}, which are never equal`);
+        return BOOL;
+      }
+      case '@in': {
+        const [item, container] = [args[0]!, args[1]!];
+        const element = container.kind === 'list' ? container.element : container.kind === 'map' ? container.key : container.kind === 'record' ? STRING : container.kind === 'dyn' ? DYN : null;
+        if (element === null) return fail(e, `in needs a list or a map on its right, not a ${describe(container)}`);
+        if (!comparable(item, element)) fail(e, `in looks for ${describe(item)} among ${describe(element)} values, where it is never found`);
+        return BOOL;
+      }
       case '_[_]': {
         const [container, index] = [args[0]!, args[1]!];
         if (container.kind === 'dyn') return DYN;
@@ -230,6 +245,14 @@ export function assignable(wanted: RuleType, value: RuleType): boolean {
     case 'record':
       return value.kind === 'record' && value.name === wanted.name;
   }
+}
+
+const NUMBERS = new Set(['int', 'uint', 'double']);
+
+/** Whether values of these types may be equal: dyn on either side, the same type, or two numbers (CEL compares them by value). */
+function comparable(a: RuleType, b: RuleType): boolean {
+  if (assignable(a, b) || assignable(b, a)) return true;
+  return a.kind === 'scalar' && b.kind === 'scalar' && NUMBERS.has(a.name) && NUMBERS.has(b.name);
 }
 
 function sameType(a: RuleType, b: RuleType): boolean {

@@ -117,6 +117,11 @@ describe('evaluation errors refuse', () => {
     expect(steps).toEqual([{ check: 'rule r', result: 'error', detail: expect.stringMatching(/An error counts as false\.$/) }]);
   });
 
+  it('compares numbers of any kind, and dyn with anything', () => {
+    expect(evaluate('claims.level == 3 && 3.0 == 3 && claims.level != 4u', { level: 3 })).toBe(true);
+    expect(evaluate("claims.tags == ['a'] && claims.n in [1, 2]", { tags: ['a'], n: 2 })).toBe(true);
+  });
+
   it('an error on one side of || that the other side decides is no error (CEL commutative logic)', () => {
     expect(evaluate("claims.missing == 'x' || true", {})).toBe(true);
     expect(evaluate("claims.missing == 'x' && false", {})).toBe(false);
@@ -155,6 +160,9 @@ describe('compile errors name the rule, the field and the column', () => {
     ['a result that is not a bool', 'request.path', /the expression is of type string; a rule must be a bool\.$/],
     ['&& on a string', "request.path && true", /type error at column 8: && needs bool operands, not string\.$/],
     ['a macro in a macro', "auth.groups.all(g, auth.scopes.exists(s, s == g))", /type error at column 31: A macro .* inside another one is not allowed/],
+    ['a list compared with a string', "auth.groups == 'admins'", /type error at column 13: == compares list\(string\) with string, which are never equal\.$/],
+    ['a number looked for among strings', '1 in auth.groups', /type error at column 2: in looks for int among string values, where it is never found\.$/],
+    ['in on a string', "'a' in request.path", /in needs a list or a map on its right, not a string\.$/],
     ['a line of a multi-line rule', "request.method == 'GET' &&\n  request.pth == '/'", /type error at line 2, column 10: request has no field pth/],
   ])('%s', (_name, cel, message) => {
     expect(compileError(cel)).toMatch(message);
