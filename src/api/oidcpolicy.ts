@@ -54,6 +54,17 @@ export const ClaimRule = z.strictObject({
   values: z.array(z.string().max(1024)).min(1).max(64),
 });
 
+/** A rule's name: it shows in answers and access logs, so it stays short and plain. */
+export const RULE_NAME_PATTERN = '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
+/** Longer expressions are refused: with at most 16 rules and no nested macros, this bounds a request's evaluation. */
+export const MAX_RULE_LENGTH = 2048;
+
+export const AuthorizationRule = z.strictObject({
+  name: z.string().min(1).max(63).regex(new RegExp(RULE_NAME_PATTERN), 'must be letters, digits, "-", "_" or ".", starting and ending with a letter or digit'),
+  cel: z.string().min(1).max(MAX_RULE_LENGTH),
+  message: z.string().min(1).max(256).optional(),
+});
+
 export const OIDCPolicySpec = z
   .strictObject({
     className: z.string().max(253).optional(),
@@ -74,6 +85,11 @@ export const OIDCPolicySpec = z
         requiredScopes: z.array(z.string().min(1).max(256)).max(32).optional(),
         groups: z.array(z.string().min(1).max(256)).max(64).optional(),
         claims: z.array(ClaimRule).max(16).optional(),
+        rules: z
+          .array(AuthorizationRule)
+          .max(16)
+          .refine((rules) => new Set(rules.map((rule) => rule.name)).size === rules.length, { message: 'rule names must be unique' })
+          .optional(),
       })
       .optional(),
     forward: z

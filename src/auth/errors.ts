@@ -22,6 +22,7 @@ export type AuthErrorCode = ErrorCodes<
   | 'GROUP_MISSING'
   | 'CLAIM_MISMATCH'
   | 'EMAIL_NOT_VERIFIED'
+  | 'RULE_DENIED'
   | 'POLICY_NOT_READY'
   | 'ASSERTION_KEY_UNAVAILABLE'
 >;
@@ -30,11 +31,14 @@ export class AuthError extends Error {
   override readonly name = 'AuthError';
   readonly code: AuthErrorCode;
   readonly status: number;
+  /** RULE_DENIED: the name of the rule that refused. */
+  readonly rule?: string;
 
-  constructor(code: AuthErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: AuthErrorCode, message: string, options?: { cause?: unknown; rule?: string }) {
     super(message, options);
     this.code = code;
     this.status = ERROR_STATUS[code];
+    if (options?.rule !== undefined) this.rule = options.rule;
   }
 }
 

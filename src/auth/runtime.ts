@@ -4,11 +4,14 @@ import { createHash } from 'node:crypto';
 import { errorAnswer } from '../model/answer.ts';
 import type { AllowDecision, AnswerDecision, Caller, DecisionLog, Guard, GuardContext, GuardDecision, GuardRequest } from '../model/guard.ts';
 import type { AuthPolicy } from '../model/policy.ts';
+import type { DecisionTrace } from '../model/trace.ts';
 import type { RouteTable } from '../model/table.ts';
 import type { Logger } from '../observability/logger.ts';
 import { SYSTEM_TIMERS, type Timers } from '../time/timers.ts';
 import type { BrowserFlow } from './browser/contract.ts';
-import { authorize } from './authorize.ts';
+import { authorizeClaims, authorizeRules } from './authorize.ts';
+import { deniedReason } from './rules.ts';
+import { traceVerification } from './trace.ts';
 import { AuthError } from './errors.ts';
 import { createFetcher, type FetchJSON } from './fetcher.ts';
 import { ASSERTION_HEADER, assertionCallerKey, type AssertionSigner } from './assertion/signer.ts';
@@ -69,13 +72,13 @@ interface PolicyEntry {
 }
 
 /**
- * What a verified token's claims grant under a policy: the authorization outcome, the caller and
- * its identity headers depend on the claims and the policy alone, so they are worked out once per
+ * What a verified token's claims grant under a policy: the outcome of its scope, group and claim
+ * checks, the caller and its identity headers depend on the claims and the policy alone, so they are worked out once per
  * token (the signature cache hands back the same claims object for the same token) instead of on
  * every request. Time (exp, nbf, iat) and audience are still checked on every request.
  */
 interface BearerGrant {
-  /** Why the policy refuses these claims, or null. */
+  /** Why the policy's scope, group or claim checks refuse these claims, or null (its CEL rules run per request). */
   readonly denied: AuthError | null;
   readonly caller: Caller;
   readonly callerKey: string;
@@ -163,7 +166,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     return { kind: 'answer', answer: errorAnswer(error.code, error.message, { headers }), log: { policy: policy.key, decision: 'deny', reason: error.code, ...extra } };
   }
 
-  async function check(request: GuardRequest, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision> {
+  async function check(request: GuardRequest, policy: AuthPolicy, context: GuardContext, trace?: DecisionTrace): Promise<GuardDecision> {
     const entry = policies.get(policy.fingerprint);
     if (entry === undefined) return answer(policy, new AuthError('POLICY_NOT_READY', NOT_LOADED.publicMessage));
     // The client is told what is true (not reachable, another issuer, …); the cause stays in the log.
@@ -179,7 +182,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     if (token instanceof AuthError) return answer(policy, token);
     // A route with both flows: a bearer header is verified as a bearer token, otherwise the session is used.
     if ((token === null || policy.bearer === null) && policy.browser !== null && options.browser !== undefined) {
-      const decision = await options.browser.authenticate(request, policy, entry.provider.provider, context);
+      const decision = await options.browser.authenticate(request, policy, entry.provider.provider, context, trace);
       return decision.kind === 'allow' ? withAssertion(decision, policy, context) : decision;
     }
     if (token === null || policy.bearer === null) {
@@ -191,13 +194,25 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     let claims;
     try {
       const verify = { policy, provider: entry.provider.provider, cache: entry.cache, now: now() };
+      // A cache hit needs no promise.
       claims = verifyCachedToken(token, verify) ?? (await verifyBearerToken(token, verify));
+      if (trace !== undefined) traceVerification(trace, null);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
+      if (trace !== undefined) traceVerification(trace, error);
       return answer(policy, error);
     }
     const grant = grantOf(entry, claims);
-    if (grant.denied !== null) return answer(policy, grant.denied, grant.logged);
+    try {
+      // What the claims alone decide was worked out once for this token (explain's trace has each
+      // check recorded again); the CEL rules read the request too, so they run on every request.
+      if (trace !== undefined) authorizeClaims(claims, policy, trace);
+      else if (grant.denied !== null) throw grant.denied;
+      authorizeRules(claims, policy, { kind: 'bearer', request, context }, trace);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      return answer(policy, error, { ...grant.logged, reason: deniedReason(error) });
+    }
     if (policy.forward.accessToken) {
       const decision = allow(policy, grant.identity, grant.caller, String(request.headers.authorization), { reason: 'TOKEN_VALID', ...grant.logged });
       return withAssertion(decision, policy, context, grant.callerKey);
@@ -211,7 +226,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       const { policy } = entry;
       let denied: AuthError | null = null;
       try {
-        authorize(claims, policy);
+        authorizeClaims(claims, policy);
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
         denied = error;

@@ -16,6 +16,12 @@ export const COMMANDS = [
     summary: "Prints each object's conditions; exits 1 when any condition of any object is not True.",
   },
   {
+    name: 'explain',
+    synopsis: "-f <file|dir> [-X METHOD] [-H 'Name: value' …] [--token <jwt> | --claims <json>] [--output text|json] <url>",
+    summary: 'Explains the answer the proxy would give to one request: its target, the rule it matches (or the near misses), the policy, each token and authorization check, and the answer. Exits 0 for an allow, 1 for a refusal.',
+    operand: 'url',
+  },
+  {
     name: 'demo',
     synopsis: '[flags]',
     summary: 'Runs the Amazon Cognito walkthrough on this machine: a local OpenID provider, an httpbin-like upstream and the proxy.',
@@ -32,13 +38,15 @@ export const COMMANDS = [
   },
 ] as const satisfies readonly CommandSpec[];
 
-export type CommandName = 'standalone' | 'validate' | 'demo' | 'echo' | 'controller';
+export type CommandName = 'standalone' | 'validate' | 'explain' | 'demo' | 'echo' | 'controller';
 
 export interface CommandSpec {
   readonly name: CommandName;
   /** What follows `portcullis <command>` in the usage line. */
   readonly synopsis: string;
   readonly summary: string;
+  /** The one argument that is not a flag (`explain`'s URL), by its name; absent: flags only. */
+  readonly operand?: string;
 }
 
 /**
@@ -81,7 +89,7 @@ const LOGGING = ['standalone', 'controller', 'demo'] as const;
 export const FLAGS = [
   // --- manifests ---------------------------------------------------------------------------------
   {
-    name: 'file', short: 'f', kind: 'string', commands: ['standalone', 'validate'], multiple: true, required: true, placeholder: 'file|dir',
+    name: 'file', short: 'f', kind: 'string', commands: ['standalone', 'validate', 'explain'], multiple: true, required: true, placeholder: 'file|dir',
     description: 'A manifest file, or a folder read with its subfolders (.yaml, .yml, .json); repeat for more.',
   },
   {
@@ -91,6 +99,34 @@ export const FLAGS = [
   {
     name: 'check-providers', kind: 'boolean', default: false, commands: ['validate'],
     description: "Also fetch each valid policy's discovery document and signing keys, as the proxy would, and report Ready and the keys fetched.",
+  },
+
+  // --- explain: the request to explain -----------------------------------------------------------
+  {
+    name: 'request', short: 'X', kind: 'string', placeholder: 'method', default: 'GET', commands: ['explain'],
+    pattern: { regex: /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/, expected: 'an HTTP method such as GET or POST' },
+    description: "The request's method.",
+  },
+  {
+    name: 'header', short: 'H', kind: 'string', placeholder: 'Name: value', multiple: true, default: [], commands: ['explain'],
+    pattern: { regex: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\r\n]*$/, expected: 'a header as Name: value' },
+    description: 'A request header, as Name: value; repeat for more.',
+  },
+  {
+    name: 'token', kind: 'string', placeholder: 'jwt', commands: ['explain'],
+    description: 'A bearer token, sent as Authorization: Bearer <jwt>; its signature is checked when the provider\'s keys can be fetched.',
+  },
+  {
+    name: 'claims', kind: 'string', placeholder: 'json', commands: ['explain'],
+    description: 'Claims to authorize with, as a JSON object, taken as verified (no token); instead of --token.',
+  },
+  {
+    name: 'output', short: 'o', kind: 'choice', choices: ['text', 'json'], default: 'text', commands: ['explain'],
+    description: 'Text for a person, or JSON in the shape docs/rules.md describes.',
+  },
+  {
+    name: 'provider-timeout', kind: 'duration', default: '10s', commands: ['explain'],
+    description: "How long to wait for a provider's discovery document and keys; after that, the token's signature is reported as not checked.",
   },
 
   // --- the data plane: the same for standalone and controller ------------------------------------
@@ -282,7 +318,7 @@ export const FLAGS = [
 
   // --- every command -----------------------------------------------------------------------------
   {
-    name: 'help', short: 'h', kind: 'boolean', commands: ['standalone', 'validate', 'demo', 'echo', 'controller'],
+    name: 'help', short: 'h', kind: 'boolean', commands: ['standalone', 'validate', 'explain', 'demo', 'echo', 'controller'],
     description: "Prints the command's usage and flags, and exits.",
   },
 ] as const satisfies readonly FlagSpec[];

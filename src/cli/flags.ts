@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationToMs } from '../api/common.ts';
 import { closest } from '../api/suggest.ts';
-import { COMMANDS, defaultFor, FLAGS, flagsOf, type CommandName, type Flag, type FlagSpec } from './commands.ts';
+import { COMMANDS, defaultFor, FLAGS, flagsOf, type CommandName, type CommandSpec, type Flag, type FlagSpec } from './commands.ts';
 import { parseListen, type ListenAddress } from './listen.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -24,7 +24,7 @@ type Value<F> = F extends { multiple: true } ? Scalar<F>[] : F extends { default
 /** A command's flags as the program receives them: durations in ms, addresses split, by flag name. */
 export type FlagValues<C extends CommandName> = { readonly [F in Flag as C extends F['commands'][number] ? F['name'] : never]: Value<F> };
 
-export type ParsedCommand<C extends CommandName> = { readonly help: true } | { readonly help: false; readonly values: FlagValues<C> };
+export type ParsedCommand<C extends CommandName> = { readonly help: true } | { readonly help: false; readonly values: FlagValues<C>; readonly operand?: string };
 
 export function parseCommand<C extends CommandName>(command: C, args: readonly string[]): ParsedCommand<C> {
   const specs = flagsOf(command);
@@ -40,8 +40,14 @@ export function parseCommand<C extends CommandName>(command: C, args: readonly s
   if (tokens.some((token) => token.kind === 'option' && token.name === 'help')) return { help: true };
 
   const given = new Map<string, string[] | boolean>();
+  const operandName = (COMMANDS as readonly CommandSpec[]).find((c) => c.name === command)?.operand;
+  let operand: string | undefined;
   for (const token of tokens) {
-    if (token.kind === 'positional') throw new UsageError(`Unexpected argument ${JSON.stringify(token.value)}: \`portcullis ${command}\` takes flags only (see \`portcullis ${command} --help\`).`);
+    if (token.kind === 'positional' && operandName !== undefined && operand === undefined) {
+      operand = token.value;
+      continue;
+    }
+    if (token.kind === 'positional') throw new UsageError(`Unexpected argument ${JSON.stringify(token.value)}: \`portcullis ${command}\` takes ${operandName === undefined ? 'flags only' : `one <${operandName}>`} (see \`portcullis ${command} --help\`).`);
     if (token.kind !== 'option') continue;
     const negated = token.name.startsWith('no-') && byName.get(token.name.slice(3))?.kind === 'boolean';
     const spec = byName.get(negated ? token.name.slice(3) : token.name);
@@ -75,7 +81,8 @@ export function parseCommand<C extends CommandName>(command: C, args: readonly s
     else if (spec.multiple) values[spec.name] = raw.map((value: string) => parseValue(spec, value));
     else values[spec.name] = parseValue(spec, raw[0]!);
   }
-  return { help: false, values: values as FlagValues<C> };
+  if (operandName !== undefined && operand === undefined) throw new UsageError(`\`portcullis ${command}\` needs a <${operandName}>.`);
+  return { help: false, values: values as FlagValues<C>, ...(operand === undefined ? {} : { operand }) };
 }
 
 /** One value of a flag, checked and converted according to its kind. */

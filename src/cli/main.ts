@@ -8,7 +8,7 @@ import { commandHelp, usage } from './help.ts';
 import { parseAuthListen } from './auth-listen.ts';
 import { UsageError } from './usage-error.ts';
 
-type Runner<C extends CommandName> = (values: FlagValues<C>) => Promise<number>;
+type Runner<C extends CommandName> = (values: FlagValues<C>, operand: string | undefined) => Promise<number>;
 
 // Each command imports what it runs when it runs: help, --version and a mistyped flag answer at
 // once, and no command pays for another's dependencies (@kubernetes/client-node alone takes
@@ -34,6 +34,21 @@ const RUN: { readonly [C in CommandName]: Runner<C> } = {
     const report = await validate(values.file, values.mode, { checkProviders: values['check-providers'] });
     process.stdout.write(`${report.text}\n`);
     return report.ok ? 0 : 1;
+  },
+
+  async explain(values, url) {
+    const { explain, exitCode, formatExplanation } = await import('./explain.ts');
+    const explanation = await explain({
+      paths: values.file,
+      url: url!,
+      method: values.request,
+      headers: values.header,
+      ...(values.token === undefined ? {} : { token: values.token }),
+      ...(values.claims === undefined ? {} : { claims: values.claims }),
+      providerTimeoutMs: values['provider-timeout'],
+    });
+    process.stdout.write(`${values.output === 'json' ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation)}\n`);
+    return exitCode(explanation);
   },
 
   async demo(values) {
@@ -135,7 +150,7 @@ function run<C extends CommandName>(command: C, args: readonly string[]): Promis
     process.stdout.write(commandHelp(command));
     return Promise.resolve(0);
   }
-  return (RUN[command] as Runner<C>)(parsed.values);
+  return (RUN[command] as Runner<C>)(parsed.values, parsed.operand);
 }
 
 function commandNamed(name: string): CommandName {

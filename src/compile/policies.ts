@@ -9,6 +9,7 @@ import type { ObjectStatus } from '../model/status.ts';
 import { finding, objectStatus, type Finding } from './conditions.ts';
 import type { CompileOptions } from '../model/snapshot.ts';
 import type { SnapshotIndex } from './snapshot-index.ts';
+import { compileRules } from './rules.ts';
 
 export const POLICY_DEFAULTS = {
   scopes: ['openid'],
@@ -154,6 +155,8 @@ function compilePolicy(policy: Pick<OIDCPolicy, 'metadata' | 'spec'>, namespace:
   }
   headers.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 
+  const rules = compileRules(spec.authorization?.rules ?? [], (field, message) => findings.push(finding('Accepted', 'InvalidRule', field, message)));
+
   if (findings.length > 0) return null;
   const compiled: Omit<AuthPolicy, 'fingerprint'> = {
     key,
@@ -173,6 +176,7 @@ function compilePolicy(policy: Pick<OIDCPolicy, 'metadata' | 'spec'>, namespace:
       requiredScopes: spec.authorization?.requiredScopes ?? [],
       groups: spec.authorization?.groups ?? [],
       claims: spec.authorization?.claims ?? [],
+      rules,
     },
     forward: {
       headers,

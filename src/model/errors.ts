@@ -86,6 +86,8 @@ export const ERROR_STATUS = {
   CLAIM_MISMATCH: 403,
   /** A claim rule on `email`, and the provider has not verified the address. */
   EMAIL_NOT_VERIFIED: 403,
+  /** One of the policy's CEL rules (spec.authorization.rules) is not true for this request, or could not be evaluated. */
+  RULE_DENIED: 403,
   // 503: the policy's provider has not answered: we cannot decide now (fail closed).
   POLICY_NOT_READY: 503,
   // 503: no key to sign X-Portcullis-Assertion with yet (its Secret not read): fail closed.

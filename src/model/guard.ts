@@ -3,6 +3,7 @@
 // it (src/proxy/pipeline.ts) and writes every answer (src/proxy/respond.ts).
 import type { Answer } from './answer.ts';
 import type { AuthPolicy } from './policy.ts';
+import type { DecisionTrace } from './trace.ts';
 
 /** The request as the guard sees it. */
 export interface GuardRequest {
@@ -82,8 +83,8 @@ export interface AnswerDecision {
 export type GuardDecision = AllowDecision | AnswerDecision;
 
 export interface Guard {
-  /** A request to a rule protected by `policy`. */
-  check(request: GuardRequest, policy: AuthPolicy, context: GuardContext): Promise<GuardDecision>;
+  /** A request to a rule protected by `policy`; `trace` (portcullis explain) records each check made. */
+  check(request: GuardRequest, policy: AuthPolicy, context: GuardContext, trace?: DecisionTrace): Promise<GuardDecision>;
   /** A request to a browser policy's callback or logout path (see RouteTable.authEndpoints). */
   endpoint(request: GuardRequest, policies: readonly AuthPolicy[], context: GuardContext): Promise<AnswerDecision>;
 }

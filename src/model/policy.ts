@@ -96,6 +96,8 @@ export interface AuthPolicy {
     readonly requiredScopes: readonly string[];
     readonly groups: readonly string[];
     readonly claims: readonly { readonly claim: string; readonly values: readonly string[] }[];
+    /** spec.authorization.rules, compiled; compile() always sets it (empty when none: nothing is built per request). */
+    readonly rules?: readonly AuthorizationRule[];
   };
   readonly forward: {
     /** [header, claim] pairs; header names lower-case. */
@@ -109,4 +111,26 @@ export interface AuthPolicy {
   };
   readonly allowPreflight: boolean;
   readonly clockSkewMs: number;
+}
+
+/** The variables a rule sees, as CEL values (src/auth/rules.ts builds them, once per request). */
+export interface RuleVariables {
+  readonly claims: unknown;
+  readonly request: unknown;
+  readonly auth: unknown;
+}
+
+/** Why a rule could not be evaluated (a missing claim, a wrong type): it then counts as false. */
+export interface RuleEvaluationError {
+  readonly error: string;
+}
+
+/** One of spec.authorization.rules, parsed, type-checked and planned when the table is built. */
+export interface AuthorizationRule {
+  readonly name: string;
+  readonly cel: string;
+  /** The refusal's message; null: the rule's name is used. */
+  readonly message: string | null;
+  /** True only when the expression evaluates to true; anything else refuses. */
+  readonly evaluate: (variables: RuleVariables) => boolean | RuleEvaluationError;
 }

@@ -8,6 +8,7 @@ export const CONDITION_REASONS = [
   'Conflicted',
   'UnsupportedValue',
   'PublicNotAllowed',
+  'InvalidRule',
   // ResolvedRefs
   'ResolvedRefs',
   'PolicyNotFound',

@@ -153,13 +153,14 @@ describe('time checks, with the policy clock skew', () => {
 });
 
 describe('claim rules on email', () => {
+  const SUBJECT = { kind: 'bearer', request: { method: 'GET', headers: {}, authorizationCount: 1 }, context: { requestId: 'r', scheme: 'http', host: 'h', hostname: 'h', route: null, path: '/', query: '', upgrade: false } } as const;
   const emailRule = () => policyFor({ authorization: { requiredScopes: [], groups: [], claims: [{ claim: 'email', values: ['alice@example.com'] }] } });
 
   it.each([
     ['true', true],
     ['the string "true"', 'true'],
   ])('hold when email_verified is %s', (_name, verified) => {
-    expect(() => authorize(mint.claims('id', { email_verified: verified }), emailRule())).not.toThrow();
+    expect(() => authorize(mint.claims('id', { email_verified: verified }), emailRule(), SUBJECT)).not.toThrow();
   });
 
   it.each([
@@ -168,15 +169,15 @@ describe('claim rules on email', () => {
     ['absent', undefined],
     ['1', 1],
   ])('refuse the address when email_verified is %s', (_name, verified) => {
-    expect(() => authorize(mint.claims('id', { email_verified: verified }), emailRule())).toThrow(expect.objectContaining({ code: 'EMAIL_NOT_VERIFIED', status: 403 }));
+    expect(() => authorize(mint.claims('id', { email_verified: verified }), emailRule(), SUBJECT)).toThrow(expect.objectContaining({ code: 'EMAIL_NOT_VERIFIED', status: 403 }));
   });
 
   it('still compare the value once it is verified', () => {
-    expect(() => authorize(mint.claims('id', { email: 'mallory@example.com', email_verified: true }), emailRule())).toThrow(expect.objectContaining({ code: 'CLAIM_MISMATCH' }));
+    expect(() => authorize(mint.claims('id', { email: 'mallory@example.com', email_verified: true }), emailRule(), SUBJECT)).toThrow(expect.objectContaining({ code: 'CLAIM_MISMATCH' }));
   });
 
   it('leave rules on other claims alone', () => {
     const tenants = policyFor({ authorization: { requiredScopes: [], groups: [], claims: [{ claim: 'custom:tenant', values: ['acme'] }] } });
-    expect(() => authorize(mint.claims('id', { email_verified: false }), tenants)).not.toThrow();
+    expect(() => authorize(mint.claims('id', { email_verified: false }), tenants, SUBJECT)).not.toThrow();
   });
 });

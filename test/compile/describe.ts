@@ -67,6 +67,11 @@ function describePolicy(policy: AuthPolicy): unknown {
     fingerprint: undefined,
     clientSecret: redact(policy.clientSecret),
     caBundle: policy.caBundle === null ? null : '<pem>',
+    // CEL rules as `name: expression` (their plans are functions); none: as before rules existed.
+    authorization: {
+      ...policy.authorization,
+      rules: policy.authorization.rules?.length ? policy.authorization.rules.map((rule) => `${rule.name}: ${rule.cel}${rule.message === null ? '' : ` (${rule.message})`}`) : undefined,
+    },
     browser: policy.browser && {
       ...policy.browser,
       session: {

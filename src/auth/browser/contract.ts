@@ -3,6 +3,7 @@
 // authorization code flow, refresh and logout. Both decide; neither writes a response.
 import type { AnswerDecision, GuardContext, GuardDecision, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
+import type { DecisionTrace } from '../../model/trace.ts';
 import type { Provider } from '../provider.ts';
 
 export interface BrowserFlow {
@@ -13,7 +14,7 @@ export interface BrowserFlow {
    * in (navigations only, never a WebSocket handshake), 401 for a request that is not a
    * navigation, ….
    */
-  authenticate(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext): Promise<GuardDecision>;
+  authenticate(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext, trace?: DecisionTrace): Promise<GuardDecision>;
 
   /**
    * A request whose normalised path is the callbackPath or logoutPath of one or more browser

@@ -4,9 +4,11 @@
 import { errorAnswer, WELL_KNOWN_PAGES } from '../../model/answer.ts';
 import type { GuardContext, GuardDecision, GuardRequest } from '../../model/guard.ts';
 import type { AuthPolicy } from '../../model/policy.ts';
+import type { DecisionTrace } from '../../model/trace.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { authorize } from '../authorize.ts';
+import { deniedReason } from '../rules.ts';
 import { AuthError } from '../errors.ts';
 import { callerOf, identityHeaders } from '../identity.ts';
 import type { Provider } from '../provider.ts';
@@ -81,7 +83,7 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     return deny(answer, cookies, log(policy, 'deny', reason));
   }
 
-  async function authenticate(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext): Promise<GuardDecision> {
+  async function authenticate(request: GuardRequest, policy: AuthPolicy, provider: Provider, context: GuardContext, trace?: DecisionTrace): Promise<GuardDecision> {
     const browser = policy.browser!;
     const settings = browser.session;
     const jar = parseCookies(request.headers.cookie);
@@ -151,12 +153,12 @@ export function createBrowserFlow(options: BrowserFlowOptions): BrowserFlow {
     const claims = sessionClaims(session, policy);
     const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
     try {
-      authorize(claims, policy);
+      authorize(claims, policy, { kind: 'session', request, context }, trace);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       // For a person: who is signed in, and the ways on (sign out, another account); the JSON body is as ever.
       const page = refusedContext(claims, policy, provider, originalTarget(context.path, context.query));
-      return deny(errorAnswer(error.code, error.message, { page }), cookies, log(policy, 'deny', error.code, sub));
+      return deny(errorAnswer(error.code, error.message, { page }), cookies, log(policy, 'deny', deniedReason(error), sub));
     }
     const caller = callerOf(claims, policy, 'session');
     const identity = identityHeaders(claims, caller, policy);
