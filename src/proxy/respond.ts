@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Answer, ConfirmAnswer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
+import { encodeGrpcMessage, GRPC_STATUS, grpcStatusOf, isGrpcRequest } from './h2/grpc.ts';
 
 /** The look of every page of ours (errors, confirmations). */
 const PAGE_STYLE =
@@ -89,6 +90,7 @@ export function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: A
     res.destroy();
     return;
   }
+  if (isGrpcRequest(req.headers) && writeGrpcAnswer(req, res, answer, requestId)) return;
   const { headers, body } = contentOf(req, answer, requestId);
   const cookies = answer.cookies ?? [];
   endAnswer(
@@ -104,6 +106,37 @@ export function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: A
     },
     req.method === 'HEAD' || body === '' ? undefined : body,
   );
+}
+
+/**
+ * A refusal of a gRPC call, in the form its client reads (src/proxy/h2/grpc.ts): `200`,
+ * `content-type: application/grpc`, `grpc-status` and `grpc-message`, and nothing after —
+ * over HTTP/2 one HEADERS frame that ends the stream (trailers-only). A redirect is never sent
+ * to a gRPC client: sign-in is UNAUTHENTICATED, HTTPS-only UNAVAILABLE. Answers that are not
+ * refusals (documents, pages) are left to the usual writer: false.
+ */
+function writeGrpcAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string): boolean {
+  let status: number;
+  let message: string;
+  if (answer.kind === 'error') {
+    status = grpcStatusOf(answer.status);
+    message = answer.message;
+  } else if (answer.kind === 'redirect') {
+    status = answer.status === 302 ? GRPC_STATUS.UNAUTHENTICATED : GRPC_STATUS.UNAVAILABLE;
+    message = answer.status === 302 ? 'This call needs a bearer token.' : 'This route is served over HTTPS only.';
+  } else return false;
+  // Set, not written: res.end() then sends them as the whole answer, with END_STREAM (writeHead()
+  // would send them first, and end the stream with an empty DATA frame).
+  res.statusCode = 200;
+  if (answer.kind === 'error') for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  res.setHeader('content-type', 'application/grpc');
+  res.setHeader('grpc-status', String(status));
+  res.setHeader('grpc-message', encodeGrpcMessage(message));
+  res.setHeader('x-request-id', requestId);
+  res.setHeader('cache-control', 'no-store');
+  if (req.httpVersionMajor !== 2) res.setHeader('content-length', 0);
+  res.end();
+  return true;
 }
 
 /**

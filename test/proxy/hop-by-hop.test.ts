@@ -15,6 +15,19 @@ describe('hop-by-hop headers', () => {
     })).toEqual({ host: 'a.example', 'x-kept': 'yes', 'set-cookie': ['a', 'b'] });
   });
 
+  it("keeps a gRPC call's TE: trailers (and no other TE) both ways: gRPC servers may require it", () => {
+    const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
+    expect(headersFromClient(grpc)).toEqual(grpc);
+    expect(headersFromClient({ ...grpc, te: 'gzip, trailers' })).toEqual(grpc);
+    expect(headersFromClient({ ...grpc, te: 'gzip' })).toEqual({ 'content-type': 'application/grpc' });
+    expect(upstreamRequestHeaders(grpc)).toEqual(['content-type', 'application/grpc', 'te', 'trailers']);
+    expect(upstreamRequestHeaders({ ...grpc, 'content-type': 'application/json' })).toEqual(['content-type', 'application/json']);
+  });
+
+  it('drops HTTP/2 pseudo-headers: the upstream request gets its own', () => {
+    expect(headersFromClient({ ':authority': 'a.example', ':path': '/x', ':method': 'GET', ':scheme': 'https', host: 'a.example' })).toEqual({ host: 'a.example' });
+  });
+
   it('keeps identity headers set after headersFromClient, whatever the client named in Connection', () => {
     const prepared = { ...headersFromClient({ connection: 'x-user-email', 'x-user-email': 'forged' }), 'x-user-email': 'real@example.com' };
     expect(upstreamRequestHeaders(prepared)).toEqual(['x-user-email', 'real@example.com']);
