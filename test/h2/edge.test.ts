@@ -1,0 +1,162 @@
+// HTTP/2 at the edge, with plain HTTP: curl over HTTP/2 (ALPN on the HTTPS listener, prior
+// knowledge on h2c), HTTP/1.1 and WebSockets still on the HTTPS listener, request bodies without
+// a length, `:authority` as the host, identity headers stripped and connection headers kept out
+// of HTTP/2 answers — through the real `portcullis` process, to the httpbin-like upstream.
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as connectHttp2, type IncomingHttpHeaders } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocket, WebSocketServer } from 'ws';
+import { startEchoServer, type EchoRecord, type EchoServer } from '../support/echo-server.ts';
+import { routeYAML } from '../support/manifests.ts';
+import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
+import { createTestPki, type TestPki } from '../support/tls.ts';
+
+const HOST = 'edge.example.test';
+let pki: TestPki;
+let echo: EchoServer;
+let sockets: WebSocketServer;
+let proxy: PortcullisProcess;
+
+beforeAll(async () => {
+  pki = createTestPki();
+  echo = await startEchoServer();
+  sockets = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  sockets.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo ${data.toString()}`)));
+  await once(sockets, 'listening');
+  const pair = pki.issue([HOST]);
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-h2-edge-'));
+  writeFileSync(
+    join(dir, 'manifests.yaml'),
+    `apiVersion: v1
+kind: Secret
+metadata: {name: edge}
+type: kubernetes.io/tls
+data:
+  tls.crt: ${Buffer.from(pair.cert).toString('base64')}
+  tls.key: ${Buffer.from(pair.key).toString('base64')}
+---
+` +
+      routeYAML('edge', `  hostnames: [${HOST}]
+  tls: {secretRef: {name: edge}}
+  rules:
+    - matches: [{path: {value: /ws}}]
+      public: true
+      backends: [{url: "http://127.0.0.1:${(sockets.address() as { port: number }).port}"}]
+    - public: true
+      backends: [{url: "${echo.url}"}]`),
+  );
+  proxy = await startPortcullis(['standalone', '-f', dir, '--listen-tls', '127.0.0.1:0', '--listen-h2c', '127.0.0.1:0']);
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  sockets?.close();
+  await echo?.close();
+  pki?.remove();
+});
+
+/** curl, as a user types it; resolves its stdout (`-i`: the status line and headers, then the body). */
+function curl(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('curl', ['--silent', '--show-error', '--include', ...args], { encoding: 'utf8' }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}: ${stderr}`)) : resolve(stdout))),
+  );
+}
+
+function bodyOf(output: string): EchoRecord {
+  return JSON.parse(output.slice(output.indexOf('\r\n\r\n') + 4)) as EchoRecord;
+}
+
+/** An HTTP/2 request with node:http2 (prior knowledge on h2c, ALPN over TLS): status, headers and body. */
+async function h2(url: string, headers: Record<string, string | string[]>, body?: Buffer[]): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  const session = connectHttp2(url, { ca: pki.caCert, servername: HOST });
+  try {
+    const stream = session.request({ ':authority': HOST, ...headers }, { endStream: body === undefined });
+    for (const chunk of body ?? []) stream.write(chunk);
+    if (body !== undefined) stream.end();
+    const [response] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+    let text = '';
+    for await (const chunk of stream) text += String(chunk);
+    return { status: Number(response[':status']), headers: response, body: text };
+  } finally {
+    session.close();
+  }
+}
+
+describe('HTTP/2 at the edge', () => {
+  it('curl --http2 negotiates HTTP/2 on the HTTPS listener, and the request reaches the upstream as any other', async () => {
+    const { port } = new URL(proxy.tlsURL!);
+    const output = await curl(['--http2', '--cacert', pki.caFile, '--resolve', `${HOST}:${port}:127.0.0.1`, `https://${HOST}:${port}/anything?a=1`]);
+    expect(output).toMatch(/^HTTP\/2 200 ?\r\n/);
+    expect(output).toMatch(/\r\nx-request-id: /);
+    const seen = bodyOf(output);
+    expect(seen.path).toBe('/anything');
+    expect(seen.headers.host).toBe(`${HOST}:${port}`);
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+    expect(seen.rawHeaders.filter((name, i) => i % 2 === 0 && name.startsWith(':'))).toEqual([]);
+  });
+
+  it('curl --http2-prior-knowledge is served on the h2c listener', async () => {
+    const { port } = new URL(proxy.h2cURL!);
+    const output = await curl(['--http2-prior-knowledge', '--resolve', `${HOST}:${port}:127.0.0.1`, `http://${HOST}:${port}/anything`]);
+    expect(output).toMatch(/^HTTP\/2 200 ?\r\n/);
+    expect(bodyOf(output).headers['x-forwarded-proto']).toBe('http');
+  });
+
+  it('HTTP/1.1 keeps working on the HTTPS listener for a client that does not offer h2', async () => {
+    const { port } = new URL(proxy.tlsURL!);
+    const output = await curl(['--http1.1', '--cacert', pki.caFile, '--resolve', `${HOST}:${port}:127.0.0.1`, `https://${HOST}:${port}/anything`]);
+    expect(output).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+  });
+
+  it('WebSockets keep working over HTTP/1.1 on the HTTPS listener', async () => {
+    const { port } = new URL(proxy.tlsURL!);
+    const socket = new WebSocket(`wss://127.0.0.1:${port}/ws`, { ca: pki.caCert, servername: HOST, headers: { host: HOST } });
+    await once(socket, 'open');
+    socket.send('ping');
+    const [data] = (await once(socket, 'message')) as [Buffer];
+    socket.close();
+    expect(data.toString()).toBe('echo ping');
+  });
+
+  it.each([
+    ['h2c', () => proxy.h2cURL!],
+    ['TLS', () => proxy.tlsURL!],
+  ])('a request body without Content-Length streams through whole (%s)', async (_name, url) => {
+    const chunks = [Buffer.alloc(100_000, 'a'), Buffer.alloc(2_000_000, 'b')];
+    const answer = await h2(url(), { ':method': 'POST', ':path': '/upload' }, chunks);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body).body.length).toBe(2_100_000);
+  });
+
+  it("matches by :authority, and refuses a Host header that disagrees with it", async () => {
+    expect((await h2(proxy.h2cURL!, { ':path': '/anything' })).status).toBe(200);
+    expect((await h2(proxy.h2cURL!, { ':path': '/anything', ':authority': 'other.example.test' })).status).toBe(404);
+    const mismatch = await h2(proxy.h2cURL!, { ':path': '/anything', host: 'other.example.test' });
+    expect(mismatch.status).toBe(400);
+    expect(JSON.parse(mismatch.body).error.code).toBe('HOST_DUPLICATE');
+  });
+
+  it("strips the client's identity headers over HTTP/2 too", async () => {
+    const answer = await h2(proxy.h2cURL!, { ':path': '/anything', 'x-portcullis-subject': 'forged' });
+    expect(JSON.parse(answer.body).headers['x-portcullis-subject']).toBeUndefined();
+  });
+
+  it("relays the upstream's headers, repeated ones kept, without its connection headers", async () => {
+    const answer = await h2(proxy.h2cURL!, { ':path': '/response-headers?set-cookie=a%3D1&set-cookie=b%3D2&x-kept=yes' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(answer.headers['x-kept']).toBe('yes');
+    expect(answer.headers.connection).toBeUndefined();
+    expect(answer.headers['keep-alive']).toBeUndefined();
+  });
+
+  it('writes an HTTP/2 request to the access log like any other', async () => {
+    const answer = await h2(proxy.h2cURL!, { ':path': '/anything/logged' });
+    const requestId = answer.headers['x-request-id'];
+    const line = await proxy.waitForLog((entry) => entry.requestId === requestId);
+    expect(line).toMatchObject({ method: 'GET', path: '/anything/logged', status: 200, route: expect.stringContaining('edge') });
+  });
+});
