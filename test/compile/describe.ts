@@ -37,7 +37,7 @@ function describeRule(rule: CompiledRule): unknown {
       ? { respond: `${action.status} ${action.code}` }
       : {
           policy: action.policy?.key ?? 'public',
-          upstreams: action.upstreams.map((u) => `${u.key} weight=${u.weight} endpoints=[${u.endpoints.map((e) => e.origin).join(' ')}]`),
+          upstreams: action.upstreams.map((u) => `${u.key} weight=${u.weight} endpoints=[${u.endpoints.map((e) => (e.h2c ? `${e.origin} (h2c)` : e.origin)).join(' ')}]`),
           ...(action.timeouts.requestMs !== null || action.timeouts.backendRequestMs !== null ? { timeouts: action.timeouts } : {}),
           ...(action.rewrite ? { rewrite: action.rewrite } : {}),
         }),

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect as connectHttp2, type IncomingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { startEchoServer, type EchoRecord, type EchoServer } from '../support/echo-server.ts';
 import { routeYAML } from '../support/manifests.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
@@ -113,7 +113,9 @@ describe('HTTP/2 at the edge', () => {
 
   it('WebSockets keep working over HTTP/1.1 on the HTTPS listener', async () => {
     const { port } = new URL(proxy.tlsURL!);
-    const socket = new WebSocket(`wss://127.0.0.1:${port}/ws`, { ca: pki.caCert, servername: HOST, headers: { host: HOST } });
+    // `servername` goes on to tls.connect (SNI), though ws's types do not name it.
+    const options = { ca: pki.caCert, servername: HOST, headers: { host: HOST } } as ClientOptions;
+    const socket = new WebSocket(`wss://127.0.0.1:${port}/ws`, options);
     await once(socket, 'open');
     socket.send('ping');
     const [data] = (await once(socket, 'message')) as [Buffer];
