@@ -76,11 +76,11 @@ export function buildProxy(pipeline: Pipeline, options: ProxyServerOptions = DEF
           },
           dispatch,
         );
-  // An HTTP/2 connection with no frame for the keep-alive timeout is closed (Node destroys a
-  // session whose timeout nobody handles); HTTP/1.1 connections keep their own keep-alive timeout.
-  server.setTimeout(options.keepAliveTimeoutMs);
   const sessions = new Set<ServerHttp2Session>();
   server.on('session', (session: ServerHttp2Session) => {
+    // An HTTP/2 connection with no frame for the keep-alive timeout gets GOAWAY (its streams
+    // in flight, if any, may finish). HTTP/1.1 connections keep their own keep-alive timeout.
+    session.setTimeout(options.keepAliveTimeoutMs, () => session.close());
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     guardResets(session, limits.maxResetsPerSecond);
@@ -91,9 +91,11 @@ export function buildProxy(pipeline: Pipeline, options: ProxyServerOptions = DEF
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // Security: `Expect: 100-continue` is the pipeline's to answer, once the request is allowed (see http1Proxy).
   server.on('checkContinue', dispatch);
   if (sni !== null) {
-    // HTTP/1.1 over TLS: the head timeout, Expect and WebSocket upgrades, as on the cleartext listener.
+    // HTTP/1.1 over TLS: the head timeout, and WebSocket upgrades (every door is guarded: the
+    // same pipeline), as on the cleartext listener.
     const tls = server as unknown as Server;
     tls.headersTimeout = HEAD_TIMEOUT_MS;
     tls.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -42,6 +42,9 @@ data:
       routeYAML('edge', `  hostnames: [${HOST}]
   tls: {secretRef: {name: edge}}
   rules:
+    - matches: [{path: {value: /guarded}}]
+      policyRef: {name: absent}
+      backends: [{url: "${echo.url}"}]
     - matches: [{path: {value: /ws}}]
       public: true
       backends: [{url: "http://127.0.0.1:${(sockets.address() as { port: number }).port}"}]
@@ -160,5 +163,48 @@ describe('HTTP/2 at the edge', () => {
     const requestId = answer.headers['x-request-id'];
     const line = await proxy.waitForLog((entry) => entry.requestId === requestId);
     expect(line).toMatchObject({ method: 'GET', path: '/anything/logged', status: 200, route: expect.stringContaining('edge') });
+  });
+
+  it('answers a refused upload at once, without reading its body (and without a length to go by)', async () => {
+    const session = connectHttp2(proxy.h2cURL!);
+    try {
+      const stream = session.request({ ':authority': HOST, ':method': 'POST', ':path': '/guarded' });
+      stream.write(Buffer.alloc(64 * 1024));
+      // More than the stream's flow-control window: nobody reads it, so it never all goes.
+      stream.write(Buffer.alloc(1024 * 1024));
+      const [response] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+      expect(response[':status']).toBe(503);
+      stream.resume();
+      await once(stream, 'close');
+    } finally {
+      session.close();
+    }
+  });
+});
+
+describe('stopping with HTTP/2 clients', () => {
+  it('sends GOAWAY, and lets the request in flight finish', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-h2-drain-'));
+    writeFileSync(join(dir, 'route.yaml'), routeYAML('drain', `  rules: [{public: true, backends: [{url: "${echo.url}"}]}]`));
+    const stopping = await startPortcullis(['standalone', '-f', dir, '--listen-h2c', '127.0.0.1:0', '--drain-delay', '0s']);
+    const session = connectHttp2(stopping.h2cURL!);
+    try {
+      const goaway = once(session, 'goaway');
+      const upstream = once(echo.server, 'request');
+      const stream = session.request({ ':path': '/delay/1000' });
+      const response = once(stream, 'response') as Promise<[IncomingHttpHeaders]>;
+      await upstream; // the request is in flight, upstream
+      const stopped = stopping.stop();
+      await goaway;
+      const [headers] = await response;
+      expect(headers[':status']).toBe(200);
+      let body = '';
+      for await (const chunk of stream) body += String(chunk);
+      expect(JSON.parse(body).path).toBe('/delay/1000');
+      await stopped;
+    } finally {
+      session.destroy();
+      await stopping.stop();
+    }
   });
 });
