@@ -204,6 +204,22 @@ describe("Portcullis's own refusals are gRPC statuses (trailers-only), never red
     }
   });
 
+  it('a streaming call is refused as well, while its client is still sending', async () => {
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = h2c(HOSTS[0]!).ClientStream(bearer(), {}, () => {});
+      call.on('status', resolve);
+      call.write({ text: 'a' });
+      call.write({ text: 'b' });
+    });
+    expect(status.code).toBe(grpc.status.UNAUTHENTICATED);
+    const bidi = h2c(HOSTS[1]!).Bidi(bearer(token));
+    bidi.on('error', () => {}); // the refusal, also reported as 'status'
+    const refusal = new Promise<grpc.StatusObject>((resolve) => bidi.on('status', resolve));
+    bidi.write({ text: 'one' });
+    const refused = await refusal;
+    expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
   it("a rule's request timeout is DEADLINE_EXCEEDED, with Portcullis's message", async () => {
     const { error } = await unary(h2c(HOSTS[4]!), { text: 'too slow', delay_ms: 5_000 }, bearer(token));
     expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
