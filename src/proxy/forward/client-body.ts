@@ -5,6 +5,7 @@
 // while the proxy waits for its body is cut.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isGrpcRequest } from '../h2/grpc.ts';
+import { http2StreamOf } from '../h2/request.ts';
 import { ForwardError } from './types.ts';
 
 export interface ClientBodyLimits {
@@ -20,7 +21,8 @@ export interface ClientBodyLimits {
  */
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
-  if (req.httpVersionMajor === 2) return length !== '0' && !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+  const stream = http2StreamOf(req);
+  if (stream !== null) return length !== '0' && !stream.endAfterHeaders;
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 

@@ -23,6 +23,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { bufferClientBody, hasBody, sendContinue, streamsBody, watchClientBody } from './client-body.ts';
 import { downstreamResponseHeaders, flatResponseHeaders, upstreamRequestHeaders } from './hop-by-hop.ts';
+import { http2StreamOf } from '../h2/request.ts';
 import { OriginQueue, type QueueWaiter } from './origin-queue.ts';
 import { ForwardError, type ForwardErrorCode, type ForwardOutcome, type ForwardTarget, type Forwarder } from './types.ts';
 
@@ -243,7 +244,7 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
 
     const req = this.#req;
     // An HTTP/2 stream the client reset while the pipeline looked at it: its 'close' is past.
-    if (req.httpVersionMajor === 2 && (req as unknown as { stream: { destroyed: boolean } }).stream.destroyed) {
+    if (http2StreamOf(req)?.destroyed === true) {
       this.fail(new ForwardError('CLIENT_CLOSED', 'The client closed the connection.'));
       return;
     }

@@ -27,12 +27,7 @@ export function adoptHttp2Request(req: Http2ServerRequest, res: Http2ServerRespo
   return { req: req as unknown as IncomingMessage, res: res as unknown as ServerResponse };
 }
 
-/** True when `req` came over HTTP/2 (its response is an Http2ServerResponse). */
-export function isHttp2(req: IncomingMessage): boolean {
-  return req.httpVersionMajor === 2;
-}
-
 /** The HTTP/2 stream under a compatibility-API request; null for HTTP/1.1. */
 export function http2StreamOf(req: IncomingMessage): Http2ServerRequest['stream'] | null {
-  return isHttp2(req) ? (req as unknown as Http2ServerRequest).stream : null;
+  return req.httpVersionMajor === 2 ? (req as unknown as Http2ServerRequest).stream : null;
 }
