@@ -182,7 +182,9 @@ function endAnswer(req: IncomingMessage, res: ServerResponse, status: number, he
 
 /** True when a body is still to come that Node would read in full, or could not read (already read in part). */
 function leavesBodyUnread(req: IncomingMessage): boolean {
-  if (req.complete || req.readableEnded) return false;
+  // HTTP/2: the answer ends its own stream, and Node resets the request's side (NO_ERROR, RFC 9113
+  // §8.1): nothing more of the body is read, and the connection stays.
+  if (req.complete || req.readableEnded || req.httpVersionMajor === 2) return false;
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (length === undefined || length === '0')) return false;

@@ -165,10 +165,14 @@ describe('HTTP/2 at the edge', () => {
     expect(line).toMatchObject({ method: 'GET', path: '/anything/logged', status: 200, route: expect.stringContaining('edge') });
   });
 
-  it('answers a refused upload at once, without reading its body (and without a length to go by)', async () => {
+  it.each([
+    ['without a length to go by', {}],
+    ['with a length', { 'content-length': String(64 * 1024 + 1024 * 1024) }],
+  ])('answers a refused upload at once, without reading its body (%s)', async (_name, length) => {
     const session = connectHttp2(proxy.h2cURL!);
     try {
-      const stream = session.request({ ':authority': HOST, ':method': 'POST', ':path': '/guarded' });
+      const started = performance.now();
+      const stream = session.request({ ':authority': HOST, ':method': 'POST', ':path': '/guarded', ...length });
       stream.write(Buffer.alloc(64 * 1024));
       // More than the stream's flow-control window: nobody reads it, so it never all goes.
       stream.write(Buffer.alloc(1024 * 1024));
@@ -176,6 +180,8 @@ describe('HTTP/2 at the edge', () => {
       expect(response[':status']).toBe(503);
       stream.resume();
       await once(stream, 'close');
+      // Not held open for the HTTP/1.1 linger (a second) either.
+      expect(performance.now() - started).toBeLessThan(900);
     } finally {
       session.close();
     }
