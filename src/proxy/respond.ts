@@ -7,6 +7,7 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { Duplex } from 'node:stream';
 import type { Answer, ConfirmAnswer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
 import { encodeGrpcMessage, GRPC_STATUS, grpcStatusOf, isGrpcRequest } from './h2/grpc.ts';
+import { cutResponse } from './h2/request.ts';
 
 /** The look of every page of ours (errors, confirmations). */
 const PAGE_STYLE =
@@ -87,7 +88,7 @@ function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { h
  */
 export function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string): void {
   if (res.headersSent) {
-    res.destroy();
+    cutResponse(req, res);
     return;
   }
   if (isGrpcRequest(req.headers) && writeGrpcAnswer(req, res, answer, requestId)) return;

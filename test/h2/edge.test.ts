@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect as connectHttp2, type IncomingHttpHeaders } from 'node:http2';
+import { connect as connectHttp2, constants, type IncomingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
@@ -211,6 +211,53 @@ describe('stopping with HTTP/2 clients', () => {
     } finally {
       session.destroy();
       await stopping.stop();
+    }
+  });
+});
+
+describe('the edge limits over HTTP/2', () => {
+  const TIMEOUT_MS = 500;
+  let limited: PortcullisProcess;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-h2-limits-'));
+    writeFileSync(join(dir, 'route.yaml'), routeYAML('limited', `  rules: [{public: true, backends: [{url: "${echo.url}"}]}]`));
+    limited = await startPortcullis(['standalone', '-f', dir, '--listen-h2c', '127.0.0.1:0', '--client-body-timeout', `${TIMEOUT_MS}ms`, '--send-timeout', `${TIMEOUT_MS}ms`]);
+  });
+
+  afterAll(() => limited?.stop());
+
+  it('a client that stops sending its body is cut (408 CLIENT_BODY_TIMEOUT)', async () => {
+    const session = connectHttp2(limited.h2cURL!);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/upload' });
+      stream.write(Buffer.alloc(1024)); // and then nothing more, without ending
+      const [response] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+      expect(response[':status']).toBe(408);
+      await limited.waitForLog((line) => line.requestId === response['x-request-id'] && line.code === 'CLIENT_BODY_TIMEOUT');
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('a client that reads nothing of a long answer is cut (CLIENT_SEND_TIMEOUT), and its connection keeps serving', async () => {
+    const session = connectHttp2(limited.h2cURL!);
+    try {
+      const stream = session.request({ ':path': '/bytes/50000000' });
+      stream.pause(); // reads nothing: flow control fills, the proxy's writes stop draining
+      stream.on('error', () => {}); // the reset, seen as rstCode below
+      const closed = new Promise((resolve) => stream.once('close', resolve));
+      const [response] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+      expect(response[':status']).toBe(200);
+      await limited.waitForLog((line) => line.requestId === response['x-request-id'] && line.code === 'CLIENT_SEND_TIMEOUT');
+      await closed;
+      expect(stream.rstCode).toBe(constants.NGHTTP2_INTERNAL_ERROR);
+      const next = session.request({ ':path': '/anything' });
+      const [again] = (await once(next, 'response')) as [IncomingHttpHeaders];
+      next.resume();
+      expect(again[':status']).toBe(200);
+    } finally {
+      session.destroy();
     }
   });
 });

@@ -23,7 +23,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { bufferClientBody, hasBody, sendContinue, streamsBody, watchClientBody } from './client-body.ts';
 import { downstreamResponseHeaders, flatResponseHeaders, upstreamRequestHeaders } from './hop-by-hop.ts';
-import { http2StreamOf } from '../h2/request.ts';
+import { cutResponse, http2StreamOf } from '../h2/request.ts';
 import { OriginQueue, type QueueWaiter } from './origin-queue.ts';
 import { ForwardError, type ForwardErrorCode, type ForwardOutcome, type ForwardTarget, type Forwarder } from './types.ts';
 
@@ -481,7 +481,7 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const responseStarted = this.#status !== null;
     // Too late for an error page: cut the connection so the client sees a truncated
     // response, never a short body that looks complete.
-    if (error !== null && responseStarted) this.#res.destroy();
+    if (error !== null && responseStarted) cutResponse(this.#req, this.#res);
     this.#resolve({
       origin: this.#target.origin,
       status: this.#status,

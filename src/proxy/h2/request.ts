@@ -4,7 +4,7 @@
 // stream; writeHead, setHeader, write, end, addTrailers, destroy — so the same pipeline serves
 // both protocols, and only the host needs a hand.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 
 /**
  * The request's host, where the pipeline looks for it: HTTP/2 carries it in `:authority`
@@ -30,4 +30,16 @@ export function adoptHttp2Request(req: Http2ServerRequest, res: Http2ServerRespo
 /** The HTTP/2 stream under a compatibility-API request; null for HTTP/1.1. */
 export function http2StreamOf(req: IncomingMessage): Http2ServerRequest['stream'] | null {
   return req.httpVersionMajor === 2 ? (req as unknown as Http2ServerRequest).stream : null;
+}
+
+/**
+ * Cuts a response that has started, so that the client sees it truncated: HTTP/1.1 closes the
+ * connection; HTTP/2 resets the stream with INTERNAL_ERROR (destroying it without an error would
+ * reset it with NO_ERROR, or not at all while the client has data left to read, and the
+ * stream would hang).
+ */
+export function cutResponse(req: IncomingMessage, res: ServerResponse): void {
+  const stream = http2StreamOf(req);
+  if (stream === null) res.destroy();
+  else if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
 }
