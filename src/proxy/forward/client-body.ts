@@ -39,13 +39,20 @@ export function declaredLength(req: IncomingMessage): number | null {
 
 /**
  * True when the body streams upstream as it comes, once a connection is ours, rather than being
- * read first: a body declared longer than the buffer, and every gRPC call's — its messages must
- * flow as they come (a streaming call waits for answers between them).
+ * read first: a body declared longer than the buffer, and a gRPC call's — its messages must flow
+ * as they come (a streaming call waits for answers between them) — unless its client has sent
+ * them all already (END_STREAM: a unary call, nearly always), when it is read like any short
+ * body (a whole Buffer upstream costs less than a stream piped there).
  */
 export function streamsBody(req: IncomingMessage, bufferSize: number): boolean {
-  if (isGrpcRequest(req.headers)) return true;
+  if (isGrpcRequest(req.headers)) return http2StreamOf(req)?.state.remoteClose !== 1;
   const declared = declaredLength(req);
   return declared !== null && declared > bufferSize;
+}
+
+/** A gRPC call over HTTP/2 whose client has not ended its side yet (maybe only not yet read). */
+export function awaitsEndStream(req: IncomingMessage): boolean {
+  return isGrpcRequest(req.headers) && http2StreamOf(req)?.state.remoteClose === 0;
 }
 
 /**

@@ -21,7 +21,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
-import { bufferClientBody, hasBody, sendContinue, streamsBody, watchClientBody } from './client-body.ts';
+import { awaitsEndStream, bufferClientBody, hasBody, sendContinue, streamsBody, watchClientBody } from './client-body.ts';
 import { downstreamResponseHeaders, flatResponseHeaders, upstreamRequestHeaders } from './hop-by-hop.ts';
 import { cutResponse, http2StreamOf } from '../h2/request.ts';
 import { OriginQueue, type QueueWaiter } from './origin-queue.ts';
@@ -250,6 +250,22 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     }
     if (!hasBody(req)) {
       this.#enterQueue();
+      return;
+    }
+    this.#readBody(true);
+  }
+
+  /**
+   * The body: streamed once a connection is ours, or read first. With `mayWait`, a gRPC call whose
+   * END_STREAM has not come yet gets one turn of the event loop for it: it nearly always came in
+   * the same read as its headers, which Node had not finished yet (see streamsBody()).
+   */
+  #readBody(mayWait: boolean): void {
+    const req = this.#req;
+    if (mayWait && awaitsEndStream(req)) {
+      setImmediate(() => {
+        if (!this.#settled) this.#readBody(false);
+      });
       return;
     }
     if (streamsBody(req, this.#limits.bufferSize)) {
