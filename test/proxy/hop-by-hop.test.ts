@@ -1,4 +1,4 @@
-import { connectionTokens, downstreamResponseHeaders, headersFromClient, setsProxyCookie, upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
+import { connectionTokens, downstreamResponseHeaders, headersFromClient, relayedTrailers, setsProxyCookie, upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
 
 describe('hop-by-hop headers', () => {
   it('reads Connection tokens, case-insensitively, across repeated headers', () => {
@@ -22,6 +22,14 @@ describe('hop-by-hop headers', () => {
     expect(headersFromClient({ ...grpc, te: 'gzip' })).toEqual({ 'content-type': 'application/grpc' });
     expect(upstreamRequestHeaders(grpc)).toEqual(['content-type', 'application/grpc', 'te', 'trailers']);
     expect(upstreamRequestHeaders({ ...grpc, 'content-type': 'application/json' })).toEqual(['content-type', 'application/json']);
+  });
+
+  it("relays an upstream's trailers (gRPC's status, custom metadata), never cookies, framing or our request id", () => {
+    expect(relayedTrailers({
+      'grpc-status': '0', 'grpc-message': 'OK', 'x-custom-bin': 'AAE=', 'Set-Cookie': ['portcullis=forged'], 'content-length': '5',
+      connection: 'close', 'x-request-id': 'theirs', ':status': '200', 'x-none': undefined,
+    })).toEqual({ 'grpc-status': '0', 'grpc-message': 'OK', 'x-custom-bin': 'AAE=' });
+    expect(relayedTrailers(undefined)).toEqual({});
   });
 
   it('drops HTTP/2 pseudo-headers: the upstream request gets its own', () => {

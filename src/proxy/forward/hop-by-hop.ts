@@ -149,6 +149,24 @@ export function flatResponseHeaders(raw: unknown): readonly (Buffer | string)[] 
   return flat;
 }
 
+/**
+ * Never relayed as trailers: what describes a connection or a message's framing (RFC 9110
+ * §6.5.1), and what the proxy decides in the head. Security: `Set-Cookie` above all — trailers
+ * with no body before them join the head (gRPC's trailers-only form), where an upstream's
+ * Set-Cookie must pass setsProxyCookie(); it has no business in trailers.
+ */
+const NEVER_IN_TRAILERS: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'host', 'set-cookie', 'x-request-id']);
+
+/** The upstream's trailers that go on to the client: without pseudo-headers and NEVER_IN_TRAILERS. */
+export function relayedTrailers(trailers: Readonly<Record<string, string | string[] | undefined>> | null | undefined): Record<string, string | string[]> {
+  const relayed: Record<string, string | string[]> = {};
+  for (const name of Object.keys(trailers ?? {})) {
+    const value = trailers![name];
+    if (value !== undefined && name.charCodeAt(0) !== 0x3a && !NEVER_IN_TRAILERS.has(name.toLowerCase())) relayed[name] = value;
+  }
+  return relayed;
+}
+
 function latin1(value: Buffer | string | undefined): string {
   if (value === undefined) return '';
   return typeof value === 'string' ? value : value.toString('latin1');

@@ -22,7 +22,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { awaitsEndStream, bufferClientBody, hasBody, sendContinue, streamsBody, watchClientBody } from './client-body.ts';
-import { downstreamResponseHeaders, flatResponseHeaders, upstreamRequestHeaders } from './hop-by-hop.ts';
+import { downstreamResponseHeaders, flatResponseHeaders, relayedTrailers, upstreamRequestHeaders } from './hop-by-hop.ts';
 import { cutResponse, http2StreamOf } from '../h2/request.ts';
 import { OriginQueue, type QueueWaiter } from './origin-queue.ts';
 import { ForwardError, type ForwardErrorCode, type ForwardOutcome, type ForwardTarget, type Forwarder } from './types.ts';
@@ -433,11 +433,7 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const res = this.#res;
     if (this.#headTimer !== null) clearImmediate(this.#headTimer);
     this.#headTimer = null;
-    const relayed: Record<string, string | string[]> = {};
-    for (const name of Object.keys(trailers ?? {})) {
-      const value = trailers[name];
-      if (value !== undefined && name.charCodeAt(0) !== 0x3a && !HOP_BY_HOP_TRAILERS.has(name.toLowerCase())) relayed[name] = value;
-    }
+    const relayed = relayedTrailers(trailers);
     if (!res.headersSent) {
       for (const name of Object.keys(relayed)) res.setHeader(name, relayed[name]!);
       return;
@@ -508,9 +504,6 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     });
   }
 }
-
-/** Never relayed as trailers: they describe a connection or a message's framing (RFC 9110 §6.5.1). */
-const HOP_BY_HOP_TRAILERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'host']);
 
 function errorCodeFor(code: unknown): ForwardErrorCode {
   switch (code) {
