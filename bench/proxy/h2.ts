@@ -258,8 +258,15 @@ function report(rows: readonly { row: H2Row; running: Running; rounds: Measured[
 
 if (process.argv[1] === import.meta.filename) {
   const argv = process.argv.slice(2);
-  const value = (name: string, fallback: string): number => Number(argv[argv.indexOf(name) + 1] ?? fallback) || Number(fallback);
-  const settings = { durationS: argv.includes('--duration') ? value('--duration', '5') : 5, rounds: argv.includes('--rounds') ? value('--rounds', '3') : 3 };
+  const value = (name: string, fallback: number): number => {
+    const i = argv.indexOf(name);
+    return i === -1 ? fallback : Number(argv[i + 1]);
+  };
+  const settings = { durationS: value('--duration', 5), rounds: value('--rounds', 3) };
+  if (!(settings.durationS >= 1 && settings.durationS <= 60) || !Number.isInteger(settings.rounds) || settings.rounds < 1 || settings.rounds > 5) {
+    console.error('--duration must be 1 to 60 seconds, --rounds 1 to 5.');
+    process.exit(2);
+  }
   runH2Bench(settings).then(
     (table) => {
       console.log(`\n${table}`);
