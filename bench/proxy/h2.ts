@@ -11,7 +11,7 @@
 //   node bench/proxy/h2.ts [--duration 5] [--rounds 3]
 //
 // writes its table to bench/RESULTS.md under "Proxy, HTTP/2 and gRPC". For `npm run bench`:
-// `runH2Bench(settings)` measures the same rows and answers the table (see the end of the file).
+// `writeResultsSection(H2_RESULTS_HEADING, await runH2Bench({ durationS, rounds }))`.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,9 @@ const CLI = fileURLToPath(new URL('../../bin/portcullis.js', import.meta.url));
 const LOAD = fileURLToPath(new URL('h2-load.ts', import.meta.url));
 const GRPC_UPSTREAM = fileURLToPath(new URL('grpc-upstream.ts', import.meta.url));
 const GRPC_PATH = '/bench.Echo/Unary';
+
+/** The section of bench/RESULTS.md these rows write, run alone or from `npm run bench`. */
+export const H2_RESULTS_HEADING = 'Proxy, HTTP/2 and gRPC';
 
 export type H2Scenario = 'HTTP/2 pass-through' | 'gRPC unary';
 
@@ -270,7 +273,7 @@ if (process.argv[1] === import.meta.filename) {
   runH2Bench(settings).then(
     (table) => {
       console.log(`\n${table}`);
-      writeResultsSection('Proxy, HTTP/2 and gRPC (node bench/proxy/h2.ts)', table);
+      writeResultsSection(H2_RESULTS_HEADING, table);
     },
     (error: unknown) => {
       console.error(error);
