@@ -13,7 +13,7 @@ import { createTestPki, type TestPki } from '../support/tls.ts';
 import { bearer, echoClient, grpc, startGrpcEcho, unary, type EchoClientInstance, type EchoReply, type GrpcEcho } from './support.ts';
 
 const READ = 'default-m2m-resource-server/read';
-const HOSTS = ['grpc.example.test', 'admins.example.test', 'tls-upstream.example.test', 'down.example.test', 'slow.example.test', 'unready.example.test'];
+const HOSTS = ['grpc.example.test', 'admins.example.test', 'tls-upstream.example.test', 'down.example.test', 'slow.example.test', 'unready.example.test', 'service.example.test'];
 
 let pki: TestPki;
 let mint: CognitoMint;
@@ -75,7 +75,23 @@ beforeAll(async () => {
       route('tls-upstream', HOSTS[2]!, 'machines', `{url: "https://${tlsEcho.address}"}`) +
       route('down', HOSTS[3]!, 'machines', `{url: "http://127.0.0.1:${closedPort}", appProtocol: kubernetes.io/h2c}`) +
       route('slow', HOSTS[4]!, 'machines', `{url: "http://${h2cEcho.address}", appProtocol: kubernetes.io/h2c}`, ', timeouts: {request: 300ms}') +
-      route('unready', HOSTS[5]!, 'unready', `{url: "http://${h2cEcho.address}", appProtocol: kubernetes.io/h2c}`),
+      route('unready', HOSTS[5]!, 'unready', `{url: "http://${h2cEcho.address}", appProtocol: kubernetes.io/h2c}`) +
+      route('service', HOSTS[6]!, 'machines', '{service: {name: greeter, port: 50051}}') +
+      // A Service whose port says h2c, and its endpoint (standalone reads both from files).
+      `apiVersion: v1
+kind: Service
+metadata: {name: greeter}
+spec:
+  ports: [{name: grpc, port: 50051, appProtocol: kubernetes.io/h2c}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: greeter-1, labels: {kubernetes.io/service-name: greeter}}
+addressType: IPv4
+ports: [{name: grpc, port: ${h2cEcho.port}, appProtocol: kubernetes.io/h2c}]
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+---
+`,
   );
   proxy = await startPortcullis(['standalone', '-f', dir, '--listen-tls', '127.0.0.1:0', '--listen-h2c', '127.0.0.1:0'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: pki.caFile } });
   token = mint.mint();
@@ -125,6 +141,12 @@ describe('gRPC calls through Portcullis', () => {
     expect(reply!.metadata['x-portcullis-client-id']).toBe(mint.clientIds.machine);
     expect(reply!.metadata['x-request-id']).toMatch(/./);
     expect(trailers['x-echo-trailer']).toBe('kept');
+  });
+
+  it("a unary call reaches a Service's endpoint over h2c, as its port's appProtocol says", async () => {
+    const { reply, error } = await unary(h2c(HOSTS[6]!), { text: 'through the service' }, bearer(token));
+    expect(error).toBeNull();
+    expect(reply!.text).toBe('through the service');
   });
 
   it('a unary call reaches a TLS upstream over HTTP/2 chosen by ALPN', async () => {
