@@ -4,13 +4,15 @@
 // upstream directly and through each row of rows.ts, every row measured in every round
 // (rounds interleave the rows, so drift hits all of them alike), with the CPU time of the row's
 // own process tree per request. Prints a table and, unless --only picks some rows, writes it
-// to bench/RESULTS.md under "Proxy".
+// to bench/RESULTS.md under "Proxy". Then (also unless --only) the HTTP/2 and gRPC rows, each
+// with nginx beside it (h2.ts: wrk speaks HTTP/1.1 only), under "Proxy, HTTP/2 and gRPC".
 import { loadavg } from 'node:os';
 import { startCognitoMint, withPayload, type CognitoMint } from '../../src/demo/cognito-mint.ts';
 import { spawnEchoServer } from '../../test/support/echo-server.ts';
 import { writeResultsSection } from '../results.ts';
 import { createCpuClock, type CpuTime } from './cpu.ts';
 import type { Running } from './processes.ts';
+import { H2_RESULTS_HEADING, runH2Bench } from './h2.ts';
 import { BASELINE, BEARER_CACHE_HIT, FORWARDER, PASS_THROUGH, PASS_THROUGH_TOKEN_SENT, ROWS, type BenchContext, type BenchRow } from './rows.ts';
 import { commandOutput, ensureCommands, machineSummary } from './tools.ts';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.ts';
@@ -258,3 +260,9 @@ function report(outcomes: readonly Outcome[], settings: Settings, load: readonly
 }
 
 await main();
+const settings = parseArgs(process.argv.slice(2));
+if (settings.only === null) {
+  const h2 = await runH2Bench({ durationS: settings.durationS, rounds: settings.rounds });
+  console.log(`\n${h2}`);
+  writeResultsSection(H2_RESULTS_HEADING, h2);
+}

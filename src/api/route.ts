@@ -39,11 +39,18 @@ export const RouteMatch = z.strictObject({
 /** http(s)://host[:port] and at most a "/": the URI authority's characters (RFC 3986), no path, query or fragment. */
 export const BACKEND_URL_PATTERN = "^https?://[-A-Za-z0-9._~%!$&'()*+,;=:@\\[\\]]+/?$";
 
+/**
+ * How the proxy speaks to a backend (Kubernetes' Service port values): `kubernetes.io/h2c`
+ * cleartext HTTP/2 with prior knowledge (gRPC); `http` and `kubernetes.io/ws` HTTP/1.1.
+ */
+export const BACKEND_APP_PROTOCOLS = ['http', 'kubernetes.io/h2c', 'kubernetes.io/ws'] as const;
+
 export const Backend = z
   .strictObject({
     url: z.string().max(2048).regex(new RegExp(BACKEND_URL_PATTERN), 'must be http(s)://host[:port] without a path').optional(),
     service: z.strictObject({ name: ObjectName, port: z.number().int().min(1).max(65535) }).optional(),
     weight: z.number().int().min(0).max(1_000_000).default(1),
+    appProtocol: z.enum(BACKEND_APP_PROTOCOLS).optional(),
   })
   .refine((b) => (b.url === undefined) !== (b.service === undefined), {
     message: 'exactly one of url or service must be set',

@@ -139,6 +139,10 @@ export const FLAGS = [
     description: "The proxy's HTTPS listener, with the certificates of the Routes' tls.secretRef (chosen by SNI); none when absent.",
   },
   {
+    name: 'listen-h2c', kind: 'address', commands: SERVING,
+    description: "The proxy's cleartext HTTP/2 listener (h2c, prior knowledge only), e.g. for gRPC inside the cluster; none when absent.",
+  },
+  {
     name: 'https-redirect-port', kind: 'port', commands: SERVING,
     description: "The public HTTPS port that a Route's tls.redirectHTTP sends browsers to; default the --listen-tls port, else 443.",
   },

@@ -176,6 +176,7 @@ type ServingValues = Pick<
   FlagValues<'standalone'>,
   | 'listen'
   | 'listen-tls'
+  | 'listen-h2c'
   | 'https-redirect-port'
   | 'ops-listen'
   | 'trust-proxy'
@@ -200,6 +201,7 @@ function servingOptions(values: ServingValues) {
   return {
     listen: values.listen,
     ...(values['listen-tls'] === undefined ? {} : { listenTLS: values['listen-tls'] }),
+    ...(values['listen-h2c'] === undefined ? {} : { listenH2C: values['listen-h2c'] }),
     ...(values['https-redirect-port'] === undefined ? {} : { httpsRedirectPort: values['https-redirect-port'] }),
     opsListen: values['ops-listen'],
     trustedProxies: values['trust-proxy'],

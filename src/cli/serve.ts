@@ -36,6 +36,8 @@ export interface ServeOptions {
   readonly authEnvoyPrefix?: string;
   /** On forward-auth listeners, a request no Route matches is allowed rather than refused (403 NO_ROUTE). */
   readonly authDefaultAllow?: boolean;
+  /** A cleartext HTTP/2 listener with prior knowledge (h2c): in-cluster gRPC without TLS. */
+  readonly listenH2C?: { host: string | undefined; port: number };
   /** The public HTTPS port that `tls.redirectHTTP` sends browsers to (default: the HTTPS listener's, 443 when there is none). */
   readonly httpsRedirectPort?: number;
   readonly opsListen: { host: string | undefined; port: number };
@@ -100,6 +102,8 @@ export interface Serving {
   readonly proxyURL: string;
   /** null without an HTTPS listener. */
   readonly proxyTLSURL: string | null;
+  /** The h2c listener's URL (`http://…`); null without one. */
+  readonly proxyH2CURL: string | null;
   readonly opsURL: string;
   /** The forward-auth listeners' URLs, in the order of --auth-listen. */
   readonly authURLs: readonly string[];
@@ -185,6 +189,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   }));
   const proxy = buildProxy(pipelineFor('http'));
   const proxyTLS = options.listenTLS === undefined ? null : buildProxy(pipelineFor('https'), DEFAULT_PROXY_SERVER_OPTIONS, sniLookup(tables.current));
+  const proxyH2C = options.listenH2C === undefined ? null : buildProxy(pipelineFor('http'), { ...DEFAULT_PROXY_SERVER_OPTIONS, h2c: true });
   const ready = () => {
     if (draining) return { ready: false, reason: 'draining' };
     if (!tables.loaded()) return { ready: false, reason: 'loading' };
@@ -194,17 +199,20 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const ops = buildOps({ ready }, { metrics, jwks: assertionKeys.jwks });
   await listenAll(proxy, options.listen);
   if (proxyTLS !== null) await listenAll(proxyTLS, options.listenTLS!);
+  if (proxyH2C !== null) await listenAll(proxyH2C, options.listenH2C!);
   for (const listener of authListeners) await listenAll(listener.server, listener.address);
   await listenAll(ops, options.opsListen);
   const proxyURL = listenURL(proxy.server.address() as AddressInfo);
   const opsURL = listenURL(ops.server.address() as AddressInfo);
   const proxyTLSURL = proxyTLS === null ? null : listenURL(proxyTLS.server.address() as AddressInfo, 'https');
   const authURLs = authListeners.map((listener) => listenURL(listener.server.server.address() as AddressInfo));
-  logger.info({ proxy: proxyURL, ...(proxyTLSURL === null ? {} : { proxyTLS: proxyTLSURL }), ...(authURLs.length === 0 ? {} : { auth: authURLs }), ops: opsURL }, 'listening');
+  const proxyH2CURL = proxyH2C === null ? null : listenURL(proxyH2C.server.address() as AddressInfo);
+  logger.info({ proxy: proxyURL, ...(proxyTLSURL === null ? {} : { proxyTLS: proxyTLSURL }), ...(proxyH2CURL === null ? {} : { proxyH2C: proxyH2CURL }), ...(authURLs.length === 0 ? {} : { auth: authURLs }), ops: opsURL }, 'listening');
 
   return {
     proxyURL,
     proxyTLSURL,
+    proxyH2CURL,
     opsURL,
     authURLs,
     auth,
@@ -219,11 +227,12 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
       await sleep(drainDelayMs);
       // No new connections; idle keep-alive ones close now, busy ones as soon as their answer is
       // sent (Node closes idle connections once, at close(): the sweep catches the later ones).
-      const proxies = [proxy, ...(proxyTLS === null ? [] : [proxyTLS]), ...authListeners.map((listener) => listener.server)];
-      const sweep = setInterval(() => proxies.forEach((p) => p.server.closeIdleConnections()), 100);
+      // HTTP/2 connections get GOAWAY: their streams in flight finish, no new one starts.
+      const proxies = [proxy, proxyTLS, proxyH2C, ...authListeners.map((listener) => listener.server)].filter((p) => p !== null);
+      const sweep = setInterval(() => proxies.forEach((p) => p.closeIdleConnections()), 100);
       const cut = setTimeout(() => {
         logger.warn('shutdown timeout: cutting the connections still open');
-        proxies.forEach((p) => p.server.closeAllConnections());
+        proxies.forEach((p) => p.closeAllConnections());
       }, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
       await Promise.all(proxies.map((p) => p.close()));
       clearInterval(sweep);

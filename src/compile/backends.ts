@@ -16,7 +16,7 @@ export function resolveBackend(
   options: CompileOptions,
   findings: Finding[],
 ): Upstream | null {
-  if (backend.url !== undefined) return resolveURL(backend.url, backend.weight, `${field}.url`, options, findings);
+  if (backend.url !== undefined) return resolveURL(backend, `${field}.url`, options, findings);
   const ref = backend.service!;
   const service = index.service(namespace, ref.name);
   if (service === undefined) {
@@ -29,6 +29,8 @@ export function resolveBackend(
     return null;
   }
   const https = port.appProtocol === 'https' || port.name === 'https';
+  // The backend's appProtocol, else the Service port's: kubernetes.io/h2c is HTTP/2 with prior knowledge.
+  const h2c = !https && (backend.appProtocol ?? port.appProtocol) === H2C;
   const endpoints: Endpoint[] = [];
   const seen = new Set<string>();
   for (const slice of index.endpointSlices(namespace, ref.name)) {
@@ -41,7 +43,7 @@ export function resolveBackend(
       for (const address of endpoint.addresses) {
         const host = slice.addressType === 'IPv6' ? `[${address}]` : address;
         const origin = `${https ? 'https' : 'http'}://${host}:${slicePort}`;
-        if (!seen.has(origin)) endpoints.push({ origin });
+        if (!seen.has(origin)) endpoints.push(h2c ? { origin, h2c } : { origin });
         seen.add(origin);
       }
     }
@@ -50,7 +52,8 @@ export function resolveBackend(
   return { key: `service:${namespace}/${ref.name}:${ref.port}`, weight: backend.weight, endpoints };
 }
 
-function resolveURL(raw: string, weight: number, field: string, options: CompileOptions, findings: Finding[]): Upstream | null {
+function resolveURL(backend: Backend, field: string, options: CompileOptions, findings: Finding[]): Upstream | null {
+  const raw = backend.url!;
   let url: URL;
   try {
     url = new URL(raw);
@@ -67,8 +70,16 @@ function resolveURL(raw: string, weight: number, field: string, options: Compile
     findings.push(finding('ResolvedRefs', 'InvalidBackend', field, `${url.hostname} is not among the allowed backend hosts.`));
     return null;
   }
-  return { key: `url:${url.origin}`, weight, endpoints: [{ origin: url.origin }] };
+  if (backend.appProtocol === H2C && url.protocol !== 'http:') {
+    findings.push(finding('ResolvedRefs', 'InvalidBackend', field, `appProtocol ${H2C} is cleartext HTTP/2: it needs an http:// url (an https:// one negotiates HTTP/2 by ALPN).`));
+    return null;
+  }
+  const endpoint = backend.appProtocol === H2C ? { origin: url.origin, h2c: true as const } : { origin: url.origin };
+  return { key: `url:${url.origin}`, weight: backend.weight, endpoints: [endpoint] };
 }
+
+/** Kubernetes' appProtocol for cleartext HTTP/2 with prior knowledge. */
+const H2C = 'kubernetes.io/h2c';
 
 /** Loopback and link-local (cloud metadata at 169.254.169.254 among them). */
 export function isLocalAddress(hostname: string): boolean {

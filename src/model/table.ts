@@ -11,6 +11,8 @@ export type RuleErrorCode = ErrorCodes<'POLICY_NOT_FOUND' | 'POLICY_INVALID' | '
 export interface Endpoint {
   /** `http://10.0.0.7:8080` — scheme, host and port only. */
   readonly origin: string;
+  /** Cleartext HTTP/2 with prior knowledge (`appProtocol: kubernetes.io/h2c`); absent for HTTP/1.1 (and for https, which negotiates). */
+  readonly h2c?: true;
 }
 
 export interface Upstream {

@@ -26,6 +26,8 @@ import { clientScheme, requestIdOf, setForwardedHeaders, strippedHeaders, stripI
 import { normalizeTarget, singleHostHeader, type NormalizedTarget } from '../match/normalize.ts';
 import { returnTarget } from '../auth/browser/targets.ts';
 import { createHostPolicies, returnPath, SIGNED_OUT } from './personal.ts';
+import { grpcTimeoutMs } from './h2/grpc.ts';
+import { http2StreamOf } from './h2/request.ts';
 import { refuseUpgrade, writeAnswer } from './respond.ts';
 import { rewritePath } from './rewrite.ts';
 
@@ -359,8 +361,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const trusted = options.trustedPeers.has(req.socket.remoteAddress);
       const trace = startTrace(req, trusted);
       const { log } = trace;
-      // While draining, clients are told to reconnect (to another replica) after this answer.
-      if (options.draining?.()) res.shouldKeepAlive = false;
+      // While draining, clients are told to reconnect (to another replica) after this answer
+      // (HTTP/2: GOAWAY, the streams in flight finish).
+      if (options.draining?.()) {
+        res.shouldKeepAlive = false;
+        http2StreamOf(req)?.session?.close();
+      }
       try {
         const routed = await route(req, false, trace, trusted);
         if (routed.kind !== 'forward') {
@@ -369,13 +375,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         }
         prepareHeaders(req, routed, trusted);
         if (routed.cookies.length > 0) res.setHeader('set-cookie', routed.cookies);
-        const requestMs = routed.action.timeouts.requestMs;
+        // A gRPC call's deadline (grpc-timeout) bounds it here too, as the rule's request timeout does.
+        const requestMs = shorter(routed.action.timeouts.requestMs, grpcTimeoutMs(req.headers));
         const signal = requestMs === null ? null : AbortSignal.timeout(requestMs);
         const path = upstreamPath(routed);
         const timeouts = timeoutsFor(routed.action);
         const upstreamStarted = performance.now();
         const outcome = await forwardWithRetry(options.forwarder, req, res, routed.action.upstreams, selection, (endpoint) => ({
           origin: endpoint.origin,
+          h2c: endpoint.h2c === true,
           path,
           headers: routed.headers,
           timeouts,
@@ -436,6 +444,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
     },
   };
+}
+
+/** The shorter of two optional timeouts. */
+function shorter(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /** Writes a request's access-log line and counts it. */

@@ -6,6 +6,8 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { Duplex } from 'node:stream';
 import type { Answer, ErrorAnswer, PageAnswer } from '../model/answer.ts';
 import { confirmPage, errorPage, errorText, escapeHtml, identityJSON, identityPage, identityText, noticePage, noticeText, pagePolicy } from './pages.ts';
+import { encodeGrpcMessage, GRPC_STATUS, grpcStatusOf, isGrpcRequest } from './h2/grpc.ts';
+import { cutResponse } from './h2/request.ts';
 
 const HTML = 'text/html; charset=utf-8';
 const TEXT = 'text/plain; charset=utf-8';
@@ -90,9 +92,10 @@ function contentOf(req: IncomingMessage, answer: Answer, requestId: string): { h
  */
 export function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string): void {
   if (res.headersSent) {
-    res.destroy();
+    cutResponse(req, res);
     return;
   }
+  if (isGrpcRequest(req.headers) && writeGrpcAnswer(req, res, answer, requestId)) return;
   const { headers, body } = contentOf(req, answer, requestId);
   const cookies = answer.cookies ?? [];
   endAnswer(
@@ -108,6 +111,37 @@ export function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: A
     },
     req.method === 'HEAD' || body === '' ? undefined : body,
   );
+}
+
+/**
+ * A refusal of a gRPC call, in the form its client reads (src/proxy/h2/grpc.ts): `200`,
+ * `content-type: application/grpc`, `grpc-status` and `grpc-message`, and nothing after —
+ * over HTTP/2 one HEADERS frame that ends the stream (trailers-only). A redirect is never sent
+ * to a gRPC client: sign-in is UNAUTHENTICATED, HTTPS-only UNAVAILABLE. Answers that are not
+ * refusals (documents, pages) are left to the usual writer: false.
+ */
+function writeGrpcAnswer(req: IncomingMessage, res: ServerResponse, answer: Answer, requestId: string): boolean {
+  let status: number;
+  let message: string;
+  if (answer.kind === 'error') {
+    status = grpcStatusOf(answer.status);
+    message = answer.message;
+  } else if (answer.kind === 'redirect') {
+    status = answer.status === 302 ? GRPC_STATUS.UNAUTHENTICATED : GRPC_STATUS.UNAVAILABLE;
+    message = answer.status === 302 ? 'This call needs a bearer token.' : 'This route is served over HTTPS only.';
+  } else return false;
+  // Set, not written: res.end() then sends them as the whole answer, with END_STREAM (writeHead()
+  // would send them first, and end the stream with an empty DATA frame).
+  res.statusCode = 200;
+  if (answer.kind === 'error') for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  res.setHeader('content-type', 'application/grpc');
+  res.setHeader('grpc-status', String(status));
+  res.setHeader('grpc-message', encodeGrpcMessage(message));
+  res.setHeader('x-request-id', requestId);
+  res.setHeader('cache-control', 'no-store');
+  if (req.httpVersionMajor !== 2) res.setHeader('content-length', 0);
+  res.end();
+  return true;
 }
 
 /**
@@ -153,7 +187,9 @@ function endAnswer(req: IncomingMessage, res: ServerResponse, status: number, he
 
 /** True when a body is still to come that Node would read in full, or could not read (already read in part). */
 function leavesBodyUnread(req: IncomingMessage): boolean {
-  if (req.complete || req.readableEnded) return false;
+  // HTTP/2: the answer ends its own stream, and Node resets the request's side (NO_ERROR, RFC 9113
+  // §8.1): nothing more of the body is read, and the connection stays.
+  if (req.complete || req.readableEnded || req.httpVersionMajor === 2) return false;
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (length === undefined || length === '0')) return false;

@@ -48,7 +48,7 @@ function describeRule(rule: CompiledRule): unknown {
         ? { policy: action.policy?.key ?? 'public', authOnly: true }
         : {
             policy: action.policy?.key ?? 'public',
-            upstreams: action.upstreams.map((u) => `${u.key} weight=${u.weight} endpoints=[${u.endpoints.map((e) => e.origin).join(' ')}]`),
+            upstreams: action.upstreams.map((u) => `${u.key} weight=${u.weight} endpoints=[${u.endpoints.map((e) => (e.h2c ? `${e.origin} (h2c)` : e.origin)).join(' ')}]`),
             ...(action.timeouts.requestMs !== null || action.timeouts.backendRequestMs !== null ? { timeouts: action.timeouts } : {}),
             ...(action.rewrite ? { rewrite: action.rewrite } : {}),
           }),

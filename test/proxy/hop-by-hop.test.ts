@@ -1,4 +1,4 @@
-import { connectionTokens, downstreamResponseHeaders, headersFromClient, setsProxyCookie, upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
+import { connectionTokens, downstreamResponseHeaders, headersFromClient, relayedTrailers, setsProxyCookie, upstreamRequestHeaders } from '../../src/proxy/forward/hop-by-hop.ts';
 
 describe('hop-by-hop headers', () => {
   it('reads Connection tokens, case-insensitively, across repeated headers', () => {
@@ -13,6 +13,27 @@ describe('hop-by-hop headers', () => {
       'keep-alive': 'timeout=5', 'proxy-connection': 'x', trailer: 'x', 'transfer-encoding': 'chunked', 'x-kept': 'yes',
       'set-cookie': ['a', 'b'],
     })).toEqual({ host: 'a.example', 'x-kept': 'yes', 'set-cookie': ['a', 'b'] });
+  });
+
+  it("keeps a gRPC call's TE: trailers (and no other TE) both ways: gRPC servers may require it", () => {
+    const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
+    expect(headersFromClient(grpc)).toEqual(grpc);
+    expect(headersFromClient({ ...grpc, te: 'gzip, trailers' })).toEqual(grpc);
+    expect(headersFromClient({ ...grpc, te: 'gzip' })).toEqual({ 'content-type': 'application/grpc' });
+    expect(upstreamRequestHeaders(grpc)).toEqual(['content-type', 'application/grpc', 'te', 'trailers']);
+    expect(upstreamRequestHeaders({ ...grpc, 'content-type': 'application/json' })).toEqual(['content-type', 'application/json']);
+  });
+
+  it("relays an upstream's trailers (gRPC's status, custom metadata), never cookies, framing or our request id", () => {
+    expect(relayedTrailers({
+      'grpc-status': '0', 'grpc-message': 'OK', 'x-custom-bin': 'AAE=', 'Set-Cookie': ['portcullis=forged'], 'content-length': '5',
+      connection: 'close', 'x-request-id': 'theirs', ':status': '200', 'x-none': undefined,
+    })).toEqual({ 'grpc-status': '0', 'grpc-message': 'OK', 'x-custom-bin': 'AAE=' });
+    expect(relayedTrailers(undefined)).toEqual({});
+  });
+
+  it('drops HTTP/2 pseudo-headers: the upstream request gets its own', () => {
+    expect(headersFromClient({ ':authority': 'a.example', ':path': '/x', ':method': 'GET', ':scheme': 'https', host: 'a.example' })).toEqual({ host: 'a.example' });
   });
 
   it('keeps identity headers set after headersFromClient, whatever the client named in Connection', () => {

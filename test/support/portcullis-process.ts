@@ -8,6 +8,8 @@ export interface PortcullisProcess {
   readonly url: string;
   /** The HTTPS listener's URL, when `--listen-tls` was given. */
   readonly tlsURL: string | null;
+  /** The cleartext HTTP/2 listener's URL, when `--listen-h2c` was given. */
+  readonly h2cURL: string | null;
   readonly opsURL: string;
   readonly child: ChildProcess;
   /** Every JSON log line so far. */
@@ -77,6 +79,7 @@ export async function startPortcullis(args: readonly string[], options: { env?: 
   return {
     url: String(listening.proxy),
     tlsURL: typeof listening.proxyTLS === 'string' ? listening.proxyTLS : null,
+    h2cURL: typeof listening.proxyH2C === 'string' ? listening.proxyH2C : null,
     opsURL: String(listening.ops),
     child,
     logs,

@@ -4,6 +4,8 @@
 // streams, with backpressure. Either way, a client silent for longer than the idle timeout
 // while the proxy waits for its body is cut.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isGrpcRequest } from '../h2/grpc.ts';
+import { http2StreamOf } from '../h2/request.ts';
 import { ForwardError } from './types.ts';
 
 export interface ClientBodyLimits {
@@ -13,17 +15,44 @@ export interface ClientBodyLimits {
   readonly idleMs: number;
 }
 
-/** True when the request carries a body (a non-zero `Content-Length`, or chunked). */
+/**
+ * True when the request carries a body: over HTTP/1.1 a non-zero `Content-Length`, or chunked;
+ * over HTTP/2 unless its headers ended the stream (or `Content-Length: 0`).
+ */
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
+  const stream = http2StreamOf(req);
+  if (stream !== null) return length !== '0' && !stream.endAfterHeaders;
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** The body's declared length; null when chunked (Node's parser refuses both, or a bad length). */
+/**
+ * The body's declared length; null when it has none to declare: chunked (Node's parser refuses
+ * both, or a bad length), or HTTP/2 without `Content-Length`.
+ */
 export function declaredLength(req: IncomingMessage): number | null {
   if (req.headers['transfer-encoding'] !== undefined) return null;
+  if (req.httpVersionMajor === 2 && req.headers['content-length'] === undefined) return null;
   const length = req.headers['content-length'];
   return length === undefined ? 0 : Number(length);
+}
+
+/**
+ * True when the body streams upstream as it comes, once a connection is ours, rather than being
+ * read first: a body declared longer than the buffer, and a gRPC call's — its messages must flow
+ * as they come (a streaming call waits for answers between them) — unless its client has sent
+ * them all already (END_STREAM: a unary call, nearly always), when it is read like any short
+ * body (a whole Buffer upstream costs less than a stream piped there).
+ */
+export function streamsBody(req: IncomingMessage, bufferSize: number): boolean {
+  if (isGrpcRequest(req.headers)) return http2StreamOf(req)?.state.remoteClose !== 1;
+  const declared = declaredLength(req);
+  return declared !== null && declared > bufferSize;
+}
+
+/** A gRPC call over HTTP/2 whose client has not ended its side yet (maybe only not yet read). */
+export function awaitsEndStream(req: IncomingMessage): boolean {
+  return isGrpcRequest(req.headers) && http2StreamOf(req)?.state.remoteClose === 0;
 }
 
 /**

@@ -2,6 +2,7 @@
 // removed in both directions, together with every header the sender named in `Connection`.
 import type { IncomingHttpHeaders } from 'node:http';
 import { isProxyCookie } from '../../model/cookies.ts';
+import { isGrpcRequest } from '../h2/grpc.ts';
 import type { UpstreamHeaders } from './types.ts';
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -34,7 +35,10 @@ export function isHopByHop(lowerCaseName: string, named: ReadonlySet<string> | n
 
 /**
  * Where the caller starts preparing upstream headers: a copy of the client's headers without
- * hop-by-hop headers and without those the client named in `Connection`.
+ * hop-by-hop headers, without those the client named in `Connection`, and without HTTP/2's
+ * pseudo-headers (`:authority`, `:path`, …: the upstream request gets its own). A gRPC call's
+ * `TE: trailers` stays (gRPC servers may require it, and it is the one `TE` HTTP/2 allows): the
+ * proxy relays its trailers.
  *
  * Security: apply this *before* setting identity headers. The forwarder removes what the
  * prepared `Connection` names, so a client sending `Connection: x-user-email` would otherwise
@@ -45,15 +49,24 @@ export function headersFromClient(headers: IncomingHttpHeaders): Record<string, 
   const copy: Record<string, string | string[]> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || isHopByHop(name, named)) continue;
+    if (value === undefined || name.charCodeAt(0) === 0x3a /* : */) continue;
+    if (isHopByHop(name, named)) {
+      if (name === 'te' && isGrpcRequest(headers) && wantsTrailers(value)) copy.te = 'trailers';
+      continue;
+    }
     copy[name] = value;
   }
   return copy;
 }
 
+/** True when a `TE` value lists `trailers`. */
+function wantsTrailers(value: string | string[]): boolean {
+  return (typeof value === 'string' ? value : value.join(',')).split(',').some((token) => token.trim().toLowerCase() === 'trailers');
+}
+
 /**
  * The prepared request headers as a flat `[name, value, …]` list for undici, without
- * hop-by-hop headers, without those named in the prepared `Connection`, and without `Expect`
+ * hop-by-hop headers (but a gRPC call's `TE: trailers`), without those named in the prepared `Connection`, and without `Expect`
  * (the forwarder answers `100 Continue` to the client itself, and undici refuses the header).
  */
 export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
@@ -65,7 +78,7 @@ export function upstreamRequestHeaders(headers: UpstreamHeaders): string[] {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
     if (lower === 'connection') connection = value;
-    if (lower === 'expect' || HOP_BY_HOP.has(lower)) continue;
+    if (lower === 'expect' || (HOP_BY_HOP.has(lower) && !(lower === 'te' && value === 'trailers' && isGrpcRequest(headers)))) continue;
     if (typeof value === 'string') flat.push(name, value);
     else for (const item of value) flat.push(name, item);
   }
@@ -118,6 +131,40 @@ export function setsProxyCookie(line: string, names: readonly string[]): boolean
   const eq = pair.indexOf('=');
   const cookie = (eq === -1 ? pair : pair.slice(0, eq)).trim();
   return names.some((name) => isProxyCookie(cookie, name));
+}
+
+/**
+ * Response headers as undici hands them: a flat `[name, value, …]` list over HTTP/1.1, an object
+ * over HTTP/2 (repeated headers as arrays). Either way, the flat list.
+ */
+export function flatResponseHeaders(raw: unknown): readonly (Buffer | string)[] {
+  if (Array.isArray(raw)) return raw as (Buffer | string)[];
+  if (raw === null || typeof raw !== 'object') return [];
+  const flat: string[] = [];
+  for (const name of Object.keys(raw)) {
+    const value = (raw as Record<string, unknown>)[name];
+    if (Array.isArray(value)) for (const item of value) flat.push(name, String(item));
+    else if (value !== undefined) flat.push(name, String(value));
+  }
+  return flat;
+}
+
+/**
+ * Never relayed as trailers: what describes a connection or a message's framing (RFC 9110
+ * §6.5.1), and what the proxy decides in the head. Security: `Set-Cookie` above all — trailers
+ * with no body before them join the head (gRPC's trailers-only form), where an upstream's
+ * Set-Cookie must pass setsProxyCookie(); it has no business in trailers.
+ */
+const NEVER_IN_TRAILERS: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'host', 'set-cookie', 'x-request-id']);
+
+/** The upstream's trailers that go on to the client: without pseudo-headers and NEVER_IN_TRAILERS. */
+export function relayedTrailers(trailers: Readonly<Record<string, string | string[] | undefined>> | null | undefined): Record<string, string | string[]> {
+  const relayed: Record<string, string | string[]> = {};
+  for (const name of Object.keys(trailers ?? {})) {
+    const value = trailers![name];
+    if (value !== undefined && name.charCodeAt(0) !== 0x3a && !NEVER_IN_TRAILERS.has(name.toLowerCase())) relayed[name] = value;
+  }
+  return relayed;
 }
 
 function latin1(value: Buffer | string | undefined): string {

@@ -5,6 +5,7 @@
 // is tried once more, on another endpoint if there is one, else on the same one afresh.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint, Upstream } from '../../model/table.ts';
+import { hasBody } from './client-body.ts';
 import { selectEndpoint, type SelectionState } from './select.ts';
 import type { ForwardOutcome, ForwardTarget, Forwarder } from './types.ts';
 
@@ -47,7 +48,6 @@ function mayRetry(req: IncomingMessage, outcome: ForwardOutcome, target: Forward
     !outcome.responseStarted &&
     target.signal?.aborted !== true &&
     IDEMPOTENT.has(req.method ?? '') &&
-    req.headers['transfer-encoding'] === undefined &&
-    (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
+    !hasBody(req)
   );
 }

@@ -55,6 +55,11 @@ export type UpstreamHeaders = Readonly<Record<string, string | readonly string[]
 export interface ForwardTarget {
   /** `http://10.0.0.7:8080` or `https://api.example.com`: scheme, host and port only. */
   readonly origin: string;
+  /**
+   * Speak cleartext HTTP/2 with prior knowledge (h2c) to an `http://` origin (a backend with
+   * `appProtocol: kubernetes.io/h2c`). An `https://` origin negotiates HTTP/2 or HTTP/1.1 by ALPN.
+   */
+  readonly h2c?: boolean;
   /** The normalised path (after any rewrite) and query, as matched: `/anything/x?a=1`. */
   readonly path: string;
   /**

@@ -9,12 +9,21 @@
 // origin's connections wait in a bounded queue for a bounded time (origin-queue.ts).
 //
 // HTTPS upstreams are verified against Node's default trust store, which includes the
-// certificates in NODE_EXTRA_CA_CERTS (undici's connector calls tls.connect without `ca`).
+// certificates in NODE_EXTRA_CA_CERTS (undici's connector calls tls.connect without `ca`), and
+// speak HTTP/2 when they choose it by ALPN (undici offers h2 and http/1.1); `h2c` targets get
+// cleartext HTTP/2 with prior knowledge. Over HTTP/2 one connection carries up to 100 requests
+// at once (undici's default), so an HTTP/2 origin's pool has a hundredth of the connections.
+//
+// HTTP/2 clients: the upstream's trailers (gRPC's status) are relayed, and the response head is
+// held until its first byte of body, its end, or the next turn of the event loop, whichever is
+// first: an upstream answer that is headers alone (a gRPC trailers-only answer) reaches the
+// client as headers alone, ending the stream — which is what a gRPC client reads its status from.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
-import { bufferClientBody, declaredLength, hasBody, sendContinue, watchClientBody } from './client-body.ts';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './hop-by-hop.ts';
+import { awaitsEndStream, bufferClientBody, hasBody, sendContinue, streamsBody, watchClientBody } from './client-body.ts';
+import { downstreamResponseHeaders, flatResponseHeaders, relayedTrailers, upstreamRequestHeaders } from './hop-by-hop.ts';
+import { cutResponse, http2StreamOf } from '../h2/request.ts';
 import { OriginQueue, type QueueWaiter } from './origin-queue.ts';
 import { ForwardError, type ForwardErrorCode, type ForwardOutcome, type ForwardTarget, type Forwarder } from './types.ts';
 
@@ -109,8 +118,8 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
   let closed = false;
   let lastSweep = now();
 
-  function originFor(origin: string, connectMs: number): Origin {
-    const key = `${connectMs} ${origin}`;
+  function originFor(origin: string, connectMs: number, h2c: boolean): Origin {
+    const key = `${connectMs} ${h2c ? 'h2c ' : ''}${origin}`;
     let entry = origins.get(key);
     if (entry === undefined) {
       if (now() - lastSweep >= sweepEvery) {
@@ -120,7 +129,9 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
       // Redirects, retries and decompression are the client's business: undici does none of
       // them on dispatch. The pool has as many connections as the queue admits requests, so
       // undici never queues on its own.
-      const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs });
+      const pool = h2c
+        ? new Pool(origin, { connections: Math.ceil(connections / H2_STREAMS_PER_CONNECTION), ...H2C, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs })
+        : new Pool(origin, { connections, pipelining: 1, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs });
       entry = { pool, queue: new OriginQueue({ connections, queueSize, queueTimeoutMs }) };
       origins.set(key, entry);
     }
@@ -150,7 +161,7 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
         const exchange = new Exchange(req, res, target, client, resolve);
         let origin: Origin;
         try {
-          origin = originFor(target.origin, target.timeouts.connectMs);
+          origin = originFor(target.origin, target.timeouts.connectMs, target.h2c === true);
         } catch (error) {
           exchange.fail(new ForwardError('UPSTREAM_CONNECT_FAILED', `The upstream origin ${target.origin} is invalid.`, { cause: error }));
           return;
@@ -166,6 +177,12 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
     },
   };
 }
+
+/** Pool's `useH2c` (prior knowledge): undici 8 reads it, its types do not name it. */
+const H2C = { useH2c: true } as unknown as Pool.Options;
+
+/** undici's default SETTINGS_MAX_CONCURRENT_STREAMS for the HTTP/2 connections it opens. */
+const H2_STREAMS_PER_CONNECTION = 100;
 
 function failedBeforeStart(target: ForwardTarget, error: ForwardError): ForwardOutcome {
   return { origin: target.origin, status: null, requestBytes: 0, responseBytes: 0, error, responseStarted: false };
@@ -200,6 +217,10 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
   #responseBytes = 0;
   #stopWatchingBody: (() => void) | null = null;
   #sendTimer: ReturnType<typeof setTimeout> | null = null;
+  /** An HTTP/2 client's response head, held (see the top of this file) until this fires. */
+  #headTimer: ReturnType<typeof setImmediate> | null = null;
+  /** The held head's gRPC status and message, for an upstream that ends without trailers. */
+  #headStatus: Record<string, string> | null = null;
 
   constructor(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, limits: ClientLimits, resolve: (outcome: ForwardOutcome) => void) {
     this.#req = req;
@@ -222,12 +243,32 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.#origin = origin;
 
     const req = this.#req;
+    // An HTTP/2 stream the client reset while the pipeline looked at it: its 'close' is past.
+    if (http2StreamOf(req)?.destroyed === true) {
+      this.fail(new ForwardError('CLIENT_CLOSED', 'The client closed the connection.'));
+      return;
+    }
     if (!hasBody(req)) {
       this.#enterQueue();
       return;
     }
-    const declared = declaredLength(req);
-    if (declared !== null && declared > this.#limits.bufferSize) {
+    this.#readBody(true);
+  }
+
+  /**
+   * The body: streamed once a connection is ours, or read first. With `mayWait`, a gRPC call whose
+   * END_STREAM has not come yet gets one turn of the event loop for it: it nearly always came in
+   * the same read as its headers, which Node had not finished yet (see streamsBody()).
+   */
+  #readBody(mayWait: boolean): void {
+    const req = this.#req;
+    if (mayWait && awaitsEndStream(req)) {
+      setImmediate(() => {
+        if (!this.#settled) this.#readBody(false);
+      });
+      return;
+    }
+    if (streamsBody(req, this.#limits.bufferSize)) {
       this.#body = req; // streams once a connection is ours
       this.#enterQueue();
       return;
@@ -312,15 +353,15 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
     if (statusCode < 200) return; // 1xx: the client's Expect is answered by sendContinue(); others are dropped.
-    const raw = controller.rawHeaders;
     let headers: string[];
     try {
-      headers = downstreamResponseHeaders(Array.isArray(raw) ? raw : [], this.#target.requestId, this.#target.proxyCookies);
+      headers = downstreamResponseHeaders(flatResponseHeaders(controller.rawHeaders), this.#target.requestId, this.#target.proxyCookies);
       // The pipeline's Set-Cookie lines (a refreshed or re-sealed session) are on `res` already;
       // writeHead() replaces every header its list names, so they join the upstream's there.
       const ours = this.#res.getHeader('set-cookie');
       if (ours !== undefined) for (const line of Array.isArray(ours) ? ours : [String(ours)]) headers.push('set-cookie', line);
-      this.#res.writeHead(statusCode, headers);
+      if (this.#req.httpVersionMajor === 2) this.#holdHead(statusCode, headers);
+      else this.#res.writeHead(statusCode, headers);
     } catch (error) {
       controller.abort(new ForwardError('UPSTREAM_BAD_RESPONSE', 'The upstream response has headers that cannot be relayed.', { cause: error }));
       return;
@@ -343,10 +384,62 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
     if (this.#settled) return;
+    if (this.#req.httpVersionMajor === 2) {
+      try {
+        this.#endHttp2(trailers);
+      } catch (error) {
+        this.#settle(new ForwardError('UPSTREAM_BAD_RESPONSE', 'The upstream trailers cannot be relayed.', { cause: error }));
+        return;
+      }
+    }
     this.#res.end();
     this.#settle(null);
+  }
+
+  /**
+   * An HTTP/2 client's head: set on `res`, not sent. res.write() sends it with the first chunk,
+   * res.end() with END_STREAM when nothing else came (a trailers-only answer); otherwise it goes
+   * at the next turn of the event loop, so that a stream whose upstream sent its head and waits
+   * (a gRPC server's initial metadata) does not keep its client waiting.
+   */
+  #holdHead(statusCode: number, flat: readonly string[]): void {
+    const res = this.#res;
+    const headers: Record<string, string | string[]> = {};
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!.toLowerCase();
+      const value = flat[i + 1]!;
+      const current = headers[name];
+      headers[name] = current === undefined ? value : Array.isArray(current) ? [...current, value] : [current, value];
+    }
+    res.statusCode = statusCode;
+    for (const name of Object.keys(headers)) res.setHeader(name, headers[name]!);
+    const status = headers['grpc-status'];
+    if (typeof status === 'string') this.#headStatus = { 'grpc-status': status, ...(typeof headers['grpc-message'] === 'string' ? { 'grpc-message': headers['grpc-message'] } : {}) };
+    this.#headTimer = setImmediate(() => {
+      this.#headTimer = null;
+      if (!res.headersSent && !this.#settled) res.flushHeaders();
+    });
+  }
+
+  /**
+   * The upstream's trailers to an HTTP/2 client. With the head still held, they join it (one
+   * HEADERS frame that ends the stream: gRPC's trailers-only form); sent already, they follow as
+   * trailers — and when the upstream sent none, a gRPC status that came in its head is repeated
+   * there, since a client reads the status from the trailers of a response that has a body.
+   */
+  #endHttp2(trailers: Record<string, string | string[] | undefined>): void {
+    const res = this.#res;
+    if (this.#headTimer !== null) clearImmediate(this.#headTimer);
+    this.#headTimer = null;
+    const relayed = relayedTrailers(trailers);
+    if (!res.headersSent) {
+      for (const name of Object.keys(relayed)) res.setHeader(name, relayed[name]!);
+      return;
+    }
+    if (Object.keys(relayed).length === 0 && this.#headStatus !== null) res.addTrailers(this.#headStatus);
+    else if (Object.keys(relayed).length > 0) res.addTrailers(relayed);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
@@ -358,7 +451,9 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
   };
 
   readonly #onClientClose = (): void => {
-    if (!this.#res.writableFinished) this.fail(new ForwardError('CLIENT_CLOSED', 'The client closed the connection.'));
+    // HTTP/2's response reports itself finished once its stream has closed, however it closed.
+    const finished = this.#req.httpVersionMajor === 2 ? this.#res.writableEnded : this.#res.writableFinished;
+    if (!finished) this.fail(new ForwardError('CLIENT_CLOSED', 'The client closed the connection.'));
   };
 
   readonly #onSendTimeout = (): void => {
@@ -391,13 +486,14 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.#res.off('close', this.#onClientClose);
     this.#stopWatchingBody?.();
     if (this.#sendTimer !== null) clearTimeout(this.#sendTimer);
+    if (this.#headTimer !== null) clearImmediate(this.#headTimer);
     // The connection goes to the next waiter. After an error undici has destroyed it (an abort
     // mid-message never returns a connection to the pool), and the pool opens a fresh one.
     if (this.#queued) (this.#origin as Origin).queue.leave(this, this.#admitted);
     const responseStarted = this.#status !== null;
     // Too late for an error page: cut the connection so the client sees a truncated
     // response, never a short body that looks complete.
-    if (error !== null && responseStarted) this.#res.destroy();
+    if (error !== null && responseStarted) cutResponse(this.#req, this.#res);
     this.#resolve({
       origin: this.#target.origin,
       status: this.#status,
