@@ -57,5 +57,5 @@ EXPOSE 8080 8443 8081
 
 # Node.js is PID 1 and gets SIGTERM itself (no shell in between): it drains and exits 0.
 # The Node.js flags of bin/portcullis.js's shebang; a flag set in NODE_OPTIONS wins over them.
-ENTRYPOINT ["node", "--max-semi-space-size=32", "bin/portcullis.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=16", "bin/portcullis.js"]
 CMD ["controller"]

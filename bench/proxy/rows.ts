@@ -66,6 +66,6 @@ export const ROWS: readonly BenchRow[] = [
     token: 'none',
     start: ({ upstream }) => startPortcullis(upstream, { nodeFlags: [`--max-semi-space-size=${mib}`] }),
   })),
-  // The bin's bound on spent request-body chunks (bin/portcullis.js), halved: what a tighter upload bound costs small requests.
+  // The bin's bound on spent request-body chunks (bin/portcullis.js) halved: what a tighter upload bound would cost small requests.
   { name: 'portcullis, pass-through, ArrayBuffer trigger 4 MiB', token: 'none', start: ({ upstream }) => startPortcullis(upstream, { nodeFlags: ['--scavenger-max-new-space-capacity-mb=1'] }) },
 ];

@@ -19,12 +19,12 @@ const TRIGGER = '--scavenger-max-new-space-capacity-mb';
 
 /** Each runs the bin under this Node.js with the shebang's flags, then these (a later flag wins; the bin leaves a trigger given here alone). */
 const VARIANTS: readonly { readonly name: string; readonly flags: readonly string[] }[] = [
-  { name: 'as shipped: semi-space 32 MiB, ArrayBuffer trigger 8 MiB', flags: [] },
-  { name: 'semi-space 1 MiB (the bin before), V8\'s ArrayBuffer trigger (128 MiB)', flags: ['--max-semi-space-size=1', `${TRIGGER}=32`] },
-  { name: 'semi-space 32 MiB, V8\'s ArrayBuffer trigger (128 MiB)', flags: [`${TRIGGER}=32`] },
-  { name: 'semi-space 32 MiB, ArrayBuffer trigger 4 MiB', flags: [`${TRIGGER}=1`] },
-  { name: 'semi-space 32 MiB, ArrayBuffer trigger 16 MiB', flags: [`${TRIGGER}=4`] },
+  { name: 'as shipped: semi-space 16 MiB, ArrayBuffer trigger 8 MiB', flags: [] },
+  { name: 'semi-space 1 MiB, V8\'s ArrayBuffer trigger (128 MiB)', flags: ['--max-semi-space-size=1', `${TRIGGER}=32`] },
+  { name: 'semi-space 16 MiB, V8\'s ArrayBuffer trigger (128 MiB)', flags: [`${TRIGGER}=32`] },
+  { name: 'semi-space 16 MiB, ArrayBuffer trigger 4 MiB', flags: [`${TRIGGER}=1`] },
   { name: 'semi-space 8 MiB, ArrayBuffer trigger 8 MiB', flags: ['--max-semi-space-size=8'] },
+  { name: 'semi-space 32 MiB, ArrayBuffer trigger 8 MiB', flags: ['--max-semi-space-size=32'] },
   { name: 'semi-space 64 MiB, ArrayBuffer trigger 8 MiB', flags: ['--max-semi-space-size=64'] },
 ];
 

@@ -10,7 +10,7 @@ import { routeYAML } from '../support/manifests.ts';
 import { startPortcullis, type PortcullisProcess } from '../support/portcullis-process.ts';
 import { startEchoServer, type EchoServer } from '../support/echo-server.ts';
 
-const DEFAULT_FLAG = '--max-semi-space-size=32';
+const DEFAULT_FLAG = '--max-semi-space-size=16';
 
 let dir: string;
 let echo: EchoServer;

@@ -173,7 +173,7 @@ describe('Dockerfile', () => {
   it('starts the CLI with Node.js as PID 1 (exec form, no shell), with the flags of bin/portcullis.js, `controller` by default', async () => {
     const entrypoint = execForm(of(runtime, 'ENTRYPOINT').at(-1));
     const cmd = execForm(of(runtime, 'CMD').at(-1));
-    expect(entrypoint).toEqual(['node', '--max-semi-space-size=32', 'bin/portcullis.js']);
+    expect(entrypoint).toEqual(['node', '--max-semi-space-size=16', 'bin/portcullis.js']);
     expect(packageJSON.bin.portcullis).toBe(entrypoint![2]);
     // The same Node.js flags as the CLI's own shebang.
     const shebang = readFileSync(join(REPO_ROOT, 'bin', 'portcullis.js'), 'utf8').split('\n')[0]!;
