@@ -8,7 +8,7 @@ import { normalizeTarget } from '../../src/match/normalize.ts';
 import { forwardWithRetry } from '../../src/proxy/forward/retry.ts';
 import { createSelectionState } from '../../src/proxy/forward/select.ts';
 import type { Forwarder } from '../../src/proxy/forward/types.ts';
-import { createUndiciForwarder } from '../../src/proxy/forward/undici-forwarder.ts';
+import { createUndiciForwarder, tlsServerName } from '../../src/proxy/forward/undici-forwarder.ts';
 import { SYSTEM_TIMERS } from '../../src/time/timers.ts';
 import { closeServer, expectedBytesSha256, startEchoServer, type EchoRecord, type EchoServer } from '../support/echo-server.ts';
 import { createTestPki } from '../support/tls.ts';
@@ -412,6 +412,38 @@ describe('HTTPS upstreams', () => {
       await secure.close();
       pki.remove();
     }
+  });
+});
+
+describe('HTTPS upstreams by name', () => {
+  const child = fileURLToPath(new URL('./fixtures/forward-once.ts', import.meta.url));
+
+  it('checks the certificate against the backend URL\'s host name, not the client\'s Host', async () => {
+    const pki = createTestPki();
+    // A certificate for localhost and 127.0.0.1 only; the client asks for shop.example.test.
+    const secure = await startEchoServer({ tls: { key: pki.serverKey, cert: pki.serverCert } });
+    try {
+      const env = { ...process.env, NODE_EXTRA_CA_CERTS: pki.caFile };
+      const answer = await new Promise<{ status: number; code: string | null }>((resolve, reject) => {
+        execFile(process.execPath, [child, secure.url.replace('127.0.0.1', 'localhost'), 'shop.example.test'], { env, timeout: 20_000 }, (error, stdout, stderr) => {
+          if (error) reject(new Error(`${error.message}\n${stderr}`));
+          else resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}'));
+        });
+      });
+      expect(answer).toMatchObject({ status: 200, code: null });
+      // The upstream still gets the client's Host (no rewrite asked for).
+      expect(secure.requests.at(-1)?.headers.host).toBe('shop.example.test');
+    } finally {
+      await secure.close();
+      pki.remove();
+    }
+  });
+
+  it('names an upstream by its URL\'s host only when it is a name, not an address', () => {
+    expect(tlsServerName('https://api.internal:8443')).toBe('api.internal');
+    expect(tlsServerName('https://127.0.0.1:8443')).toBeUndefined();
+    expect(tlsServerName('https://[::1]:8443')).toBeUndefined();
+    expect(tlsServerName('http://api.internal')).toBeUndefined();
   });
 });
 

@@ -19,6 +19,7 @@
 // first: an upstream answer that is headers alone (a gRPC trailers-only answer) reaches the
 // client as headers alone, ending the stream — which is what a gRPC client reads its status from.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import { SYSTEM_TIMERS, type Timers } from '../../time/timers.ts';
 import { awaitsEndStream, bufferClientBody, hasBody, sendContinue, streamsBody, watchClientBody } from './client-body.ts';
@@ -83,6 +84,8 @@ interface ClientLimits {
 interface Origin {
   readonly pool: Pool;
   readonly queue: OriginQueue;
+  /** The name an HTTPS upstream's certificate is checked against, and sent by SNI (tlsServerName). */
+  readonly servername: string | undefined;
 }
 
 export interface UndiciForwarder extends Forwarder {
@@ -132,7 +135,7 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
       const pool = h2c
         ? new Pool(origin, { connections: Math.ceil(connections / H2_STREAMS_PER_CONNECTION), ...H2C, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs })
         : new Pool(origin, { connections, pipelining: 1, keepAliveTimeout, keepAliveMaxTimeout: keepAliveTimeout, connectTimeout: connectMs });
-      entry = { pool, queue: new OriginQueue({ connections, queueSize, queueTimeoutMs }) };
+      entry = { pool, queue: new OriginQueue({ connections, queueSize, queueTimeoutMs }), servername: tlsServerName(origin) };
       origins.set(key, entry);
     }
     return entry;
@@ -176,6 +179,20 @@ export function createUndiciForwarder(options: UndiciForwarderOptions = {}): Und
       await Promise.all(all.map(({ pool }) => pool.destroy()));
     },
   };
+}
+
+/**
+ * Security: an HTTPS upstream is checked against the host name of its URL (and asked for it by
+ * SNI), as nginx's proxy_ssl_name does by default. undici would take the request's Host header
+ * instead, which is the client's: a backend `https://api.internal` behind `shop.example.com`
+ * would have to present a certificate for shop.example.com. An origin named by its address
+ * keeps undici's default (the Host header's name, or none), which a certificate for an address
+ * rarely covers otherwise.
+ */
+export function tlsServerName(origin: string): string | undefined {
+  const url = new URL(origin);
+  if (url.protocol !== 'https:' || isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0) return undefined;
+  return url.hostname;
 }
 
 /** Pool's `useH2c` (prior knowledge): undici 8 reads it, its types do not name it. */
@@ -302,7 +319,7 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
         this.fail(new ForwardError('CLIENT_BODY_TIMEOUT', `The client sent nothing of its body for ${this.#limits.bodyIdleMs} ms.`));
       });
     }
-    this.#dispatch((this.#origin as Origin).pool, body);
+    this.#dispatch(this.#origin as Origin, body);
   }
 
   /** No connection to the origin (QueueWaiter). */
@@ -311,20 +328,20 @@ class Exchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.fail(new ForwardError('UPSTREAM_BUSY', reason === 'full' ? `Too many requests are waiting for a connection to ${origin}.` : `No connection to ${origin} became free in time.`));
   }
 
-  #dispatch(pool: Pool, body: Buffer | IncomingMessage | null): void {
+  #dispatch(origin: Origin, body: Buffer | IncomingMessage | null): void {
     const req = this.#req;
     try {
-      pool.dispatch(
-        {
-          path: this.#target.path,
-          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-          headers: upstreamRequestHeaders(this.#target.headers),
-          body,
-          headersTimeout: this.#target.timeouts.headersMs,
-          bodyTimeout: this.#target.timeouts.bodyIdleMs,
-        },
-        this,
-      );
+      const options: Dispatcher.DispatchOptions & { servername: string | undefined } = {
+        // undici 8 reads `servername` from a dispatch's options (core/request.js); its types do not name it.
+        servername: origin.servername,
+        path: this.#target.path,
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders(this.#target.headers),
+        body,
+        headersTimeout: this.#target.timeouts.headersMs,
+        bodyTimeout: this.#target.timeouts.bodyIdleMs,
+      };
+      origin.pool.dispatch(options, this);
     } catch (error) {
       this.fail(new ForwardError('REQUEST_INVALID', 'The request cannot be sent upstream as prepared.', { cause: error }));
     }
