@@ -30,9 +30,9 @@ const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16'];
  * the last one (V8 triggers at twice its default semi-space, which the flag sets; read at each
  * allocation, so setting it now changes nothing else). Every request body chunk is an ArrayBuffer
  * that dies once written upstream (a response body chunk too): V8's default (32: 128 MiB) let ten
- * concurrent 100 MB uploads grow the process by about 90 MiB; 2 (8 MiB of spent chunks), by
- * about 35 (bench/RESULTS.md, "Proxy uploads"; test/standalone/streaming.test.ts). The command
- * line may set it (NODE_OPTIONS may not carry V8's internal flags).
+ * concurrent 100 MB uploads grow the process by 77 to 95 MiB; 2 (8 MiB of spent chunks), by 23
+ * to 73, run to run (bench/RESULTS.md, "Proxy: what limits it"; test/standalone/streaming.test.ts).
+ * The command line may set it (NODE_OPTIONS may not carry V8's internal flags).
  */
 const YOUNG_ARRAY_BUFFER_FLAG = '--scavenger-max-new-space-capacity-mb';
 const YOUNG_ARRAY_BUFFER_MIB = 2;
