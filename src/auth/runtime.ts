@@ -17,7 +17,7 @@ import { createFetcher, type FetchJSON } from './fetcher.ts';
 import { ASSERTION_HEADER, assertionCallerKey, type AssertionSigner } from './assertion/signer.ts';
 import { callerOf, identityHeaders } from './identity.ts';
 import { createProvider, degradation, type Provider, type ProviderHealth, type ProviderReadiness } from './provider.ts';
-import { createSignatureCache, verifyBearerToken, verifyCachedToken, type Claims, type SignatureCache } from './verify.ts';
+import { createSignatureCache, verifyCachedToken, verifyNewToken, type Claims, type SignatureCache } from './verify.ts';
 
 export interface AuthRuntimeOptions {
   readonly logger: Logger;
@@ -73,9 +73,10 @@ interface PolicyEntry {
 
 /**
  * What a verified token's claims grant under a policy: the outcome of its scope, group and claim
- * checks, the caller and its identity headers depend on the claims and the policy alone, so they are worked out once per
- * token (the signature cache hands back the same claims object for the same token) instead of on
- * every request. Time (exp, nbf, iat) and audience are still checked on every request.
+ * checks, the caller and its identity headers depend on the claims and the policy alone, so they
+ * are worked out once per token (the signature cache hands back the same claims object for the
+ * same token) instead of on every request. Time (exp, nbf, iat), audience and the CEL rules are
+ * still checked on every request.
  */
 interface BearerGrant {
   /** Why the policy's scope, group or claim checks refuse these claims, or null (its CEL rules run per request). */
@@ -85,7 +86,7 @@ interface BearerGrant {
   readonly identity: Readonly<Record<string, string>>;
   readonly logged: { sub?: string; clientId?: string };
   /** The last decision made from it, reused for the next request of the same host and route while its assertion is the same. */
-  last: { readonly audience: string; readonly route: string | null; readonly assertion: string | null; readonly decision: AllowDecision } | null;
+  last: { readonly audience: string; readonly route: string | null; readonly assertion: string | null | undefined; readonly decision: AllowDecision } | null;
 }
 
 const REALM = 'portcullis';
@@ -183,7 +184,8 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     // A route with both flows: a bearer header is verified as a bearer token, otherwise the session is used.
     if ((token === null || policy.bearer === null) && policy.browser !== null && options.browser !== undefined) {
       const decision = await options.browser.authenticate(request, policy, entry.provider.provider, context, trace);
-      return decision.kind === 'allow' ? withAssertion(decision, policy, context) : decision;
+      if (decision.kind !== 'allow' || decision.caller === null) return decision;
+      return withAssertion(decision, policy, assertionFor(decision.caller, policy, context));
     }
     if (token === null || policy.bearer === null) {
       if (policy.unauthenticated === 'Allow') return allow(policy, {}, null, null, { reason: 'UNAUTHENTICATED_ALLOWED' });
@@ -195,7 +197,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     try {
       const verify = { policy, provider: entry.provider.provider, cache: entry.cache, now: now() };
       // A cache hit needs no promise.
-      claims = verifyCachedToken(token, verify) ?? (await verifyBearerToken(token, verify));
+      claims = verifyCachedToken(token, verify) ?? (await verifyNewToken(token, verify));
       if (trace !== undefined) traceVerification(trace, null);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
@@ -213,11 +215,16 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
       if (!(error instanceof AuthError)) throw error;
       return answer(policy, error, { ...grant.logged, reason: deniedReason(error) });
     }
+    const assertion = assertionFor(grant.caller, policy, context, grant.callerKey);
     if (policy.forward.accessToken) {
-      const decision = allow(policy, grant.identity, grant.caller, String(request.headers.authorization), { reason: 'TOKEN_VALID', ...grant.logged });
-      return withAssertion(decision, policy, context, grant.callerKey);
+      return withAssertion(allow(policy, grant.identity, grant.caller, String(request.headers.authorization), { reason: 'TOKEN_VALID', ...grant.logged }), policy, assertion);
     }
-    return bearerDecision(grant, policy, context);
+    // The same decision object as the last request's when nothing in it changed (decisions are read, never written).
+    const { last } = grant;
+    if (last !== null && last.assertion === assertion && last.audience === context.hostname && last.route === context.route) return last.decision;
+    const decision = withAssertion(allow(policy, grant.identity, grant.caller, null, { reason: 'TOKEN_VALID', ...grant.logged }), policy, assertion);
+    if (decision.kind === 'allow') grant.last = { audience: context.hostname, route: context.route, assertion, decision };
+    return decision;
   }
 
   function grantOf(entry: PolicyEntry, claims: Claims): BearerGrant {
@@ -238,14 +245,10 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
     return grant;
   }
 
-  /** A bearer allow: the same decision object as the last request's when nothing in it changed (decisions are read, never written). */
-  function bearerDecision(grant: BearerGrant, policy: AuthPolicy, context: GuardContext): GuardDecision {
-    const assertion = policy.forward.assertion && options.assertion !== undefined ? options.assertion.sign({ caller: grant.caller, audience: context.hostname, policy: policy.key, route: context.route ?? '', callerKey: grant.callerKey }) : null;
-    const { last } = grant;
-    if (last !== null && last.assertion === assertion && last.audience === context.hostname && last.route === context.route) return last.decision;
-    const decision = withAssertion(allow(policy, grant.identity, grant.caller, null, { reason: 'TOKEN_VALID', ...grant.logged }), policy, context, grant.callerKey, assertion);
-    if (decision.kind === 'allow') grant.last = { audience: context.hostname, route: context.route, assertion, decision };
-    return decision;
+  /** The caller's signed assertion here; null while no key is loaded; undefined where the policy sends none. */
+  function assertionFor(caller: Caller, policy: AuthPolicy, context: GuardContext, callerKey?: string): string | null | undefined {
+    if (!policy.forward.assertion || options.assertion === undefined) return undefined;
+    return options.assertion.sign({ caller, audience: context.hostname, policy: policy.key, route: context.route ?? '', callerKey });
   }
 
   /**
@@ -253,9 +256,8 @@ export function createAuthRuntime(options: AuthRuntimeOptions): AuthRuntime {
    * (the controller has not read its Secret yet) the request is refused rather than sent
    * upstream without the assertion the upstream may rely on.
    */
-  function withAssertion(decision: AllowDecision, policy: AuthPolicy, context: GuardContext, callerKey?: string, signed?: string | null): GuardDecision {
-    if (decision.caller === null || !policy.forward.assertion || options.assertion === undefined) return decision;
-    const assertion = signed !== undefined ? signed : options.assertion.sign({ caller: decision.caller, audience: context.hostname, policy: policy.key, route: context.route ?? '', ...(callerKey === undefined ? {} : { callerKey }) });
+  function withAssertion(decision: AllowDecision, policy: AuthPolicy, assertion: string | null | undefined): GuardDecision {
+    if (assertion === undefined) return decision;
     if (assertion === null) return answer(policy, new AuthError('ASSERTION_KEY_UNAVAILABLE', "The proxy has no key to sign the caller's identity with yet; try again shortly."), { sub: decision.log.sub, clientId: decision.log.clientId });
     return { ...decision, identity: { ...decision.identity, [ASSERTION_HEADER]: assertion } };
   }

@@ -100,7 +100,12 @@ export interface VerifyContext {
 
 /** Verifies a bearer token against the policy; resolves with its claims or throws an AuthError. */
 export async function verifyBearerToken(token: string, context: VerifyContext): Promise<Claims> {
-  return verifyCachedToken(token, context) ?? checkClaims(await verifySignature(token, context), context);
+  return verifyCachedToken(token, context) ?? verifyNewToken(token, context);
+}
+
+/** A token the cache does not hold: steps 1–8; its claims are cached once its signature holds. */
+export async function verifyNewToken(token: string, context: VerifyContext): Promise<Claims> {
+  return checkClaims(await verifySignature(token, context), context);
 }
 
 /**

@@ -35,7 +35,7 @@ export interface AssertionRequest {
    * The caller's fields as one string, when the caller worked it out once for many requests
    * (a bearer token's grant); otherwise the signer makes it from `caller` on every call.
    */
-  readonly callerKey?: string;
+  readonly callerKey?: string | undefined;
 }
 
 export interface AssertionSigner {
