@@ -13,7 +13,7 @@ const CAUSE_FIELDS: Record<RuleErrorCode, readonly string[]> = {
   POLICY_INVALID: ['.policyRef'],
   BACKEND_UNRESOLVED: ['.backends'],
   NO_BACKENDS: ['.backends'],
-  RULE_INVALID: ['.timeouts', '.rewrite'],
+  RULE_INVALID: ['.timeouts', '.rewrite', '.matches'],
   POLICY_NOT_PERMITTED: ['.policyRef'],
   PUBLIC_NOT_ALLOWED: ['.public'],
 };
@@ -63,7 +63,10 @@ export function programmedFindings(route: Route, rules: readonly CompiledRule[],
 function answers(rule: string, where: string, code: RuleErrorCode, causes: readonly Finding[]): Finding {
   const underRule = CAUSE_FIELDS[code].map((suffix) => rule + suffix);
   // A protected rule without a policyRef of its own uses the Route's, or its namespace's default (said of the rule itself).
-  const cause = causes.find((f) => underRule.some((prefix) => within(f.field, prefix)) || (code.startsWith('POLICY_') && (f.field === 'spec.policyRef' || f.field === rule)));
+  // A match of its own (one that does not compile) is its own cause; otherwise the rule's.
+  const cause =
+    (where === rule ? undefined : causes.find((f) => within(f.field, where))) ??
+    causes.find((f) => underRule.some((prefix) => within(f.field, prefix)) || (code.startsWith('POLICY_') && (f.field === 'spec.policyRef' || f.field === rule)));
   const effect = `Requests to ${where} get 503 ${code}.`;
   if (cause !== undefined) return finding('Programmed', cause.reason, cause.field, `${cause.message} ${effect}`);
   return finding('Programmed', UNEXPLAINED.reason, rule + UNEXPLAINED.suffix, `${UNEXPLAINED.message} ${effect}`);

@@ -50,14 +50,21 @@ export function compileRoute(route: Route, policies: CompiledPolicies, index: Sn
     const action = protection.refused ?? authOnly ?? compileAction(rule, field, protection.policy, namespace, index, options, findings);
     const matches: RouteMatch[] = rule.matches?.length ? rule.matches : [{}];
     matches.forEach((match, matchIndex) => {
+      const id = `${ref.key}/rules[${ruleIndex}]/matches[${matchIndex}]`;
       const compiled = compileMatch(match, `${field}.matches[${matchIndex}]`, findings);
-      if (compiled === null) return;
+      if ('covering' in compiled) {
+        // Security: fail closed. A match that does not compile still answers 503 on a path prefix
+        // that covers whatever it could have matched, for any method and header, so that no less
+        // specific rule (a public catch-all) answers those requests in its place.
+        const closed = { path: compiled.covering, method: null, headers: [], queryParams: [] };
+        rules.push({ id, route: ref, ruleIndex, matchIndex, hostnames, ...closed, httpsRedirect, action: respond('RULE_INVALID', 'This route is not valid.') });
+        return;
+      }
       let matchAction = action;
       if (rule.rewrite?.path?.type === 'ReplacePrefixMatch' && compiled.path.type !== 'PathPrefix') {
         findings.push(finding('Accepted', 'Invalid', `${field}.rewrite.path`, `ReplacePrefixMatch needs PathPrefix matches; matches[${matchIndex}] is ${compiled.path.type}.`));
         matchAction = { kind: 'respond', status: 503, code: 'RULE_INVALID', message: 'This route is not valid.' };
       }
-      const id = `${ref.key}/rules[${ruleIndex}]/matches[${matchIndex}]`;
       rules.push({ id, route: ref, ruleIndex, matchIndex, hostnames, ...compiled, httpsRedirect, action: matchAction });
     });
   });
@@ -178,7 +185,10 @@ function lookupPolicy(ref: PolicyReference, field: string, namespace: string, po
   return { kind: 'missing' };
 }
 
-function compileMatch(match: RouteMatch, field: string, findings: Finding[]): Pick<CompiledRule, 'path' | 'method' | 'headers' | 'queryParams'> | null {
+type CompiledMatch = Pick<CompiledRule, 'path' | 'method' | 'headers' | 'queryParams'>;
+
+/** The match, or, when any part of it does not compile, a path that covers what it could have matched. */
+function compileMatch(match: RouteMatch, field: string, findings: Finding[]): CompiledMatch | { readonly covering: CompiledRule['path'] } {
   const type = match.path?.type ?? 'PathPrefix';
   const raw = match.path?.value ?? '/';
   let path: CompiledRule['path'];
@@ -186,7 +196,7 @@ function compileMatch(match: RouteMatch, field: string, findings: Finding[]): Pi
     const compiled = compileFullMatch(raw);
     if (!compiled.ok) {
       findings.push(finding('Accepted', 'Invalid', `${field}.path.value`, compiled.message));
-      return null;
+      return { covering: coveringPrefix(raw) };
     }
     path = { type, value: raw, pattern: compiled.pattern };
   } else {
@@ -194,15 +204,32 @@ function compileMatch(match: RouteMatch, field: string, findings: Finding[]): Pi
     const normalized = normalizePath(raw);
     if (!normalized.ok) {
       findings.push(finding('Accepted', 'Invalid', `${field}.path.value`, normalized.message));
-      return null;
+      return { covering: coveringPrefix(raw) };
     }
-    const value = normalized.path;
-    path = { type, value: type === 'PathPrefix' && value.length > 1 ? value.replace(/\/+$/, '') : value, pattern: null };
+    path = prefixOrExact(type, normalized.path);
   }
   const headers = compileValueMatches(match.headers ?? [], `${field}.headers`, true, findings);
   const queryParams = compileValueMatches(match.queryParams ?? [], `${field}.queryParams`, false, findings);
-  if (headers === null || queryParams === null) return null;
+  // Without its header or query condition, the path alone covers every request the match could take.
+  if (headers === null || queryParams === null) return { covering: path };
   return { path, method: match.method ?? null, headers, queryParams };
+}
+
+function prefixOrExact(type: 'PathPrefix' | 'Exact', value: string): CompiledRule['path'] {
+  return { type, value: type === 'PathPrefix' && value.length > 1 ? value.replace(/\/+$/, '') : value, pattern: null };
+}
+
+/**
+ * A PathPrefix covering every path a path or pattern that did not compile could have matched:
+ * its plain start (letters, digits, `/`, `_`, `~`, `-`), less a character a quantifier follows,
+ * cut back to a `/`. A pattern with an alternative outside any group (or a `)` that closes none)
+ * gets `/`: its other branch could start anywhere.
+ */
+function coveringPrefix(raw: string): CompiledRule['path'] {
+  let plain = topLevelAlternative(raw) ? '' : (/^\^?([A-Za-z0-9/_~-]*)/.exec(raw)?.[1] ?? '');
+  if (/^[?*+{]/.test(raw.slice(raw.indexOf(plain) + plain.length))) plain = plain.slice(0, -1);
+  const normalized = normalizePath(plain.slice(0, plain.lastIndexOf('/') + 1) || '/');
+  return prefixOrExact('PathPrefix', normalized.ok ? normalized.path : '/');
 }
 
 function compileValueMatches(
@@ -235,4 +262,19 @@ function parseTime(value: string | Date | undefined): number | null {
   if (value === undefined) return null;
   const ms = value instanceof Date ? value.getTime() : Date.parse(value);
   return Number.isNaN(ms) ? null : ms;
+}
+
+/** Whether a `|` stands outside every group of `pattern`, or a `)` closes no group (escapes and character classes skipped). */
+function topLevelAlternative(pattern: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++;
+    } else if (c === '(') depth++;
+    else if (c === ')' && --depth < 0) return true;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
 }
