@@ -17,6 +17,7 @@ import { startCognitoMint } from '../src/demo/cognito-mint.ts';
 import type { AuthPolicy } from '../src/model/policy.ts';
 import { spawnEchoServer } from '../test/support/echo-server.ts';
 import { createCpuClock } from './proxy/cpu.ts';
+import { listeningURL } from './proxy/portcullis.ts';
 import { stopChild } from './proxy/processes.ts';
 import { ensureCommands, machineSummary } from './proxy/tools.ts';
 import { runWrk } from './proxy/wrk.ts';
@@ -110,21 +111,7 @@ spec:
   const child = spawn(CLI, ['standalone', '-f', dir, '--listen', '127.0.0.1:0', '--ops-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const cpu = createCpuClock();
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.setEncoding('utf8');
-      const onData = (text: string) => {
-        out += text;
-        const listening = /"proxy":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(out);
-        if (listening) {
-          child.stdout.off('data', onData);
-          child.stdout.resume();
-          resolve(listening[1]!);
-        }
-      };
-      child.stdout.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`portcullis exited with ${code} before listening`)));
-    });
+    const url = await listeningURL(child, 'proxy');
     const headers = { authorization: `Bearer ${token}` };
     // Both routes must answer 200 (the provider fetched, the rules passing) before anything is measured.
     for (const path of ['/plain/anything', '/ruled/anything', '/again/anything']) {

@@ -18,11 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnEchoServer } from '../../test/support/echo-server.ts';
+import { nginxConfig } from '../../test/support/nginx-config.ts';
 import { createTestPki, type TestPki } from '../../test/support/tls.ts';
 import { writeResultsSection } from '../results.ts';
 import { createCpuClock } from './cpu.ts';
 import type { H2LoadResult } from './h2-load.ts';
 import { nginxVersion } from './nginx.ts';
+import { listeningURL } from './portcullis.ts';
 import { freePort, startScript, stopChild, waitForPort, type Running } from './processes.ts';
 
 const HOST = 'bench.example.test';
@@ -72,22 +74,9 @@ async function startNginxH2(upstreams: Upstreams, kind: 'http' | 'grpc'): Promis
       : 'grpc_pass grpc://backend;';
   writeFileSync(
     join(prefix, 'nginx.conf'),
-    `
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-daemon off;
-master_process on;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 1000000;
+    nginxConfig(
+      prefix,
+      `  keepalive_requests 1000000;
   upstream backend {
     server ${target.hostname}:${target.port};
     keepalive 64;
@@ -98,9 +87,8 @@ http {
     ssl_certificate ${prefix}/tls.crt;
     ssl_certificate_key ${prefix}/tls.key;
     location / { ${location} }
-  }
-}
-`,
+  }`,
+    ),
   );
   const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
   try {
@@ -142,21 +130,7 @@ spec:
 `,
   );
   const child = spawn(CLI, ['standalone', '-f', dir, '--listen', '127.0.0.1:0', '--listen-tls', '127.0.0.1:0', '--ops-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const onData = (text: string) => {
-      out += text;
-      const listening = /"proxyTLS":"(https:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(out);
-      if (listening) {
-        child.stdout.off('data', onData);
-        child.stdout.resume(); // access log lines from here on are read and dropped
-        resolve(listening[1]!);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`portcullis exited with ${code} before listening`)));
-  });
+  const url = await listeningURL(child, 'proxyTLS');
   return {
     url,
     pid: child.pid,

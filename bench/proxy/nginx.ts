@@ -3,28 +3,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nginxConfig } from '../../test/support/nginx-config.ts';
 import { freePort, stopChild, waitForPort, type Running } from './processes.ts';
 
 export async function startNginx(upstream: string): Promise<Running> {
   const { hostname, port: upstreamPort } = new URL(upstream);
   const port = await freePort();
   const prefix = mkdtempSync(join(tmpdir(), 'portcullis-bench-nginx-'));
-  const config = `
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-daemon off;
-master_process on;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 1000000;
+  const config = nginxConfig(
+    prefix,
+    `  keepalive_requests 1000000;
   upstream echo {
     server ${hostname}:${upstreamPort};
     keepalive 64;
@@ -38,9 +26,8 @@ http {
       proxy_set_header Connection "";
       proxy_set_header Host $http_host;
     }
-  }
-}
-`;
+  }`,
+  );
   writeFileSync(join(prefix, 'nginx.conf'), config);
   const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
   try {

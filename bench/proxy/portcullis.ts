@@ -1,6 +1,7 @@
 // Portcullis itself as a benchmark row: the real CLI as its own process, default logging to a
 // discarded stdout, in front of the echo upstream.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,29 @@ export function shebangNodeFlags(): string[] {
   const shebang = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
   const words = shebang.replace(/^#!/, '').trim().split(/\s+/);
   return words.slice(words.indexOf('node') + 1);
+}
+
+/**
+ * The URL of one of a starting `portcullis` process's listeners (`proxy`, `proxyTLS`), from its
+ * "listening" log line; the lines after it (the access log) are read and dropped.
+ */
+export function listeningURL(child: ChildProcessWithoutNullStreams | ChildProcessByStdio<null, Readable, null>, listener: 'proxy' | 'proxyTLS'): Promise<string> {
+  const line = new RegExp(`"${listener}":"(https?://[^"]+)"[^\\n]*"msg":"listening"`);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const onData = (text: string) => {
+      out += text;
+      const listening = line.exec(out);
+      if (listening) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        resolve(listening[1]!);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`portcullis exited with ${code} before listening`)));
+  });
 }
 
 export async function startPortcullis(upstream: string, options: PortcullisRowOptions = {}): Promise<Running> {
@@ -58,21 +82,7 @@ spec:
     await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   };
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const onData = (text: string) => {
-      out += text;
-      const listening = /"proxy":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(out);
-      if (listening) {
-        child.stdout.off('data', onData);
-        child.stdout.resume(); // access log lines from here on are read and dropped
-        resolve(listening[1]!);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`portcullis exited with ${code} before listening`)));
-  });
+  const url = await listeningURL(child, 'proxy');
   const headers = options.bearer ? { authorization: `Bearer ${options.bearer.token}` } : undefined;
   // The policy's provider is fetched in the background: wait until the route answers.
   for (let i = 0; i < 100; i++) {

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/cli.ts';
+import { nginxConfig } from '../support/nginx-config.ts';
 
 export const NGINX = '/usr/sbin/nginx';
 const DOC = join(REPO_ROOT, 'docs/forward-auth.md');
@@ -44,23 +45,7 @@ export async function startNginx(options: { port: number; authListener: string; 
     block = block.replace(from, to);
   }
   const prefix = mkdtempSync(join(tmpdir(), 'portcullis-forward-auth-nginx-'));
-  const config = `${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-daemon off;
-master_process on;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-${block}
-}
-`;
+  const config = nginxConfig(prefix, block, 256);
   writeFileSync(join(prefix, 'nginx.conf'), config);
   const child = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
